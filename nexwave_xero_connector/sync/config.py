@@ -1,0 +1,57 @@
+"""Settings the core reads, as plain data (loaded from Xero Sync Settings by the Frappe layer)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SALES_INVOICE = "Sales Invoice"
+PURCHASE_INVOICE = "Purchase Invoice"
+
+
+@dataclass(frozen=True)
+class TenantLink:
+	company: str
+	tenant_id: str
+	tenant_name: str = ""
+	short_code: str = ""
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+	"""Everything a drain needs to decide and map, for all companies of the site."""
+
+	enabled: bool = True
+	posting_status: str = "AUTHORISED"  # or DRAFT
+	sync_sales_invoices: bool = True
+	sync_sales_returns: bool = True
+	sync_purchase_invoices: bool = True
+	sync_purchase_returns: bool = True
+	void_on_cancel: bool = True
+	batch_size: int = 50
+	stuck_after_minutes: int = 30
+	max_attempts: int = 8
+	site_url: str = ""
+	tenants: tuple[TenantLink, ...] = ()
+	# (company, template name) -> Xero TaxType; the template may be an Item Tax Template or a
+	# Sales/Purchase Taxes and Charges Template.
+	tax_map: dict[tuple[str, str], str] = field(default_factory=dict)
+	# (company, ERP account) -> Xero AccountCode
+	account_map: dict[tuple[str, str], str] = field(default_factory=dict)
+	# company -> Xero AccountCode for ERPNext's rounding_adjustment
+	rounding_account: dict[str, str] = field(default_factory=dict)
+	# (company, cost center) -> (Xero tracking category name, option name)
+	tracking_map: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+	def tenant_for(self, company: str) -> str | None:
+		"""Return the Xero tenant bound to `company`, or None when it has none."""
+		return next((t.tenant_id for t in self.tenants if t.company == company and t.tenant_id), None)
+
+	def in_scope(self, doctype: str, is_return: bool) -> bool:
+		"""Whether a submitted document of this kind is pushed at all."""
+		if not self.enabled:
+			return False
+		if doctype == SALES_INVOICE:
+			return self.sync_sales_returns if is_return else self.sync_sales_invoices
+		if doctype == PURCHASE_INVOICE:
+			return self.sync_purchase_returns if is_return else self.sync_purchase_invoices
+		return False

@@ -1,0 +1,131 @@
+"""The small interfaces the core needs from the outside world.
+
+The Frappe layer implements ErpSource, MasterData and Journal with frappe.db; tests implement them with
+plain MariaDB or in memory. `xero.gateway.SdkGateway` implements XeroGateway over xero-python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+from .model import ContactRecord, ContactRequest, ElementResult, Kind, Outcome, SyncRow, XeroRecord
+
+
+class XeroGateway(Protocol):
+	"""Calls to one Xero organisation (tenant). Raises sync.errors.XeroError for whole-call failures."""
+
+	def find_documents(
+		self, tenant_id: str, kind: Kind, numbers: Sequence[str], contact_ids: Sequence[str] = ()
+	) -> list[XeroRecord]:
+		"""Return every document of `kind` whose number is in `numbers` (any status), in as few calls as possible."""
+
+	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
+		"""Return the documents with these Xero IDs (missing ones are left out)."""
+
+	def create_documents(
+		self, tenant_id: str, kind: Kind, bodies: Sequence[dict], idempotency_key: str
+	) -> list[ElementResult]:
+		"""Create documents of one endpoint in one request (PUT, summarizeErrors=false); results in input order."""
+
+	def set_statuses(
+		self, tenant_id: str, kind: Kind, changes: Sequence[tuple[str, str]], idempotency_key: str
+	) -> list[ElementResult]:
+		"""Apply (xero_id, new_status) changes such as VOIDED or DELETED in one request; results in input order."""
+
+	def allocate_credit(
+		self,
+		tenant_id: str,
+		kind: Kind,
+		credit_note_id: str,
+		invoice_id: str,
+		amount: Decimal,
+		on: date,
+		idempotency_key: str,
+	) -> ElementResult:
+		"""Allocate part of a credit note to an invoice/bill."""
+
+	def find_contacts(self, tenant_id: str, contact_numbers: Sequence[str]) -> list[ContactRecord]:
+		"""Return the contacts whose ContactNumber is one of `contact_numbers` (archived included)."""
+
+	def find_contacts_by_name(self, tenant_id: str, names: Sequence[str]) -> list[ContactRecord]:
+		"""Return the contacts whose Name is one of `names` (archived included)."""
+
+	def create_contacts(
+		self, tenant_id: str, contacts: Sequence[ContactRequest], idempotency_key: str
+	) -> list[ContactRecord | str]:
+		"""Create contacts in one request; each result is the record or Xero's error message, in input order."""
+
+
+class Journal(Protocol):
+	"""The Xero Sync Log table: the outbox, the leases and the outcomes.
+
+	Every method is atomic and durable when it returns (the implementation decides where it commits), and
+	every write after `claim` is fenced by `owner`: a worker that lost its lease changes nothing.
+	"""
+
+	def claim(self, tenant_id: str, owner: str, limit: int, lease_seconds: int) -> list[SyncRow]:
+		"""Lease up to `limit` claimable Queued rows of the tenant to `owner` (one compare-and-set UPDATE)."""
+
+	def renew(self, owner: str, names: Sequence[str], lease_seconds: int) -> set[str]:
+		"""Extend the lease on `names`; return the names still held."""
+
+	def mark_sending(self, owner: str, generations: dict[str, int]) -> set[str]:
+		"""Commit the write-ahead marker (and key generation) before a create; return the names marked."""
+
+	def store_xero_ids(self, owner: str, records: dict[str, XeroRecord]) -> None:
+		"""Store each row's Xero ID/number/status at once (also on the ERP document)."""
+
+	def finish(self, owner: str, row: SyncRow, outcome: Outcome) -> bool:
+		"""Record the outcome and release the lease.
+
+		A Synced outcome is refused (returns False) when a cancel arrived meanwhile; the caller then voids.
+		Returns False when the lease was lost.
+		"""
+
+	def tenants_with_work(self) -> list[str]:
+		"""Tenants that have claimable rows now (used by the sweep to wake drains)."""
+
+	def now(self) -> datetime:
+		"""The clock leases and retries are measured with."""
+
+
+class ErpSource(Protocol):
+	"""Reads ERP documents as plain data."""
+
+	def load(self, doctype: str, name: str) -> dict:
+		"""Return the document as `as_dict()` gives it (children included)."""
+
+	def docstatuses(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+		"""Return the committed docstatus of each (doctype, name)."""
+
+	def contact_id(self, party_type: str, party: str, tenant_id: str) -> str | None:
+		"""Return the Xero contact ID cached on the Customer/Supplier for this organisation."""
+
+	def set_contact_id(self, party_type: str, party: str, tenant_id: str, contact_id: str) -> None:
+		"""Cache the Xero contact ID on the Customer/Supplier (one per organisation)."""
+
+	def contact_request(self, party_type: str, party: str) -> ContactRequest:
+		"""Describe the party for creating its Xero contact."""
+
+	def xero_id_of(self, doctype: str, name: str) -> str | None:
+		"""Return the Xero ID stored for another document (e.g. the invoice a credit note is against)."""
+
+
+class MasterData(Protocol):
+	"""ERPNext master lookups the mapper needs (implemented with ERPNext's own functions in the Frappe layer)."""
+
+	def item_tax_template(
+		self,
+		item_code: str,
+		company: str,
+		tax_category: str | None,
+		posting_date: date,
+		base_net_rate: Decimal,
+	) -> str | None:
+		"""ERPNext's choice of Item Tax Template for the item (get_item_tax_template), or None."""
+
+	def default_taxes_template(self, template_doctype: str, company: str) -> str | None:
+		"""The company's default Sales/Purchase Taxes and Charges Template, or None."""
