@@ -1,0 +1,208 @@
+"""The journal's SQL on the real MariaDB: leases, fencing, the cancel race, retries. Same SQL as Frappe runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from nexwave_xero_connector.sync.journal import SqlJournal, request_cancel, requeue
+from nexwave_xero_connector.sync.model import ErrorClass, Kind, Outcome, Status, XeroRecord
+from tests.support.db import PyMySqlDb
+from tests.support.erp import SqlErp
+
+TENANT = "tenant-j"
+
+
+def _invoice(name: str) -> dict:
+	return {"doctype": "Sales Invoice", "name": name, "company": "Kiwi Test Ltd", "customer": "Tui"}
+
+
+@pytest.fixture
+def db(database):
+	conn = PyMySqlDb(database)
+	yield conn
+	conn.close()
+
+
+@pytest.fixture
+def erp(db, clock):
+	return SqlErp(db, clock)
+
+
+def _queue(erp: SqlErp, count: int, tenant: str = TENANT) -> list[str]:
+	return [erp.submit(_invoice(f"SINV-{i:04d}"), tenant) for i in range(count)]
+
+
+def _row(db: PyMySqlDb, name: str) -> dict:
+	return db.query("SELECT * FROM `tabXero Sync Log` WHERE name = %(n)s", {"n": name})[0]
+
+
+def test_claim_takes_at_most_limit_rows_and_marks_them(db, erp, clock):
+	_queue(erp, 5)
+	journal = SqlJournal(db, clock)
+	rows = journal.claim(TENANT, "owner-a", limit=3, lease_seconds=60)
+	assert len(rows) == 3
+	assert {r.attempts for r in rows} == {1}
+	assert all(_row(db, r.name)["lease_owner"] == "owner-a" for r in rows)
+	rest = journal.claim(TENANT, "owner-b", limit=50, lease_seconds=60)
+	assert len(rest) == 2
+	assert not {r.name for r in rows} & {r.name for r in rest}
+	assert journal.claim(TENANT, "owner-c", limit=50, lease_seconds=60) == []
+
+
+def test_claim_only_sees_its_own_tenant(db, erp, clock):
+	_queue(erp, 2, tenant="other-tenant")
+	assert SqlJournal(db, clock).claim(TENANT, "owner-a", 50, 60) == []
+
+
+def test_concurrent_claims_on_separate_connections_never_share_a_row(database, erp, clock):
+	names = set(_queue(erp, 120))
+
+	def claim_all(worker: int) -> list[str]:
+		db = PyMySqlDb(database)
+		journal = SqlJournal(db, clock)
+		won = []
+		while rows := journal.claim(TENANT, f"owner-{worker}-{len(won)}", limit=7, lease_seconds=60):
+			won += [r.name for r in rows]
+		db.close()
+		return won
+
+	with ThreadPoolExecutor(max_workers=6) as pool:
+		results = list(pool.map(claim_all, range(6)))
+	claimed = [n for won in results for n in won]
+	assert len(claimed) == len(set(claimed)) == len(names)
+	assert set(claimed) == names
+
+
+def test_an_expired_lease_is_claimed_again_and_fences_the_old_owner(db, erp, clock):
+	(name,) = _queue(erp, 1)
+	journal = SqlJournal(db, clock)
+	(row_a,) = journal.claim(TENANT, "owner-a", 50, lease_seconds=60)
+	assert journal.claim(TENANT, "owner-b", 50, 60) == []  # still leased
+	clock.advance(61)
+	(row_b,) = journal.claim(TENANT, "owner-b", 50, 60)
+	assert row_b.name == name and row_b.attempts == 2
+	# The first owner lost everything: it can neither mark, store, nor finish.
+	assert journal.mark_sending("owner-a", {name: 0}) == set()
+	journal.store_xero_ids(
+		"owner-a", {name: XeroRecord(Kind.SALES_INVOICE, "x-1", "SINV-0000", "AUTHORISED")}
+	)
+	assert _row(db, name)["xero_id"] is None
+	assert journal.finish("owner-a", row_a, Outcome(Status.SYNCED, "done")) is False
+	assert _row(db, name)["status"] == "Queued"
+	assert journal.renew("owner-a", [name], 60) == set()
+	assert journal.renew("owner-b", [name], 60) == {name}
+
+
+def test_write_ahead_marker_and_ids_are_durable_and_written_back(db, erp, clock, database):
+	(name,) = _queue(erp, 1)
+	journal = SqlJournal(db, clock)
+	journal.claim(TENANT, "owner-a", 50, 60)
+	assert journal.mark_sending("owner-a", {name: 3}) == {name}
+	journal.store_xero_ids(
+		"owner-a", {name: XeroRecord(Kind.SALES_INVOICE, "x-9", "SINV-0000", "AUTHORISED")}
+	)
+	other = PyMySqlDb(database)  # what another worker sees: committed state only
+	log = other.query("SELECT * FROM `tabXero Sync Log` WHERE name = %(n)s", {"n": name})[0]
+	assert (log["send_started"], log["key_generation"], log["xero_id"]) == (1, 3, "x-9")
+	inv = other.query("SELECT xero_id, xero_status FROM `tabSales Invoice` WHERE name='SINV-0000'", {})[0]
+	assert inv == {"xero_id": "x-9", "xero_status": "AUTHORISED"}
+	other.close()
+
+
+def test_finish_records_outcome_attempt_and_releases_the_lease(db, erp, clock):
+	(name,) = _queue(erp, 1)
+	journal = SqlJournal(db, clock, worker="w1")
+	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
+	assert journal.finish(
+		"owner-a", row, Outcome(Status.FAILED, "No tax mapping", ErrorClass.MAPPING, calls=0)
+	)
+	log = _row(db, name)
+	assert (log["status"], log["error_class"], log["lease_owner"]) == ("Failed", "Mapping", None)
+	attempts = db.query("SELECT * FROM `tabXero Sync Attempt` WHERE parent = %(n)s", {"n": name})
+	assert [(a["attempt"], a["outcome"], a["worker"], a["idx"]) for a in attempts] == [(1, "Failed", "w1", 1)]
+
+
+def test_requeued_row_waits_for_its_retry_time(db, erp, clock):
+	(name,) = _queue(erp, 1)
+	journal = SqlJournal(db, clock)
+	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
+	journal.finish("owner-a", row, Outcome(Status.QUEUED, "503", retry_at=clock() + timedelta(seconds=30)))
+	assert journal.claim(TENANT, "owner-b", 50, 60) == []
+	assert journal.tenants_with_work() == []
+	clock.advance(31)
+	assert journal.tenants_with_work() == [TENANT]
+	assert [r.name for r in journal.claim(TENANT, "owner-b", 50, 60)] == [name]
+
+
+def test_cancel_turns_a_synced_row_back_into_work_and_leaves_voided_alone(db, erp, clock):
+	synced, voided = _queue(erp, 2)
+	journal = SqlJournal(db, clock)
+	rows = {r.name: r for r in journal.claim(TENANT, "owner-a", 50, 60)}
+	journal.finish("owner-a", rows[synced], Outcome(Status.SYNCED, "ok", xero_id="x-1"))
+	journal.finish("owner-a", rows[voided], Outcome(Status.VOIDED, "gone"))
+	assert erp.cancel("Sales Invoice", "SINV-0000") == 1
+	assert erp.cancel("Sales Invoice", "SINV-0001") == 0
+	assert (_row(db, synced)["status"], _row(db, synced)["cancel_requested"]) == ("Queued", 1)
+	assert _row(db, voided)["status"] == "Voided"
+	(row,) = journal.claim(TENANT, "owner-b", 50, 60)
+	assert row.cancel_requested and row.xero_id == "x-1"
+
+
+def test_a_cancel_committing_during_the_push_refuses_the_synced_outcome(database, erp, clock):
+	"""The race of invariant 4 with two real connections: the cancel holds its row lock while the drain
+	tries to record Synced; the drain's UPDATE waits, then sees the flag and refuses."""
+	(name,) = _queue(erp, 1)
+	drain_db, cancel_db = PyMySqlDb(database), PyMySqlDb(database)
+	journal = SqlJournal(drain_db, clock)
+	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
+	assert request_cancel(cancel_db, "Sales Invoice", "SINV-0000", clock()) == 1  # not committed yet
+	result = {}
+	finisher = threading.Thread(
+		target=lambda: result.setdefault("ok", journal.finish("owner-a", row, Outcome(Status.SYNCED, "sent")))
+	)
+	finisher.start()
+	time.sleep(0.5)
+	assert finisher.is_alive(), "the Synced write must wait for the cancel's row lock"
+	cancel_db.commit("cancel")
+	finisher.join(10)
+	assert result["ok"] is False
+	log = _row(drain_db, name)
+	assert (log["status"], log["cancel_requested"], log["lease_owner"]) == ("Queued", 1, "owner-a")
+	# Once the cancel is known, a non-Synced outcome is accepted.
+	assert journal.finish("owner-a", row, Outcome(Status.VOIDED, "voided"))
+	drain_db.close()
+	cancel_db.close()
+
+
+def test_mark_sending_refuses_a_row_whose_cancel_already_committed(db, erp, clock):
+	(name,) = _queue(erp, 1)
+	journal = SqlJournal(db, clock)
+	journal.claim(TENANT, "owner-a", 50, 60)
+	erp.cancel("Sales Invoice", "SINV-0000")
+	assert journal.mark_sending("owner-a", {name: 0}) == set()
+
+
+def test_two_retry_clicks_requeue_once(database, erp, clock):
+	(name,) = _queue(erp, 1)
+	db = PyMySqlDb(database)
+	journal = SqlJournal(db, clock)
+	(row,) = journal.claim(TENANT, "o", 50, 60)
+	journal.finish("o", row, Outcome(Status.FAILED, "x", ErrorClass.VALIDATION))
+	first, second = PyMySqlDb(database), PyMySqlDb(database)
+	assert requeue(first, [name], clock()) == 1
+	done = {}
+	t = threading.Thread(target=lambda: done.setdefault("n", requeue(second, [name], clock())))
+	t.start()
+	time.sleep(0.3)
+	first.commit("retry click 1")
+	t.join(10)
+	second.commit("retry click 2")
+	assert done["n"] == 0
+	assert _row(db, name)["status"] == "Queued"
+	for conn in (db, first, second):
+		conn.close()

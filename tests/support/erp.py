@@ -1,0 +1,146 @@
+"""A stand-in for ERPNext kept in MariaDB: documents, submit and cancel as the Frappe hooks do them.
+
+`submit` inserts the document and its Queued Xero Sync Log row in one transaction, as on_submit does;
+`cancel` flips docstatus and runs sync.journal.request_cancel in one transaction, as on_cancel does.
+`SqlErp` implements the core's ErpSource port over the same tables.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
+from nexwave_xero_connector.sync.journal import request_cancel
+from nexwave_xero_connector.sync.model import ContactRequest, Kind
+
+from .db import PyMySqlDb
+
+PARTY = {SALES_INVOICE: ("Customer", "customer"), PURCHASE_INVOICE: ("Supplier", "supplier")}
+
+
+def xero_type(doc: dict) -> str:
+	"""The Xero kind a document becomes (what on_submit stores in xero_type)."""
+	if doc["doctype"] == PURCHASE_INVOICE:
+		return (Kind.BILL_CREDIT if doc.get("is_return") else Kind.BILL).value
+	return (Kind.SALES_CREDIT if doc.get("is_return") else Kind.SALES_INVOICE).value
+
+
+class SqlErp:
+	"""ErpSource over the stand-in tables; shares the journal's connection like frappe.db does."""
+
+	def __init__(self, db: PyMySqlDb, clock: Callable[[], datetime]):
+		self.db = db
+		self.clock = clock
+
+	# -- what the hooks do ----------------------------------------------------------------------
+
+	def add_party(self, party_type: str, name: str, email: str | None = None) -> None:
+		field = "customer_name" if party_type == "Customer" else "supplier_name"
+		self.db.execute(
+			f"INSERT IGNORE INTO `tab{party_type}` (name, creation, modified, {field}, email_id) "
+			"VALUES (%(name)s, %(now)s, %(now)s, %(name)s, %(email)s)",
+			{"name": name, "now": self.clock(), "email": email},
+		)
+		self.db.commit("test: party")
+
+	def submit(self, doc: dict, tenant_id: str) -> str:
+		"""Insert a submitted document and its Queued log row in one transaction; return the row name."""
+		party_field = PARTY[doc["doctype"]][1]
+		now = self.clock()
+		doc = {**doc, "docstatus": 1}
+		self.db.execute(
+			f"INSERT INTO `tab{doc['doctype']}` (name, creation, modified, docstatus, company, {party_field}, "
+			"is_return, data) VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(data)s)",
+			{
+				"name": doc["name"],
+				"now": now,
+				"company": doc["company"],
+				"party": doc[party_field],
+				"ret": int(bool(doc.get("is_return"))),
+				"data": json.dumps(doc, default=str),
+			},
+		)
+		log_name = uuid.uuid4().hex[:10]
+		self.db.execute(
+			"INSERT INTO `tabXero Sync Log` (name, creation, modified, owner, modified_by, title, status, "
+			"reference_doctype, reference_name, company, tenant_id, xero_type, queued_by) VALUES "
+			"(%(log)s, %(now)s, %(now)s, 'test', 'test', %(title)s, 'Queued', %(dt)s, %(dn)s, %(company)s, "
+			"%(tenant)s, %(xero_type)s, 'test')",
+			{
+				"log": log_name,
+				"now": now,
+				"title": f"{doc['name']} queued for Xero",
+				"dt": doc["doctype"],
+				"dn": doc["name"],
+				"company": doc["company"],
+				"tenant": tenant_id,
+				"xero_type": xero_type(doc),
+			},
+		)
+		self.db.commit("test: submit (document and outbox row together)")
+		return log_name
+
+	def cancel(self, doctype: str, name: str) -> int:
+		"""Cancel the document and flag its row, in one transaction (as on_cancel does)."""
+		now = self.clock()
+		self.db.execute(
+			f"UPDATE `tab{doctype}` SET docstatus = 2, modified = %(now)s WHERE name = %(name)s",
+			{"name": name, "now": now},
+		)
+		changed = request_cancel(self.db, doctype, name, now)
+		self.db.commit("test: cancel (docstatus and void request together)")
+		return changed
+
+	# -- ErpSource ------------------------------------------------------------------------------
+
+	def load(self, doctype: str, name: str) -> dict:
+		rows = self.db.query(
+			f"SELECT docstatus, data FROM `tab{doctype}` WHERE name = %(name)s", {"name": name}
+		)
+		if not rows:
+			raise LookupError(f"{doctype} {name} not found")
+		return {**json.loads(rows[0]["data"]), "docstatus": rows[0]["docstatus"]}
+
+	def docstatuses(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+		out = {}
+		for doctype in {d for d, _ in refs}:
+			names = tuple(n for d, n in refs if d == doctype)
+			for r in self.db.query(
+				f"SELECT name, docstatus FROM `tab{doctype}` WHERE name IN %(names)s", {"names": names}
+			):
+				out[(doctype, r["name"])] = r["docstatus"]
+		return out
+
+	def contact_id(self, party_type: str, party: str, tenant_id: str) -> str | None:
+		rows = self.db.query(
+			f"SELECT xero_contact_id FROM `tab{party_type}` WHERE name = %(name)s", {"name": party}
+		)
+		ids = json.loads(rows[0]["xero_contact_id"] or "{}") if rows else {}
+		return ids.get(tenant_id)
+
+	def set_contact_id(self, party_type: str, party: str, tenant_id: str, contact_id: str) -> None:
+		rows = self.db.query(
+			f"SELECT xero_contact_id FROM `tab{party_type}` WHERE name = %(name)s", {"name": party}
+		)
+		ids = json.loads(rows[0]["xero_contact_id"] or "{}") if rows else {}
+		ids[tenant_id] = contact_id
+		self.db.execute(
+			f"UPDATE `tab{party_type}` SET xero_contact_id = %(ids)s WHERE name = %(name)s",
+			{"ids": json.dumps(ids), "name": party},
+		)
+
+	def contact_request(self, party_type: str, party: str) -> ContactRequest:
+		field = "customer_name" if party_type == "Customer" else "supplier_name"
+		rows = self.db.query(
+			f"SELECT {field} AS title, email_id, tax_id FROM `tab{party_type}` WHERE name = %(name)s",
+			{"name": party},
+		)
+		row = rows[0] if rows else {"title": party, "email_id": None, "tax_id": None}
+		return ContactRequest(party_type, party, row["title"] or party, row["email_id"], row["tax_id"])
+
+	def xero_id_of(self, doctype: str, name: str) -> str | None:
+		rows = self.db.query(f"SELECT xero_id FROM `tab{doctype}` WHERE name = %(name)s", {"name": name})
+		return rows[0]["xero_id"] if rows else None

@@ -1,0 +1,51 @@
+"""Tables as Frappe creates them from our doctype JSON (same names, same columns, same types).
+
+The integration and chaos tests run the journal's SQL against these on the local MariaDB, so the lease,
+claim and cancel statements are exercised exactly as the Frappe adapter executes them.
+"""
+
+STANDARD = """
+	name VARCHAR(140) NOT NULL PRIMARY KEY,
+	creation DATETIME(6), modified DATETIME(6), modified_by VARCHAR(140), owner VARCHAR(140),
+	docstatus INT(1) NOT NULL DEFAULT 0, idx INT(8) NOT NULL DEFAULT 0"""
+
+CHILD = """
+	parent VARCHAR(140), parentfield VARCHAR(140), parenttype VARCHAR(140)"""
+
+TABLES = {
+	"tabXero Sync Log": f"""{STANDARD},
+	title VARCHAR(140), status VARCHAR(140) DEFAULT 'Queued', reference_doctype VARCHAR(140),
+	reference_name VARCHAR(140), company VARCHAR(140), tenant_id VARCHAR(140), xero_type VARCHAR(140),
+	xero_id VARCHAR(140), xero_number VARCHAR(140), xero_status VARCHAR(140), error_class VARCHAR(140),
+	error_message TEXT, attempts INT(11) NOT NULL DEFAULT 0, next_attempt_at DATETIME(6),
+	lease_owner VARCHAR(140), lease_expires_at DATETIME(6), send_started INT(1) NOT NULL DEFAULT 0,
+	key_generation INT(11) NOT NULL DEFAULT 0, cancel_requested INT(1) NOT NULL DEFAULT 0,
+	queued_by VARCHAR(140), last_attempt_at DATETIME(6), synced_at DATETIME(6), request LONGTEXT,
+	response LONGTEXT,
+	UNIQUE KEY reference_doctype_reference_name (reference_doctype, reference_name),
+	KEY status_tenant_id_index (status, tenant_id)""",
+	"tabXero Sync Attempt": f"""{STANDARD},{CHILD},
+	attempt INT(11) NOT NULL DEFAULT 0, started_at DATETIME(6), finished_at DATETIME(6),
+	worker VARCHAR(140), action VARCHAR(140), outcome VARCHAR(140), message TEXT,
+	calls INT(11) NOT NULL DEFAULT 0, KEY parent (parent)""",
+	# ERPNext's tables, cut down to what the connector reads and writes (custom fields included).
+	"tabSales Invoice": f"""{STANDARD},
+	company VARCHAR(140), customer VARCHAR(140), is_return INT(1) NOT NULL DEFAULT 0, data LONGTEXT,
+	xero_id VARCHAR(140), xero_status VARCHAR(140), xero_last_synced DATETIME(6)""",
+	"tabPurchase Invoice": f"""{STANDARD},
+	company VARCHAR(140), supplier VARCHAR(140), is_return INT(1) NOT NULL DEFAULT 0, data LONGTEXT,
+	xero_id VARCHAR(140), xero_status VARCHAR(140), xero_last_synced DATETIME(6)""",
+	"tabCustomer": f"""{STANDARD}, customer_name VARCHAR(140), email_id VARCHAR(140), tax_id VARCHAR(140),
+	xero_contact_id TEXT""",
+	"tabSupplier": f"""{STANDARD}, supplier_name VARCHAR(140), email_id VARCHAR(140), tax_id VARCHAR(140),
+	xero_contact_id TEXT""",
+}
+
+
+def create_all(cursor) -> None:
+	"""Create every table (InnoDB, utf8mb4) in the current database."""
+	for table, columns in TABLES.items():
+		cursor.execute(f"DROP TABLE IF EXISTS `{table}`")
+		cursor.execute(
+			f"CREATE TABLE `{table}` ({columns}) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+		)
