@@ -364,14 +364,14 @@ class _Batch:
 		return adopted
 
 	def _fail_element(self, item: _Item, result: ElementResult) -> None:
-		from_xero = "; ".join(result.errors) or "Xero refused the document without a reason."
+		message = self.gateway.explain(result.errors, document=item.row.reference_name)
 		self._finish(
 			item,
 			Outcome(
 				Status.FAILED,
-				f"Xero refused {item.row.reference_name}: {from_xero} Fix it in ERPNext or in Xero Sync "
-				"Settings, then press Retry.",
+				f"{message} Fix it, then press Retry.",
 				ErrorClass.VALIDATION,
+				response={"errors": list(result.errors)},
 			),
 		)
 

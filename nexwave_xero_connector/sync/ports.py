@@ -47,6 +47,9 @@ class XeroGateway(Protocol):
 	) -> ElementResult:
 		"""Allocate part of a credit note to an invoice/bill."""
 
+	def explain(self, messages: Sequence[str], *, document: str) -> str:
+		"""Turn Xero's validation texts into what the accountant should change (ends with 'Nothing was sent.')."""
+
 	def find_contacts(self, tenant_id: str, contact_numbers: Sequence[str]) -> list[ContactRecord]:
 		"""Return the contacts whose ContactNumber is one of `contact_numbers` (archived included)."""
 
