@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 SALES_INVOICE = "Sales Invoice"
 PURCHASE_INVOICE = "Purchase Invoice"
@@ -41,6 +42,13 @@ class SyncConfig:
 	rounding_account: dict[str, str] = field(default_factory=dict)
 	# (company, cost center) -> (Xero tracking category name, option name)
 	tracking_map: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+	# (company, Xero TaxType) -> the rate in percent Xero applies (its /TaxRates EffectiveRate, or the rate
+	# the user typed next to the mapping). Lets the mapper check that a mapping taxes a line the way
+	# ERPNext did; a TaxType missing here gets the rate ERPNext applied on the lines mapped to it.
+	tax_rates: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+	# company -> Xero TaxType for amounts ERPNext charges no tax on: rounding adjustments and untaxed
+	# "Actual" charges such as freight (NONE in New Zealand, BASEXCLUDED in Australia).
+	no_tax_type: dict[str, str] = field(default_factory=dict)
 
 	def tenant_for(self, company: str) -> str | None:
 		"""Return the Xero tenant bound to `company`, or None when it has none."""
