@@ -1,0 +1,158 @@
+"""A whole push pipeline for tests: MariaDB journal + stand-in ERP + emulator + real SDK gateway + engine."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from nexwave_xero_connector.sync.config import SyncConfig, TenantLink
+from nexwave_xero_connector.sync.engine import DrainReport, drain
+from nexwave_xero_connector.sync.journal import SqlJournal
+from nexwave_xero_connector.xero.client import build_accounting_api
+from nexwave_xero_connector.xero.gateway import SdkGateway
+from nexwave_xero_connector.xero.hosts import XeroHosts
+
+from .clock import ShiftableClock
+from .db import PyMySqlDb
+from .erp import SqlErp
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "erpnext"
+COMPANY = "Kiwi Test Ltd"
+SITE_URL = "https://erp.example.test"
+
+
+def fixture(name: str) -> dict:
+	"""A real ERPNext 15.92 document (as_dict output) from tests/fixtures/erpnext."""
+	return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def clone(template: str, name: str, **changes) -> dict:
+	"""A copy of a fixture document under another name (children follow)."""
+	doc = copy.deepcopy(fixture(template))
+	doc.update(name=name, **changes)
+	for table in ("items", "taxes"):
+		for row in doc.get(table) or []:
+			row["parent"] = name
+	return doc
+
+
+def nz_config(tenant_id: str, **overrides) -> SyncConfig:
+	"""Mappings an NZ accountant would set up for the Kiwi Test Ltd fixtures."""
+	values = dict(
+		site_url=SITE_URL,
+		tenants=(TenantLink(COMPANY, tenant_id, "Kiwi Test Ltd", "!kTl1"),),
+		tax_map={
+			(COMPANY, "NZ GST 15% - KTL"): "OUTPUT2",
+			(COMPANY, "NZ GST 15% Inclusive - KTL"): "OUTPUT2",
+			(COMPANY, "NZ Zero Rated - KTL"): "ZERORATED",
+			(COMPANY, "NZ Zero Rated Export - KTL"): "ZERORATED",
+			(COMPANY, "NZ GST Exempt - KTL"): "NONE",
+			(COMPANY, "NZ GST 15% Input - KTL"): "INPUT2",
+		},
+		account_map={
+			(COMPANY, "Sales - KTL"): "200",
+			(COMPANY, "Service - KTL"): "200",
+			(COMPANY, "Freight Recovered - KTL"): "260",
+			(COMPANY, "Stock In Hand - KTL"): "300",
+			(COMPANY, "Cost of Goods Sold - KTL"): "310",
+			(COMPANY, "Freight and Forwarding Charges - KTL"): "425",
+		},
+		rounding_account={COMPANY: "860"},
+		tax_rates={
+			(COMPANY, "OUTPUT2"): Decimal("15"),
+			(COMPANY, "INPUT2"): Decimal("15"),
+			(COMPANY, "ZERORATED"): Decimal("0"),
+			(COMPANY, "NONE"): Decimal("0"),
+		},
+		no_tax_type={COMPANY: "NONE"},
+	)
+	values.update(overrides)
+	return SyncConfig(**values)
+
+
+class NoMasters:
+	"""MasterData for documents whose lines carry their templates."""
+
+	def item_tax_template(self, *args, **kwargs):
+		return None
+
+	def default_taxes_template(self, template_doctype: str, company: str):
+		return None
+
+
+@dataclass
+class World:
+	emulator: object
+	database: str
+	tenant_id: str
+	clock: ShiftableClock = field(default_factory=ShiftableClock)
+	config: SyncConfig | None = None
+	currencies: tuple[str, ...] = ("NZD", "USD")
+
+	def __post_init__(self):
+		self.db = PyMySqlDb(self.database)
+		self.erp = SqlErp(self.db, self.clock)
+		self.config = self.config or nz_config(self.tenant_id)
+		self.emulator.add_tenant(
+			self.tenant_id,
+			name=COMPANY,
+			country="NZ",
+			base_currency="NZD",
+			currencies=self.currencies,
+			short_code="!kTl1",
+		)
+		self.erp.add_party("Customer", "Tui Hardware Ltd", "accounts@tui.example")
+		self.erp.add_party("Customer", "Pacific Rim Traders Inc")
+		self.erp.add_party("Supplier", "Southern Packaging Ltd")
+
+	def gateway(self) -> SdkGateway:
+		hosts = XeroHosts(
+			api_url=self.emulator.api_url,
+			identity_url=self.emulator.identity_url,
+			token_url=self.emulator.token_url,
+			revoke_url=self.emulator.revoke_url,
+		)
+		token = {
+			"access_token": "test-access",
+			"refresh_token": "test-refresh",
+			"scope": ["accounting.invoices"],
+			"expires_in": 1800,
+			"expires_at": None,
+			"token_type": "Bearer",
+			"id_token": None,
+		}
+		api = build_accounting_api(
+			hosts, token_getter=lambda: token, token_saver=lambda t: None, timeout=(2, 5)
+		)
+		return SdkGateway(api)
+
+	def journal(self, worker: str = "test") -> SqlJournal:
+		return SqlJournal(self.db, self.clock, worker=worker)
+
+	def drain(self, *, journal=None, gateway=None, **kwargs) -> DrainReport:
+		return drain(
+			self.tenant_id,
+			journal=journal or self.journal(),
+			erp=self.erp,
+			masters=NoMasters(),
+			gateway=gateway or self.gateway(),
+			config=self.config,
+			**kwargs,
+		)
+
+	def submit(self, doc: dict) -> str:
+		return self.erp.submit(doc, self.tenant_id)
+
+	def log(self, reference_name: str) -> dict:
+		return self.db.query(
+			"SELECT * FROM `tabXero Sync Log` WHERE reference_name = %(n)s", {"n": reference_name}
+		)[0]
+
+	def live(self, number: str | None = None) -> list[dict]:
+		return self.emulator.live_documents(self.tenant_id, number=number)
+
+	def close(self):
+		self.db.close()
