@@ -1,0 +1,277 @@
+"""The core's ports implemented with Frappe: the journal's database, ERP reads, masters, settings, gateway.
+
+Nothing here talks HTTP (that is xero/) and nothing here decides how to sync (that is sync/).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+
+import frappe
+import pytz
+from frappe import _
+from frappe.utils import cint, flt, get_datetime, get_system_timezone, get_url
+
+from nexwave_xero_connector.constants import (
+	CONNECTED_APP_DOCTYPE,
+	CUSTOMER_DOCTYPE,
+	SETTINGS_DOCTYPE,
+	TOKEN_CACHE_DOCTYPE,
+	XERO_CONTACT_ID_FIELD,
+	XERO_CONTACT_MAP_FIELD,
+	XERO_ID_FIELD,
+)
+from nexwave_xero_connector.sync.config import SyncConfig, TenantLink
+from nexwave_xero_connector.sync.model import ContactRequest
+
+
+class FrappeDb:
+	"""The journal's SqlDb over `frappe.db` (the job's own connection and transaction)."""
+
+	def query(self, sql: str, params: dict) -> list[dict]:
+		"""Run a SELECT and return rows as dicts."""
+		return list(frappe.db.sql(sql, params, as_dict=True))
+
+	def execute(self, sql: str, params: dict) -> int:
+		"""Run a write and return the number of rows it changed."""
+		frappe.db.sql(sql, params)
+		# frappe.db.sql returns () for an UPDATE and 15.92 has no public row count (15.92 facts §3), so
+		# the count is read from the cursor straight after the statement, before any other query runs.
+		# It counts rows *changed* (no CLIENT.FOUND_ROWS), which is what the journal's compare-and-set needs.
+		return frappe.db._cursor.rowcount
+
+	def commit(self, reason: str) -> None:
+		"""Commit; `reason` names the journal's commit point."""
+		# The app's one commit point: only the journal (sync/journal.py) calls this, each time with a reason.
+		frappe.db.commit()
+
+
+class FrappeErp:
+	"""ErpSource: ERPNext documents and parties as plain data."""
+
+	def load(self, doctype: str, name: str) -> dict:
+		"""Return the document with its children; LookupError when it no longer exists."""
+		try:
+			return frappe.get_doc(doctype, name).as_dict()
+		except frappe.DoesNotExistError as exc:
+			raise LookupError(f"{doctype} {name} does not exist") from exc
+
+	def docstatuses(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+		"""Return the docstatus of each (doctype, name), one query per doctype.
+
+		The journal commits right before the engine asks, so this read opens a fresh snapshot and sees
+		every cancel committed until now; a cancel still in flight is caught by the journal's FINISH_SQL.
+		"""
+		by_doctype: dict[str, list[str]] = {}
+		for doctype, name in refs:
+			by_doctype.setdefault(doctype, []).append(name)
+		statuses = {}
+		for doctype, names in by_doctype.items():
+			rows = frappe.get_all(doctype, filters={"name": ("in", names)}, fields=["name", "docstatus"])
+			statuses.update({(doctype, r.name): cint(r.docstatus) for r in rows})
+		return statuses
+
+	def contact_id(self, party_type: str, party: str, tenant_id: str) -> str | None:
+		"""Return the Xero contact ID cached on the party for this organisation."""
+		return _contact_map(party_type, party).get(tenant_id) or None
+
+	def set_contact_id(self, party_type: str, party: str, tenant_id: str, contact_id: str) -> None:
+		"""Cache the party's Xero contact ID for this organisation, without touching `modified`."""
+		contacts = _contact_map(party_type, party)
+		contacts[tenant_id] = contact_id
+		frappe.db.set_value(
+			party_type,
+			party,
+			{XERO_CONTACT_MAP_FIELD: json.dumps(contacts, sort_keys=True), XERO_CONTACT_ID_FIELD: contact_id},
+			update_modified=False,
+		)
+
+	def contact_request(self, party_type: str, party: str) -> ContactRequest:
+		"""Describe the Customer/Supplier for creating its Xero contact."""
+		name_field = "customer_name" if party_type == CUSTOMER_DOCTYPE else "supplier_name"
+		values = frappe.db.get_value(party_type, party, [name_field, "email_id", "tax_id"], as_dict=True)
+		if not values:
+			raise LookupError(f"{party_type} {party} does not exist")
+		return ContactRequest(
+			party_type=party_type,
+			party=party,
+			name=values.get(name_field) or party,
+			email=values.email_id or None,
+			tax_number=values.tax_id or None,
+		)
+
+	def xero_id_of(self, doctype: str, name: str) -> str | None:
+		"""Return the Xero ID stored on another invoice (e.g. the one a return is against)."""
+		return frappe.db.get_value(doctype, name, XERO_ID_FIELD) or None
+
+
+def _contact_map(party_type: str, party: str) -> dict[str, str]:
+	"""Read the party's {tenant_id: contact_id} map (empty when none or unreadable)."""
+	raw = frappe.db.get_value(party_type, party, XERO_CONTACT_MAP_FIELD)
+	try:
+		value = json.loads(raw) if raw else {}
+	except ValueError:
+		return {}
+	return value if isinstance(value, dict) else {}
+
+
+class FrappeMasters:
+	"""MasterData with ERPNext's own lookups."""
+
+	def item_tax_template(
+		self,
+		item_code: str,
+		company: str,
+		tax_category: str | None,
+		posting_date: datetime.date,
+		base_net_rate: Decimal,
+	) -> str | None:
+		"""ERPNext's choice of Item Tax Template for the item (item, then item group ancestors)."""
+		from erpnext.stock.get_item_details import get_item_tax_template
+
+		if not item_code:
+			return None
+		# Keys read by _get_item_tax_template (erpnext version-15): company (required), tax_category,
+		# bill_date/posting_date/transaction_date (validity), base_net_rate (min/max net rate).
+		args = {
+			"item_code": item_code,
+			"company": company,
+			"tax_category": tax_category or "",
+			"posting_date": posting_date,
+			"transaction_date": posting_date,
+			"base_net_rate": flt(base_net_rate),
+		}
+		return get_item_tax_template(args) or None
+
+	def default_taxes_template(self, template_doctype: str, company: str) -> str | None:
+		"""The company's enabled default Sales/Purchase Taxes and Charges Template."""
+		return (
+			frappe.db.get_value(
+				template_doctype, {"company": company, "is_default": 1, "disabled": 0}, "name"
+			)
+			or None
+		)
+
+
+def get_settings():
+	"""Return Xero Sync Settings (cached; cleared by Frappe whenever the settings are saved)."""
+	return frappe.get_cached_doc(SETTINGS_DOCTYPE)
+
+
+def load_config() -> SyncConfig:
+	"""Build the core's SyncConfig from Xero Sync Settings."""
+	s = get_settings()
+	return SyncConfig(
+		enabled=bool(cint(s.enabled)),
+		posting_status=s.posting_status or "AUTHORISED",
+		sync_sales_invoices=bool(cint(s.sync_sales_invoices)),
+		sync_sales_returns=bool(cint(s.sync_sales_returns)),
+		sync_purchase_invoices=bool(cint(s.sync_purchase_invoices)),
+		sync_purchase_returns=bool(cint(s.sync_purchase_returns)),
+		void_on_cancel=bool(cint(s.void_on_cancel)),
+		batch_size=cint(s.batch_size) or 50,
+		stuck_after_minutes=cint(s.stuck_after_minutes) or 30,
+		max_attempts=cint(s.max_attempts) or 8,
+		site_url=get_url(),
+		tenants=tuple(
+			TenantLink(r.company, (r.tenant_id or "").strip(), r.tenant_name or "", r.short_code or "")
+			for r in s.tenants
+		),
+		tax_map={(r.company, r.tax_template): r.xero_tax_type for r in s.tax_mappings},
+		account_map={
+			(r.company or _company_of("Account", r.account), r.account): r.xero_account_code
+			for r in s.account_mappings
+		},
+		rounding_account={r.company: r.rounding_account_code for r in s.tenants if r.rounding_account_code},
+		# A Percent field cannot be blank (it reads 0), so 0 means "not given": the mapper then uses the
+		# rate ERPNext applied, which for a zero-rated line is 0 anyway.
+		tax_rates={
+			(r.company, r.xero_tax_type): Decimal(str(r.tax_rate)) for r in s.tax_mappings if flt(r.tax_rate)
+		},
+		no_tax_type={r.company: r.no_tax_type for r in s.tenants if r.no_tax_type},
+		tracking_map={
+			(r.company or _company_of("Cost Center", r.cost_center), r.cost_center): (
+				r.tracking_category,
+				r.tracking_option,
+			)
+			for r in s.tracking_mappings
+			if r.cost_center and r.tracking_category and r.tracking_option
+		},
+	)
+
+
+def _company_of(doctype: str, name: str) -> str:
+	"""The company an Account or Cost Center belongs to (for mapping rows that leave company blank)."""
+	return frappe.get_cached_value(doctype, name, "company") or ""
+
+
+class TokenStore:
+	"""Reads and writes the OAuth token of the settings' connected user in Frappe's Token Cache."""
+
+	def __init__(self, connected_app: str, user: str):
+		self.connected_app = connected_app
+		self.user = user
+
+	def _cache(self):
+		"""Load the Token Cache afresh: another worker may have refreshed it."""
+		name = frappe.db.get_value(
+			TOKEN_CACHE_DOCTYPE, {"connected_app": self.connected_app, "user": self.user}
+		)
+		if not name:
+			frappe.throw(
+				_("Xero is not connected. Press Connect to Xero in Xero Sync Settings."),
+				exc=frappe.AuthenticationError,
+			)
+		return frappe.get_doc(TOKEN_CACHE_DOCTYPE, name)
+
+	def get(self) -> dict:
+		"""Return the token as the Xero SDK expects it."""
+		cache = self._cache()
+		return {
+			"access_token": cache.get_password("access_token"),
+			"refresh_token": cache.get_password("refresh_token", raise_exception=False),
+			"scope": [row.scope for row in cache.scopes],
+			"expires_in": cint(cache.expires_in),
+			"expires_at": _expires_at(cache.modified, cint(cache.expires_in)),
+			"token_type": cache.token_type or "Bearer",
+			"id_token": None,
+		}
+
+	def save(self, token: dict) -> None:
+		"""Store a refreshed token. Token Cache.update_data commits (15.92 facts §6): OAuth hardening is later."""
+		self._cache().update_data(token)
+
+
+def _expires_at(modified, expires_in: int) -> float:
+	"""Epoch seconds at which a token saved at `modified` (system time zone) with `expires_in` expires."""
+	saved = pytz.timezone(get_system_timezone()).localize(get_datetime(modified))
+	return (saved + datetime.timedelta(seconds=expires_in)).timestamp()
+
+
+def make_gateway():
+	"""Build the Xero gateway from site-config hosts and the connected user's token."""
+	from nexwave_xero_connector.xero.client import build_accounting_api
+	from nexwave_xero_connector.xero.gateway import SdkGateway
+	from nexwave_xero_connector.xero.hosts import XeroHosts
+
+	settings = get_settings()
+	if not settings.connected_app or not settings.connected_user:
+		frappe.throw(
+			_(
+				"Xero is not connected. Choose a Connected App and press Connect to Xero in Xero Sync Settings."
+			),
+			exc=frappe.AuthenticationError,
+		)
+	app = frappe.get_cached_doc(CONNECTED_APP_DOCTYPE, settings.connected_app)
+	tokens = TokenStore(app.name, settings.connected_user)
+	api = build_accounting_api(
+		XeroHosts.from_site_config(frappe.conf),
+		token_getter=tokens.get,
+		token_saver=tokens.save,
+		client_id=app.client_id or "",
+		client_secret=app.get_password("client_secret", raise_exception=False) or "",
+	)
+	return SdkGateway(api)

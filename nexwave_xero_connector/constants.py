@@ -1,0 +1,57 @@
+"""Names shared by the Frappe layer: doctypes, fields, jobs and site-config keys."""
+
+from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
+
+APP_NAME = "nexwave_xero_connector"
+MODULE_NAME = "Nexwave Xero Connector"
+
+# ERPNext doctypes we read or extend
+SALES_INVOICE_DOCTYPE = SALES_INVOICE
+PURCHASE_INVOICE_DOCTYPE = PURCHASE_INVOICE
+INVOICE_DOCTYPES = (SALES_INVOICE_DOCTYPE, PURCHASE_INVOICE_DOCTYPE)
+CUSTOMER_DOCTYPE = "Customer"
+SUPPLIER_DOCTYPE = "Supplier"
+PARTY_DOCTYPES = (CUSTOMER_DOCTYPE, SUPPLIER_DOCTYPE)
+CONNECTED_APP_DOCTYPE = "Connected App"
+TOKEN_CACHE_DOCTYPE = "Token Cache"
+
+# Our doctypes
+SETTINGS_DOCTYPE = "Xero Sync Settings"
+LOG_DOCTYPE = "Xero Sync Log"
+ATTEMPT_DOCTYPE = "Xero Sync Attempt"
+TENANT_MAP_DOCTYPE = "Xero Tenant Map"
+TAX_MAPPING_DOCTYPE = "Xero Tax Mapping"
+ACCOUNT_MAPPING_DOCTYPE = "Xero Account Mapping"
+TRACKING_MAPPING_DOCTYPE = "Xero Tracking Mapping"
+
+# Custom fields on ERPNext doctypes (created by install.py)
+XERO_SECTION_FIELD = "xero_section"
+XERO_ID_FIELD = "xero_id"
+XERO_STATUS_FIELD = "xero_status"
+XERO_LAST_SYNCED_FIELD = "xero_last_synced"
+XERO_CONTACT_ID_FIELD = "xero_contact_id"
+# {tenant_id: contact_id} as JSON: a party can be a contact in several Xero organisations
+XERO_CONTACT_MAP_FIELD = "xero_contact_map"
+
+# Xero document types (sync.model.Kind values), by (doctype, is_return)
+XERO_TYPES = {
+	(SALES_INVOICE_DOCTYPE, False): "ACCREC",
+	(SALES_INVOICE_DOCTYPE, True): "ACCRECCREDIT",
+	(PURCHASE_INVOICE_DOCTYPE, False): "ACCPAY",
+	(PURCHASE_INVOICE_DOCTYPE, True): "ACCPAYCREDIT",
+}
+
+# Statuses of Xero Sync Log rows that the log clean-up may delete
+CLEARABLE_LOG_STATUSES = ("Synced", "Voided", "Skipped")
+
+# Background jobs
+DRAIN_JOB = "nexwave_xero_connector.jobs.drain_tenant"
+DRAIN_QUEUE = "long"
+DRAIN_JOB_ID_PREFIX = "xero-drain::"
+
+# Site-config keys that point the app at Xero (or at a sandbox/emulator)
+CONF_API_URL = "xero_api_url"
+CONF_IDENTITY_URL = "xero_identity_url"
+CONF_TOKEN_URL = "xero_token_url"
+CONF_REVOKE_URL = "xero_revoke_url"
+CONF_AUTHORIZE_URL = "xero_authorize_url"

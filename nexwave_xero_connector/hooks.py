@@ -1,0 +1,43 @@
+app_name = "nexwave_xero_connector"
+app_title = "NexWave Xero Connector"
+app_publisher = "NexWave"
+app_description = "Crash-safe push of ERPNext invoices, credit notes and bills to Xero"
+app_email = "dev@nexwave.example"
+app_license = "mit"
+
+# "org/repo" form: frappe 15 resolves a bare "erpnext" through api.github.com, which fails offline
+required_apps = ["frappe/erpnext"]
+
+# Installation
+# ------------
+after_install = "nexwave_xero_connector.install.after_install"
+after_migrate = "nexwave_xero_connector.install.after_migrate"
+
+# Desk scripts on ERPNext forms (additive frappe.ui.form.on handlers)
+doctype_js = {
+	"Sales Invoice": "public/js/sales_invoice.js",
+	"Purchase Invoice": "public/js/purchase_invoice.js",
+}
+
+# Document events: both run inside the submit/cancel transaction and only write the outbox row
+doc_events = {
+	("Sales Invoice", "Purchase Invoice"): {
+		"on_submit": "nexwave_xero_connector.events.queue_push",
+		"on_cancel": "nexwave_xero_connector.events.request_void",
+	},
+}
+
+# Scheduled tasks: wake drains for queues nobody is draining (new, retry due, or lease expired)
+scheduler_events = {
+	"cron": {
+		"* * * * *": ["nexwave_xero_connector.jobs.sweep"],
+	},
+}
+
+# Log Settings clears old finished rows (Synced, Voided, Skipped) after this many days
+default_log_clearing_doctypes = {"Xero Sync Log": 90}
+
+# Testing
+# -------
+# ERPNext's own preparation (setup wizard when no Company exists) so its test factories work here too.
+before_tests = "erpnext.setup.utils.before_tests"

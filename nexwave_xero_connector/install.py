@@ -1,0 +1,89 @@
+"""Install and migrate hooks: the custom fields the connector keeps on ERPNext documents."""
+
+from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
+
+from nexwave_xero_connector.constants import (
+	CUSTOMER_DOCTYPE,
+	INVOICE_DOCTYPES,
+	SUPPLIER_DOCTYPE,
+	XERO_CONTACT_ID_FIELD,
+	XERO_CONTACT_MAP_FIELD,
+	XERO_ID_FIELD,
+	XERO_LAST_SYNCED_FIELD,
+	XERO_SECTION_FIELD,
+	XERO_STATUS_FIELD,
+)
+
+# Sync metadata: written by background jobs, never by users, never copied to an amendment.
+_SYNC_FIELD = {"read_only": 1, "allow_on_submit": 1, "no_copy": 1, "print_hide": 1}
+
+
+def after_install():
+	"""Create the custom fields once the app is installed."""
+	make_custom_fields()
+
+
+def after_migrate():
+	"""Re-create the custom fields on every migrate (idempotent)."""
+	make_custom_fields()
+
+
+def make_custom_fields():
+	"""Create or update the Xero fields on invoices and parties."""
+	create_custom_fields(get_custom_fields(), update=True)
+
+
+def get_custom_fields() -> dict[str | tuple[str, ...], list[dict]]:
+	"""Return the custom fields keyed by doctype, as create_custom_fields expects."""
+	invoice_fields = [
+		{
+			"fieldname": XERO_SECTION_FIELD,
+			"fieldtype": "Section Break",
+			"label": "Xero",
+			"insert_after": "remarks",
+			"collapsible": 1,
+			**_SYNC_FIELD,
+		},
+		{
+			"fieldname": XERO_ID_FIELD,
+			"fieldtype": "Data",
+			"label": "Xero ID",
+			"insert_after": XERO_SECTION_FIELD,
+			**_SYNC_FIELD,
+		},
+		{
+			"fieldname": XERO_STATUS_FIELD,
+			"fieldtype": "Data",
+			"label": "Xero Status",
+			"insert_after": XERO_ID_FIELD,
+			**_SYNC_FIELD,
+		},
+		{
+			"fieldname": XERO_LAST_SYNCED_FIELD,
+			"fieldtype": "Datetime",
+			"label": "Xero Last Synced",
+			"insert_after": XERO_STATUS_FIELD,
+			**_SYNC_FIELD,
+		},
+	]
+	party_fields = [
+		{
+			"fieldname": XERO_CONTACT_ID_FIELD,
+			"fieldtype": "Data",
+			"label": "Xero Contact ID",
+			"insert_after": "tax_id",
+			"read_only": 1,
+			"no_copy": 1,
+		},
+		{
+			# the per-organisation truth behind xero_contact_id (which shows the latest one)
+			"fieldname": XERO_CONTACT_MAP_FIELD,
+			"fieldtype": "Small Text",
+			"label": "Xero Contacts by Organisation",
+			"insert_after": XERO_CONTACT_ID_FIELD,
+			"read_only": 1,
+			"hidden": 1,
+			"no_copy": 1,
+		},
+	]
+	return {INVOICE_DOCTYPES: invoice_fields, (CUSTOMER_DOCTYPE, SUPPLIER_DOCTYPE): party_fields}

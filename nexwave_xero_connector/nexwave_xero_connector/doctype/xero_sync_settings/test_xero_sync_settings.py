@@ -1,0 +1,72 @@
+# Copyright (c) 2025, NexWave and contributors
+# For license information, please see license.txt
+
+import frappe
+from frappe.tests.utils import FrappeTestCase
+
+from nexwave_xero_connector.constants import SETTINGS_DOCTYPE
+
+COMPANY = "_Test Company"
+OTHER_COMPANY = "_Test Company 1"
+
+
+def settings_with(**values):
+	"""An unsaved Xero Sync Settings with sane defaults and `values` applied."""
+	doc = frappe.get_single(SETTINGS_DOCTYPE)
+	doc.update({"enabled": 1, "batch_size": 50})
+	for table in ("tenants", "tax_mappings", "account_mappings", "tracking_mappings"):
+		doc.set(table, [])
+	doc.update(values)
+	return doc
+
+
+class TestXeroSyncSettings(FrappeTestCase):
+	def test_batch_size_between_1_and_50(self):
+		for size in (0, 51):
+			with self.assertRaises(frappe.ValidationError, msg=size):
+				settings_with(batch_size=size).save()
+		settings_with(batch_size=1).save()
+
+	def test_tenant_bound_to_two_companies_is_refused(self):
+		doc = settings_with(
+			tenants=[
+				{"company": COMPANY, "tenant_id": "t-1"},
+				{"company": OTHER_COMPANY, "tenant_id": "t-1"},
+			]
+		)
+		with self.assertRaises(frappe.ValidationError):
+			doc.save()
+
+	def test_shared_tenant_allowed_when_every_row_says_so(self):
+		settings_with(
+			tenants=[
+				{"company": COMPANY, "tenant_id": "t-1", "allow_shared_tenant": 1},
+				{"company": OTHER_COMPANY, "tenant_id": "t-1", "allow_shared_tenant": 1},
+			]
+		).save()
+
+	def test_company_bound_twice_is_refused(self):
+		doc = settings_with(
+			tenants=[{"company": COMPANY, "tenant_id": "t-1"}, {"company": COMPANY, "tenant_id": "t-2"}]
+		)
+		with self.assertRaises(frappe.ValidationError):
+			doc.save()
+
+	def test_duplicate_tax_mapping_is_refused(self):
+		template = frappe.get_all("Item Tax Template", filters={"company": COMPANY}, pluck="name", limit=1)
+		if not template:
+			self.skipTest("no Item Tax Template for _Test Company")
+		row = {
+			"company": COMPANY,
+			"template_type": "Item Tax Template",
+			"tax_template": template[0],
+			"xero_tax_type": "OUTPUT2",
+		}
+		with self.assertRaises(frappe.ValidationError):
+			settings_with(tax_mappings=[row, dict(row, xero_tax_type="INPUT2")]).save()
+
+	def test_duplicate_account_mapping_is_refused(self):
+		row = {"company": COMPANY, "account": "Sales - _TC", "xero_account_code": "200"}
+		with self.assertRaises(frappe.ValidationError):
+			settings_with(account_mappings=[row, dict(row, xero_account_code="201")]).save()
+		settings_with(account_mappings=[row]).save()

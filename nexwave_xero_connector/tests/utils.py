@@ -1,0 +1,122 @@
+"""Helpers for the Frappe-layer tests (bench run-tests)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import frappe
+from frappe.utils import getdate
+
+from nexwave_xero_connector.constants import LOG_DOCTYPE, SETTINGS_DOCTYPE
+from nexwave_xero_connector.sync.model import (
+	ContactRecord,
+	ElementResult,
+	Kind,
+	XeroPayload,
+	XeroRecord,
+)
+
+TEST_COMPANY = "_Test Company"
+TEST_TENANT = "tenant-test-company"
+
+
+def configure_settings(tenants: dict[str, str] | None = None, **values) -> None:
+	"""Save Xero Sync Settings: enabled, everything in scope, `tenants` as {company: tenant_id}."""
+	settings = frappe.get_single(SETTINGS_DOCTYPE)
+	settings.update(
+		{
+			"enabled": 1,
+			"posting_status": "AUTHORISED",
+			"sync_sales_invoices": 1,
+			"sync_sales_returns": 1,
+			"sync_purchase_invoices": 1,
+			"sync_purchase_returns": 1,
+			"void_on_cancel": 1,
+			"batch_size": 50,
+		}
+	)
+	settings.update(values)
+	settings.set("tenants", [])
+	for company, tenant_id in (tenants if tenants is not None else {TEST_COMPANY: TEST_TENANT}).items():
+		settings.append("tenants", {"company": company, "tenant_id": tenant_id, "tenant_name": company})
+	settings.save()
+
+
+def log_rows(doctype: str, name: str) -> list[dict]:
+	"""The Xero Sync Log rows of one ERP document."""
+	return frappe.get_all(
+		LOG_DOCTYPE,
+		filters={"reference_doctype": doctype, "reference_name": name},
+		fields=["*"],
+	)
+
+
+class EnqueueRecorder:
+	"""Stands in for frappe.enqueue: records each call and, like Frappe, defers after-commit ones to the
+	transaction's after_commit callbacks (dropped by a rollback)."""
+
+	def __init__(self):
+		self.calls: list[dict] = []
+		self.fired: list[str] = []
+
+	def __call__(self, method, **kwargs):
+		self.calls.append({"method": method, **kwargs})
+		if kwargs.get("enqueue_after_commit"):
+			frappe.db.after_commit.add(lambda: self.fired.append(kwargs.get("job_id")))
+		else:
+			self.fired.append(kwargs.get("job_id"))
+
+
+class FakeGateway:
+	"""An always-agreeing Xero organisation in memory (implements sync.ports.XeroGateway)."""
+
+	def __init__(self):
+		self.created: list[dict] = []
+		self.contacts: list = []
+
+	def find_documents(self, tenant_id, kind, numbers, contact_ids=()):
+		return []
+
+	def get_documents(self, tenant_id, kind, xero_ids):
+		return []
+
+	def create_documents(self, tenant_id, kind, bodies, idempotency_key):
+		results = []
+		for body in bodies:
+			self.created.append(body)
+			record = XeroRecord(
+				kind=kind, xero_id=str(uuid.uuid4()), number=body.get("Number"), status="AUTHORISED"
+			)
+			results.append(ElementResult(record))
+		return results
+
+	def set_statuses(self, tenant_id, kind, changes, idempotency_key):
+		return [
+			ElementResult(XeroRecord(kind=kind, xero_id=xero_id, number=None, status=status))
+			for xero_id, status in changes
+		]
+
+	def allocate_credit(self, tenant_id, kind, credit_note_id, invoice_id, amount, on, idempotency_key):
+		return ElementResult(None)
+
+	def find_contacts(self, tenant_id, contact_numbers):
+		return []
+
+	def find_contacts_by_name(self, tenant_id, names):
+		return []
+
+	def create_contacts(self, tenant_id, contacts, idempotency_key):
+		made = [ContactRecord(str(uuid.uuid4()), c.name, c.party) for c in contacts]
+		self.contacts += made
+		return made
+
+
+def simple_mapper(doc: dict, *, contact_id: str, **_kwargs) -> XeroPayload:
+	"""A minimal stand-in for sync.mapping.build_payload: enough for the Frappe wiring to be tested."""
+	kind = Kind.SALES_CREDIT if doc.get("is_return") else Kind.SALES_INVOICE
+	total = abs(Decimal(str(doc.get("grand_total") or 0)))
+	on: date = getdate(doc.get("posting_date"))
+	body = {"Number": doc["name"], "Contact": {"ContactID": contact_id}, "Total": str(total)}
+	return XeroPayload(kind=kind, number=doc["name"], contact_id=contact_id, body=body, total=total, date=on)
