@@ -190,10 +190,10 @@ class _Batch:
 				retry_at = now + timedelta(minutes=15)
 			else:
 				retry_at = now + timedelta(seconds=min(MAX_BACKOFF_SECONDS, 30 * 2 ** max(0, attempts - 1)))
-			if exc.error_class == ErrorClass.TRANSIENT and attempts >= self.config.max_attempts:
-				outcome = Outcome(Status.FAILED, _gave_up(exc, attempts), ErrorClass.TRANSIENT)
-			elif exc.error_class in (ErrorClass.VALIDATION, ErrorClass.CONFLICT):
+			if not (exc.is_retryable or exc.error_class == ErrorClass.CONNECTION):
 				outcome = Outcome(Status.FAILED, exc.message, exc.error_class)
+			elif exc.error_class == ErrorClass.TRANSIENT and attempts >= self.config.max_attempts:
+				outcome = Outcome(Status.FAILED, _gave_up(exc, attempts), ErrorClass.TRANSIENT)
 			else:
 				outcome = Outcome(Status.QUEUED, exc.message, exc.error_class, retry_at=retry_at)
 			outcome.response = {"error": exc.detail} if exc.detail else None
@@ -534,24 +534,20 @@ class _Batch:
 		"""A cancelled row whose create may have reached Xero: look for it before calling it nothing."""
 		by_kind: dict[Kind, list[_Item]] = {}
 		for item in items:
-			doc = item.doc or self._load(item)
-			if doc is None:
+			item.doc = item.doc or self._load(item)
+			if item.doc is None:
 				continue
-			item.doc = doc
-			number = _number_of(item.row.reference_doctype, doc)
-			by_kind.setdefault(_kind_of(item.row), []).append((item, number))
-		for kind, pairs in by_kind.items():
-			found = self._call(
-				self.gateway.find_documents, self.tenant_id, kind, sorted({n for _, n in pairs}), ()
-			)
-			for item, number in pairs:
-				marker = _marker(self.config.site_url, item.row)
-				candidates = [r for r in found if r.number == number and r.is_live]
-				if not kind.number_is_unique:
-					candidates = [r for r in candidates if r.url == marker]
-				if candidates:
-					item.record = candidates[0]
-				else:
+			party = _party(item.row.reference_doctype, item.doc)
+			contact = self.erp.contact_id(party[0], party[1], self.tenant_id)
+			self._map(item, {party: contact} if contact else {})
+			if item.row.name not in self.pending:
+				continue
+			by_kind.setdefault(_kind_of(item.row), []).append(item)
+		for kind, group in by_kind.items():
+			found = self._lookup(kind, group)
+			for item in group:
+				item.record = _match(item.payload, found, self.config.site_url)
+				if item.record is None:
 					self._finish(
 						item,
 						Outcome(

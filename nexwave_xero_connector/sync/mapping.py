@@ -2,8 +2,8 @@
 
 Kinds. Sales Invoice -> ACCREC (InvoiceNumber = name, Reference = po_no); a sales return -> ACCRECCREDIT
 (CreditNoteNumber = name). Purchase Invoice -> ACCPAY (InvoiceNumber = bill_no, else the name); a purchase
-return -> ACCPAYCREDIT (CreditNoteNumber = bill_no, else the name). Every kind carries Url = the document's
-desk address, our ownership marker. ERPNext's returns are negative; Xero's credit notes are positive, so a
+return -> ACCPAYCREDIT (CreditNoteNumber = bill_no, else the name). Invoices and bills carry Url = the
+document's desk address, our ownership marker (Xero's CreditNote has no Url field). ERPNext's returns are negative; Xero's credit notes are positive, so a
 return's figures are all multiplied by -1, and a return against a document asks for an allocation.
 
 Amounts (document currency). An item line's LineAmount is its `net_amount`: after line discounts and after
@@ -416,7 +416,8 @@ def _header(doc: dict, d: _Doc, config: SyncConfig, contact_id: str, mode: str, 
 			doc.get("return_against") if d.kind.is_credit_note else None
 		)
 		body["Reference"] = reference or None
-	body["Url"] = _url(config, d)
+	if not d.kind.is_credit_note:
+		body["Url"] = _url(config, d)
 	body["CurrencyCode"] = d.currency
 	foreign = d.currency != org.base_currency if org else d.conversion_rate != 1
 	if foreign:

@@ -104,7 +104,6 @@ GOLDEN = {
 			"LineAmountTypes": "Inclusive",
 			"CreditNoteNumber": "ACC-SINV-2026-00005",
 			"Reference": "ACC-SINV-2026-00002",
-			"Url": URL + "sales-invoice/ACC-SINV-2026-00005",
 			"CurrencyCode": "NZD",
 			"Status": "AUTHORISED",
 		},
@@ -150,7 +149,6 @@ GOLDEN = {
 			"Date": date(2026, 11, 25),
 			"LineAmountTypes": "Exclusive",
 			"CreditNoteNumber": "SP-20931",
-			"Url": URL + "purchase-invoice/ACC-PINV-2026-00002",
 			"CurrencyCode": "NZD",
 			"Status": "AUTHORISED",
 		},
@@ -230,7 +228,7 @@ def test_fixture_maps_line_by_line(name: str) -> None:
 	assert payload.kind is golden["kind"]
 	assert payload.number == golden["number"]
 	assert payload.total == D(golden["totals"][2])
-	assert payload.url == golden["header"]["Url"]
+	assert payload.url == golden["header"].get("Url")  # credit notes have no Url in Xero
 	assert payload.date == golden["header"]["Date"]
 	assert payload.contact_id == "CONTACT-1"
 	assert payload.allocation == golden["allocation"]

@@ -1,0 +1,145 @@
+"""Every kind through the engine against the emulator: bills, credit notes, allocation, orphans."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from nexwave_xero_connector.sync.engine import LEASE_SECONDS
+from tests.integration.test_push_engine import Crash, CrashAfter
+from tests.support.world import SITE_URL, World, clone
+
+
+@pytest.fixture
+def world(emulator, database):
+	w = World(emulator, database, tenant_id=f"t-{uuid.uuid4().hex[:8]}")
+	yield w
+	w.close()
+
+
+def _uid() -> str:
+	return uuid.uuid4().hex[:6]
+
+
+def _ledger(world: World, number: str) -> list[dict]:
+	return [d for d in world.emulator.ledger(world.tenant_id) if d["number"] == number]
+
+
+def test_bill_goes_as_accpay_with_the_supplier_number_and_our_marker(world):
+	name, bill_no = f"PINV-{_uid()}", f"SP-{_uid()}"
+	world.submit(clone("pi_nz_freight", name, bill_no=bill_no))
+	assert world.drain().synced == 1
+	(doc,) = world.live(bill_no)
+	assert doc["kind"] == "ACCPAY" and doc["total"] == Decimal("999.00")
+	assert doc["url"] == f"{SITE_URL}/app/purchase-invoice/{name}"
+
+
+def test_two_suppliers_bills_with_the_same_number_are_both_kept_and_retries_stay_single(world, emulator):
+	"""Xero does not keep bill numbers unique: the lookup must confirm by our marker, not the number."""
+	bill_no = f"SP-{_uid()}"
+	first, second = f"PINV-{_uid()}", f"PINV-{_uid()}"
+	world.submit(clone("pi_nz_freight", first, bill_no=bill_no))
+	world.drain()
+	world.submit(clone("pi_nz_freight", second, bill_no=bill_no))
+	with pytest.raises(Crash):
+		world.drain(gateway=CrashAfter(world.gateway(), "create_documents"))
+	world.clock.advance(LEASE_SECONDS + 1)
+	emulator.reset_counters()
+	world.drain()
+	assert emulator.calls[("PUT", "Invoices")] == 0
+	live = world.live(bill_no)
+	assert sorted(d["url"].rsplit("/", 1)[1] for d in live) == sorted([first, second])
+	assert world.log(second)["xero_id"] != world.log(first)["xero_id"]
+
+
+def test_sales_return_becomes_a_credit_note_allocated_to_the_original(world):
+	original, ret = f"SINV-{_uid()}", f"SRET-{_uid()}"
+	world.submit(clone("si_nz_inclusive", original))
+	world.drain()
+	world.submit(clone("si_nz_return", ret, return_against=original))
+	assert world.drain().synced == 1
+	(note,) = world.live(ret)
+	assert note["kind"] == "ACCRECCREDIT" and note["total"] == Decimal("1506.00")
+	assert note["remaining_credit"] == Decimal("0")
+	(invoice,) = world.live(original)
+	assert invoice["amount_due"] == Decimal("4383.00") - Decimal("1506.00")
+	assert "Allocated" in world.log(ret)["error_message"]
+
+
+def test_return_against_a_paid_invoice_stays_unallocated_and_says_so(world, emulator):
+	original, ret = f"SINV-{_uid()}", f"SRET-{_uid()}"
+	world.submit(clone("si_nz_inclusive", original))
+	world.drain()
+	emulator.pay(world.tenant_id, world.log(original)["xero_id"], Decimal("4383.00"))
+	world.submit(clone("si_nz_return", ret, return_against=original))
+	world.drain()
+	log = world.log(ret)
+	assert log["status"] == "Synced"
+	assert "unallocated" in log["error_message"]
+	(note,) = world.live(ret)
+	assert note["remaining_credit"] == Decimal("1506.00")
+
+
+def test_purchase_return_becomes_a_supplier_credit_allocated_to_the_bill(world):
+	bill, ret, bill_no = f"PINV-{_uid()}", f"PRET-{_uid()}", f"SP-{_uid()}"
+	world.submit(clone("pi_nz_freight", bill, bill_no=bill_no))
+	world.drain()
+	world.submit(clone("pi_nz_return", ret, bill_no=bill_no, return_against=bill))
+	assert world.drain().synced == 1
+	notes = [d for d in _ledger(world, bill_no) if d["kind"] == "ACCPAYCREDIT"]
+	assert len(notes) == 1 and notes[0]["total"] == Decimal("135.00")
+	assert notes[0]["remaining_credit"] == Decimal("0")
+
+
+def test_crash_between_credit_note_and_allocation_allocates_once(world):
+	original, ret = f"SINV-{_uid()}", f"SRET-{_uid()}"
+	world.submit(clone("si_nz_inclusive", original))
+	world.drain()
+	world.submit(clone("si_nz_return", ret, return_against=original))
+	with pytest.raises(Crash):
+		world.drain(journal=CrashAfter(world.journal(), "store_xero_ids"))
+	world.clock.advance(LEASE_SECONDS + 1)
+	world.drain()
+	(note,) = world.live(ret)
+	assert note["remaining_credit"] == Decimal("0")
+	assert len(note["allocations"]) == 1
+
+
+def test_cancel_of_a_paid_invoice_becomes_an_orphan_with_the_reason(world, emulator):
+	name = f"SINV-{_uid()}"
+	world.submit(clone("si_nz_exclusive_discount", name))
+	world.drain()
+	emulator.pay(world.tenant_id, world.log(name)["xero_id"], Decimal("100.00"))
+	world.erp.cancel("Sales Invoice", name)
+	report = world.drain()
+	log = world.log(name)
+	assert report.orphaned == 1 and log["status"] == "Orphan"
+	assert "payments of 100" in log["error_message"] and "Void in Xero" in log["error_message"]
+	assert len(world.live(name)) == 1
+
+
+def test_draft_posting_is_deleted_not_voided_on_cancel(emulator, database):
+	world = World(emulator, database, tenant_id=f"t-{_uid()}")
+	world.config = world.config.__class__(**{**world.config.__dict__, "posting_status": "DRAFT"})
+	name = f"SINV-{_uid()}"
+	world.submit(clone("si_nz_exclusive_discount", name))
+	world.drain()
+	assert world.live(name)[0]["status"] == "DRAFT"
+	world.erp.cancel("Sales Invoice", name)
+	world.drain()
+	assert [d["status"] for d in _ledger(world, name)] == ["DELETED"]
+	assert world.log(name)["xero_status"] == "DELETED"
+	world.close()
+
+
+def test_missing_tax_mapping_fails_before_any_call(world, emulator):
+	name = f"SINV-{_uid()}"
+	world.config = world.config.__class__(**{**world.config.__dict__, "tax_map": {}})
+	world.submit(clone("si_nz_exclusive_discount", name))
+	world.drain()  # resolves the contact
+	log = world.log(name)
+	assert (log["status"], log["error_class"]) == ("Failed", "Mapping")
+	assert "No tax mapping" in log["error_message"] and "Xero Sync Settings" in log["error_message"]
+	assert emulator.calls[("PUT", "Invoices")] >= 0 and world.live(name) == []
