@@ -119,51 +119,11 @@ def build_api_client(
 	return client
 
 
-def build_accounting_api(
-	hosts: XeroHosts,
-	*,
-	token_getter: TokenGetter,
-	token_saver: TokenSaver,
-	client_id: str = "",
-	client_secret: str = "",
-	timeout: Timeout = DEFAULT_TIMEOUT,
-	on_response: OnResponse | None = None,
-	before_request: BeforeRequest | None = None,
-) -> AccountingApi:
-	"""An AccountingApi at hosts.api_url (see build_api_client for the rest)."""
-	client = build_api_client(
-		hosts,
-		token_getter=token_getter,
-		token_saver=token_saver,
-		client_id=client_id,
-		client_secret=client_secret,
-		timeout=timeout,
-		on_response=on_response,
-		before_request=before_request,
-	)
-	return AccountingApi(client, base_url=hosts.api_url)
+def build_accounting_api(hosts: XeroHosts, **options: Any) -> AccountingApi:
+	"""An AccountingApi at hosts.api_url; `options` are build_api_client's keyword arguments."""
+	return AccountingApi(build_api_client(hosts, **options), base_url=hosts.api_url)
 
 
-def build_identity_api(
-	hosts: XeroHosts,
-	*,
-	token_getter: TokenGetter,
-	token_saver: TokenSaver,
-	client_id: str = "",
-	client_secret: str = "",
-	timeout: Timeout = DEFAULT_TIMEOUT,
-	on_response: OnResponse | None = None,
-	before_request: BeforeRequest | None = None,
-) -> IdentityApi:
-	"""An IdentityApi (GET/DELETE /Connections) at hosts.identity_url."""
-	client = build_api_client(
-		hosts,
-		token_getter=token_getter,
-		token_saver=token_saver,
-		client_id=client_id,
-		client_secret=client_secret,
-		timeout=timeout,
-		on_response=on_response,
-		before_request=before_request,
-	)
-	return IdentityApi(client, base_url=hosts.identity_url)
+def build_identity_api(hosts: XeroHosts, **options: Any) -> IdentityApi:
+	"""An IdentityApi (GET/DELETE /Connections) at hosts.identity_url; options as build_api_client."""
+	return IdentityApi(build_api_client(hosts, **options), base_url=hosts.identity_url)
