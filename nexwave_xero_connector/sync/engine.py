@@ -577,7 +577,7 @@ class _Batch:
 						action="Void",
 					),
 				)
-			elif not self.config.void_on_cancel:
+			elif not (self.config.void_on_cancel or item.row.void_confirmed):
 				self._finish(
 					item,
 					_orphan(

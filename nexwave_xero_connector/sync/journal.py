@@ -26,7 +26,7 @@ MAX_TEXT = 60_000
 
 ROW_COLUMNS = (
 	"name, reference_doctype, reference_name, company, tenant_id, status, attempts, send_started, "
-	"key_generation, cancel_requested, xero_id, xero_number, xero_status, xero_type"
+	"key_generation, cancel_requested, void_confirmed, xero_id, xero_number, xero_status, xero_type"
 )
 
 # One compare-and-set claims the batch: only rows nobody holds (or whose lease ran out) match, and each
@@ -75,19 +75,19 @@ SET status = %(status)s, error_class = %(error_class)s, error_message = %(messag
 	xero_status = COALESCE(%(xero_status)s, xero_status), next_attempt_at = %(retry_at)s,
 	synced_at = CASE WHEN %(status)s = 'Synced' THEN %(now)s ELSE synced_at END,
 	request = COALESCE(%(request)s, request), response = COALESCE(%(response)s, response),
-	title = %(title)s, lease_owner = NULL, lease_expires_at = NULL, modified = %(now)s
+	title = %(title)s, lease_owner = NULL, lease_expires_at = NULL, stuck = 0, modified = %(now)s
 WHERE name = %(name)s AND lease_owner = %(owner)s
 	AND NOT (%(status)s = 'Synced' AND cancel_requested = 1)
 """
 
+# idx = the claim's attempt number: no MAX(idx) read, whose next-key locks deadlocked concurrent finishes.
 ATTEMPT_SQL = f"""
 INSERT INTO {ATTEMPT_TABLE}
 	(name, creation, modified, owner, modified_by, docstatus, parent, parentfield, parenttype, idx,
 	attempt, started_at, finished_at, worker, action, outcome, message, calls)
-SELECT %(name)s, %(now)s, %(now)s, 'Administrator', 'Administrator', 0, %(parent)s, 'attempt_log',
-	'Xero Sync Log', COALESCE(MAX(idx), 0) + 1, %(attempt)s, %(started)s, %(now)s, %(worker)s, %(action)s,
-	%(outcome)s, %(message)s, %(calls)s
-FROM {ATTEMPT_TABLE} WHERE parent = %(parent)s AND parenttype = 'Xero Sync Log'
+VALUES (%(name)s, %(now)s, %(now)s, 'Administrator', 'Administrator', 0, %(parent)s, 'attempt_log',
+	'Xero Sync Log', %(attempt)s, %(attempt)s, %(started)s, %(now)s, %(worker)s, %(action)s, %(outcome)s,
+	%(message)s, %(calls)s)
 """
 
 WRITE_BACK_SQL = """
@@ -299,6 +299,7 @@ def _to_row(r: dict) -> SyncRow:
 		send_started=bool(r["send_started"]),
 		key_generation=int(r["key_generation"] or 0),
 		cancel_requested=bool(r["cancel_requested"]),
+		void_confirmed=bool(r["void_confirmed"]),
 		xero_id=r["xero_id"] or None,
 		xero_number=r["xero_number"] or None,
 		xero_status=r["xero_status"] or None,
@@ -337,3 +338,45 @@ def requeue(
 	if not names:
 		return 0
 	return db.execute(REQUEUE_SQL, {"names": tuple(names), "now": now, "from_statuses": tuple(from_statuses)})
+
+
+CONFIRM_VOID_SQL = f"""
+UPDATE {LOG_TABLE}
+SET status = 'Queued', void_confirmed = 1, cancel_requested = 1, next_attempt_at = NULL, modified = %(now)s
+WHERE name IN %(names)s AND status = 'Orphan'
+"""
+
+# Rows nobody has moved for a while: still claimable (status stays Queued), only flagged for people.
+MARK_STUCK_SQL = f"""
+UPDATE {LOG_TABLE} SET stuck = 1
+WHERE status = 'Queued' AND stuck = 0 AND modified < %(before)s
+"""
+
+CANCELLED_BUT_SYNCED_SQL = """
+SELECT l.reference_doctype, l.reference_name FROM `tabXero Sync Log` l
+JOIN {table} d ON d.name = l.reference_name
+WHERE l.reference_doctype = %(doctype)s AND l.status = 'Synced' AND l.cancel_requested = 0 AND d.docstatus = 2
+"""
+
+
+def confirm_void(db: SqlDb, names: Sequence[str], now: datetime) -> int:
+	"""A person pressed Void in Xero on Orphan rows: queue them to be voided whatever the setting says."""
+	if not names:
+		return 0
+	return db.execute(CONFIRM_VOID_SQL, {"names": tuple(names), "now": now})
+
+
+def mark_stuck(db: SqlDb, now: datetime, minutes: int) -> int:
+	"""Flag Queued rows that have not moved for `minutes` (the sweep keeps trying them regardless)."""
+	return db.execute(MARK_STUCK_SQL, {"before": now - timedelta(minutes=minutes)})
+
+
+def flag_cancelled_but_synced(db: SqlDb, now: datetime) -> list[tuple[str, str]]:
+	"""The orphan scan: Synced rows whose document was cancelled without the hook (connector off, data
+	fix) get the same flag on_cancel sets, so the drain voids them or shows them as Orphans."""
+	found = []
+	for doctype, table in XERO_FIELDS_TABLES.items():
+		for r in db.query(CANCELLED_BUT_SYNCED_SQL.format(table=table), {"doctype": doctype}):
+			if request_cancel(db, r["reference_doctype"], r["reference_name"], now):
+				found.append((r["reference_doctype"], r["reference_name"]))
+	return found

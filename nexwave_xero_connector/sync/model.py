@@ -72,6 +72,7 @@ class SyncRow:
 	send_started: bool = False
 	key_generation: int = 0
 	cancel_requested: bool = False
+	void_confirmed: bool = False  # a person pressed Void in Xero: void even with automatic voiding off
 	xero_id: str | None = None
 	xero_number: str | None = None
 	xero_status: str | None = None

@@ -12,13 +12,6 @@ from tests.integration.test_push_engine import Crash, CrashAfter
 from tests.support.world import SITE_URL, World, clone
 
 
-@pytest.fixture
-def world(emulator, database):
-	w = World(emulator, database, tenant_id=f"t-{uuid.uuid4().hex[:8]}")
-	yield w
-	w.close()
-
-
 def _uid() -> str:
 	return uuid.uuid4().hex[:6]
 
@@ -120,8 +113,8 @@ def test_cancel_of_a_paid_invoice_becomes_an_orphan_with_the_reason(world, emula
 	assert len(world.live(name)) == 1
 
 
-def test_draft_posting_is_deleted_not_voided_on_cancel(emulator, database):
-	world = World(emulator, database, tenant_id=f"t-{_uid()}")
+def test_draft_posting_is_deleted_not_voided_on_cancel(make_world):
+	world = make_world()
 	world.config = world.config.__class__(**{**world.config.__dict__, "posting_status": "DRAFT"})
 	name = f"SINV-{_uid()}"
 	world.submit(clone("si_nz_exclusive_discount", name))
@@ -131,7 +124,6 @@ def test_draft_posting_is_deleted_not_voided_on_cancel(emulator, database):
 	world.drain()
 	assert [d["status"] for d in _ledger(world, name)] == ["DELETED"]
 	assert world.log(name)["xero_status"] == "DELETED"
-	world.close()
 
 
 def test_missing_tax_mapping_fails_before_any_call(world, emulator):
@@ -143,3 +135,38 @@ def test_missing_tax_mapping_fails_before_any_call(world, emulator):
 	assert (log["status"], log["error_class"]) == ("Failed", "Mapping")
 	assert "No tax mapping" in log["error_message"] and "Xero Sync Settings" in log["error_message"]
 	assert emulator.calls[("PUT", "Invoices")] >= 0 and world.live(name) == []
+
+
+def test_with_automatic_voiding_off_a_cancel_leaves_an_orphan_until_someone_confirms(make_world):
+	from nexwave_xero_connector.sync.journal import confirm_void
+
+	world = make_world()
+	world.config = world.config.__class__(**{**world.config.__dict__, "void_on_cancel": False})
+	name = f"SINV-{_uid()}"
+	world.submit(clone("si_nz_exclusive_discount", name))
+	world.drain()
+	world.erp.cancel("Sales Invoice", name)
+	world.drain()
+	log = world.log(name)
+	assert log["status"] == "Orphan" and "automatic voiding is off" in log["error_message"]
+	assert len(world.live(name)) == 1
+	assert confirm_void(world.db, [log["name"]], world.clock()) == 1  # the "Void in Xero" button
+	world.db.commit("button")
+	assert world.drain().voided == 1
+	assert world.live(name) == [] and world.log(name)["status"] == "Voided"
+
+
+def test_orphan_scan_catches_a_cancel_the_hook_never_saw(world):
+	from nexwave_xero_connector.sync.journal import flag_cancelled_but_synced
+
+	name = f"SINV-{_uid()}"
+	world.submit(clone("si_nz_exclusive_discount", name))
+	world.drain()
+	# Cancelled while the connector was switched off: docstatus changes, the log row does not.
+	world.db.execute("UPDATE `tabSales Invoice` SET docstatus = 2 WHERE name = %(n)s", {"n": name})
+	world.db.commit("cancelled behind the connector's back")
+	assert flag_cancelled_but_synced(world.db, world.clock()) == [("Sales Invoice", name)]
+	world.db.commit("scan")
+	assert flag_cancelled_but_synced(world.db, world.clock()) == []
+	assert world.drain().voided == 1
+	assert world.live(name) == []

@@ -206,3 +206,17 @@ def test_two_retry_clicks_requeue_once(database, erp, clock):
 	assert _row(db, name)["status"] == "Queued"
 	for conn in (db, first, second):
 		conn.close()
+
+
+def test_rows_that_do_not_move_are_flagged_stuck_but_stay_claimable(db, erp, clock):
+	from nexwave_xero_connector.sync.journal import mark_stuck
+
+	(name,) = _queue(erp, 1)
+	assert mark_stuck(db, clock(), minutes=30) == 0
+	clock.advance(31 * 60)
+	assert mark_stuck(db, clock(), minutes=30) == 1
+	assert _row(db, name)["stuck"] == 1
+	journal = SqlJournal(db, clock)
+	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
+	journal.finish("owner-a", row, Outcome(Status.SYNCED, "ok"))
+	assert _row(db, name)["stuck"] == 0

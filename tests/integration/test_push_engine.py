@@ -41,11 +41,6 @@ class CrashAfter:
 		return wrapper
 
 
-@pytest.fixture
-def world(emulator, database):
-	w = World(emulator, database, tenant_id=f"t-{uuid.uuid4().hex[:8]}")
-	yield w
-	w.close()
 
 
 def _invoice(world: World, n: int = 1) -> str:
@@ -239,8 +234,8 @@ def test_cancel_during_the_push_is_voided_in_xero(world):
 	assert world.log(name)["status"] == "Voided"
 
 
-def test_validation_error_fails_with_an_actionable_message(emulator, database):
-	world = World(emulator, database, tenant_id=f"t-{uuid.uuid4().hex[:8]}", currencies=("NZD",))
+def test_validation_error_fails_with_an_actionable_message(make_world):
+	world = make_world(currencies=("NZD",))
 	name = f"SINV-V-{uuid.uuid4().hex[:6]}"
 	world.submit(clone("si_nz_usd", name))
 	report = world.drain()
@@ -250,4 +245,3 @@ def test_validation_error_fails_with_an_actionable_message(emulator, database):
 	assert "USD" in log["error_message"] and "Settings" in log["error_message"]
 	assert "Nothing was sent" in log["error_message"]
 	assert world.live(name) == []
-	world.close()
