@@ -41,8 +41,6 @@ class CrashAfter:
 		return wrapper
 
 
-
-
 def _invoice(world: World, n: int = 1) -> str:
 	name = f"SINV-T-{uuid.uuid4().hex[:6]}-{n}"
 	world.submit(clone("si_nz_exclusive_discount", name))
