@@ -557,6 +557,26 @@ class _Batch:
 						),
 					)
 
+	def _release_own_allocations(self, item: _Item, record: XeroRecord) -> bool:
+		"""Clear what blocks the void if we put it there: a credit note's allocation to the document it
+		reverses is ours (made at push), so a cancelled return takes it back. Anything else blocks."""
+		if record.status == "PAID" and not record.kind.is_credit_note:
+			return False
+		if record.amount_paid or (record.amount_credited and not record.kind.is_credit_note):
+			return False
+		if not record.allocations:
+			return not record.amount_credited
+		doc = item.doc or self._load(item)
+		against = self.erp.xero_id_of(item.row.reference_doctype, doc.get("return_against")) if doc else None
+		if not against or any(invoice_id != against for _, invoice_id, _ in record.allocations):
+			return False
+		for allocation_id, _, _ in record.allocations:
+			self._call(
+				self.gateway.delete_allocation, self.tenant_id, record.kind, record.xero_id, allocation_id
+			)
+		item.notes.append(f"Took back its allocation to {doc.get('return_against')}.")
+		return True
+
 	def _void_group(self, kind: Kind, group: list[_Item]) -> None:
 		current = {
 			r.xero_id: r
@@ -587,7 +607,7 @@ class _Batch:
 						"Press Void in Xero to void it, or void it in Xero yourself.",
 					),
 				)
-			elif record.amount_paid or record.amount_credited or record.status == "PAID":
+			elif not self._release_own_allocations(item, record):
 				self._finish(item, _orphan(item, record, _blocker(record), REMOVE_PAYMENTS))
 			else:
 				changes.append((item, "DELETED" if record.status in ("DRAFT", "SUBMITTED") else "VOIDED"))
@@ -605,7 +625,7 @@ class _Batch:
 					item,
 					Outcome(
 						Status.VOIDED,
-						f"Cancelled in ERPNext; {new_status.lower()} in Xero.",
+						" ".join([f"Cancelled in ERPNext; {new_status.lower()} in Xero.", *item.notes]),
 						xero_id=_xero_id(item),
 						xero_status=new_status,
 						action="Void",
@@ -679,6 +699,12 @@ def _kind_label(kind: Kind) -> str:
 
 
 def _blocker(record: XeroRecord) -> str:
+	if record.kind.is_credit_note:
+		if record.amount_paid:
+			return f"{record.amount_paid} of it was refunded in Xero"
+		return (
+			f"{record.amount_credited} of it is allocated in Xero to invoices this connector did not allocate"
+		)
 	if record.amount_paid:
 		return f"it has payments of {record.amount_paid} in Xero"
 	if record.amount_credited:

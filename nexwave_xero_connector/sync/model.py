@@ -127,6 +127,8 @@ class XeroRecord:
 	amount_credited: Decimal = Decimal(0)
 	amount_due: Decimal | None = None
 	remaining_credit: Decimal | None = None
+	# A credit note's live allocations: (allocation id, invoice id, amount).
+	allocations: tuple[tuple[str, str, Decimal], ...] = ()
 
 	@property
 	def is_live(self) -> bool:

@@ -47,6 +47,9 @@ class XeroGateway(Protocol):
 	) -> ElementResult:
 		"""Allocate part of a credit note to an invoice/bill."""
 
+	def delete_allocation(self, tenant_id: str, kind: Kind, credit_note_id: str, allocation_id: str) -> None:
+		"""Remove one allocation of a credit note (one already gone counts as removed)."""
+
 	def explain(self, messages: Sequence[str], *, document: str) -> str:
 		"""Turn Xero's validation texts into what the accountant should change (ends with 'Nothing was sent.')."""
 

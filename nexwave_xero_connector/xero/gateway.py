@@ -309,6 +309,20 @@ class SdkGateway(XeroGateway):
 			raise _count_mismatch(len(allocations), 1)
 		return allocation_result(kind, credit_note_id, allocations[0])
 
+	def delete_allocation(self, tenant_id: str, kind: Kind, credit_note_id: str, allocation_id: str) -> None:
+		"""DELETE one allocation; a 404 means it is already gone, which is what we wanted."""
+		try:
+			self._call(
+				self.api.delete_credit_note_allocations,
+				tenant_id,
+				credit_note_id,
+				allocation_id,
+				document=credit_note_id,
+			)
+		except XeroError as exc:
+			if exc.status != 404:
+				raise
+
 	# --- contacts -------------------------------------------------------------------------------------
 
 	def find_contacts(self, tenant_id: str, contact_numbers: Sequence[str]) -> list[ContactRecord]:
@@ -490,6 +504,11 @@ def credit_note_record(credit_note: Any, fallback: Kind | None = None) -> XeroRe
 		amount_paid=refunded,
 		amount_credited=_allocated(credit_note, refunded),
 		remaining_credit=credit_note.remaining_credit,
+		allocations=tuple(
+			(a.allocation_id, a.invoice.invoice_id if a.invoice else "", a.amount or Decimal(0))
+			for a in credit_note.allocations or []
+			if not a.is_deleted and a.allocation_id
+		),
 	)
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from nexwave_xero_connector.sync.engine import LEASE_SECONDS
+from nexwave_xero_connector.sync.model import Kind
 from tests.integration.test_push_engine import Crash, CrashAfter
 from tests.support.world import SITE_URL, World, clone
 
@@ -170,3 +171,45 @@ def test_orphan_scan_catches_a_cancel_the_hook_never_saw(world):
 	assert flag_cancelled_but_synced(world.db, world.clock()) == []
 	assert world.drain().voided == 1
 	assert world.live(name) == []
+
+
+def test_cancelling_an_allocated_return_takes_back_our_allocation_and_voids_it(world):
+	original, ret = f"SINV-{_uid()}", f"SRET-{_uid()}"
+	world.submit(clone("si_nz_inclusive", original))
+	world.drain()
+	world.submit(clone("si_nz_return", ret, return_against=original))
+	world.drain()
+	world.erp.cancel("Sales Invoice", ret)
+	report = world.drain()
+	assert report.voided == 1
+	log = world.log(ret)
+	assert log["status"] == "Voided" and "Took back its allocation" in log["error_message"]
+	assert world.live(ret) == []
+	(invoice,) = world.live(original)
+	assert invoice["amount_due"] == Decimal("4383.00")
+
+
+def test_a_credit_note_allocated_by_someone_else_stays_an_orphan_with_the_reason(world, emulator):
+	original, other, ret = f"SINV-{_uid()}", f"SINV-{_uid()}", f"SRET-{_uid()}"
+	world.submit(clone("si_nz_inclusive", original))
+	world.submit(clone("si_nz_inclusive", other))
+	world.drain()
+	world.submit(clone("si_nz_return", ret))  # no return_against: nothing allocated by us
+	world.drain()
+	note_id = world.log(ret)["xero_id"]
+	api = world.gateway()
+	# An accountant allocates part of the credit to another invoice, in Xero.
+	api.allocate_credit(
+		world.tenant_id,
+		Kind.SALES_CREDIT,
+		note_id,
+		world.log(other)["xero_id"],
+		Decimal("100.00"),
+		world.live(ret)[0]["date"],
+		"manual-alloc-1",
+	)
+	world.erp.cancel("Sales Invoice", ret)
+	world.drain()
+	log = world.log(ret)
+	assert log["status"] == "Orphan"
+	assert "allocated in Xero to invoices this connector did not allocate" in log["error_message"]
