@@ -223,6 +223,13 @@ class _Batch:
 				ready += self._create(kind, by_kind[kind])
 		self._settle(ready, voids)
 
+	def _org(self):
+		"""The organisation facts for the pre-flight: given, or resolved once per drain by a callable
+		(the Frappe layer passes one that caches /Organisation and /Currencies for hours)."""
+		if callable(self.org):
+			self.org = self.org()
+		return self.org
+
 	def _load(self, item: _Item) -> dict | None:
 		try:
 			return self.erp.load(item.row.reference_doctype, item.row.reference_name)
@@ -256,7 +263,7 @@ class _Batch:
 				config=self.config,
 				masters=self.masters,
 				contact_id=contact,
-				org=self.org,
+				org=self._org(),
 				against_xero_id=against_id,
 			)
 		except MappingError as exc:

@@ -50,6 +50,9 @@ class XeroGateway(Protocol):
 	def delete_allocation(self, tenant_id: str, kind: Kind, credit_note_id: str, allocation_id: str) -> None:
 		"""Remove one allocation of a credit note (one already gone counts as removed)."""
 
+	def get_organisation(self, tenant_id: str):
+		"""The organisation's base currency, enabled currencies and lock dates (a preflight.OrgInfo)."""
+
 	def explain(self, messages: Sequence[str], *, document: str) -> str:
 		"""Turn Xero's validation texts into what the accountant should change (ends with 'Nothing was sent.')."""
 

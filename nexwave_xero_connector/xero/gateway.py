@@ -23,6 +23,7 @@ from xero_python.models import BaseModel
 from ..sync.errors import XeroError
 from ..sync.model import ContactRecord, ContactRequest, ElementResult, ErrorClass, Kind, XeroRecord
 from ..sync.ports import XeroGateway
+from ..sync.preflight import OrgInfo
 from .errors import classify, explain
 
 T = TypeVar("T")
@@ -322,6 +323,20 @@ class SdkGateway(XeroGateway):
 		except XeroError as exc:
 			if exc.status != 404:
 				raise
+
+	# --- organisation ---------------------------------------------------------------------------------
+
+	def get_organisation(self, tenant_id: str) -> OrgInfo:
+		"""What the pre-flight checks against: base currency, enabled currencies, lock dates (two GETs)."""
+		(org,) = self._call(self.api.get_organisations, tenant_id).organisations[:1]
+		currencies = self._call(self.api.get_currencies, tenant_id).currencies or []
+		return OrgInfo(
+			base_currency=_enum_value(org.base_currency),
+			currencies=frozenset(_enum_value(c.code) for c in currencies if c.code),
+			period_lock_date=org.period_lock_date,
+			end_of_year_lock_date=org.end_of_year_lock_date,
+			timezone=_enum_value(org.timezone) if org.timezone else "",
+		)
 
 	# --- contacts -------------------------------------------------------------------------------------
 
@@ -645,3 +660,8 @@ def _unique(records: Iterable[XeroRecord]) -> list[XeroRecord]:
 	for record in records:
 		seen.setdefault(record.xero_id, record)
 	return list(seen.values())
+
+
+def _enum_value(value: Any) -> str:
+	"""An SDK enum member (CurrencyCode, TimeZone) or plain string as its text."""
+	return str(getattr(value, "value", value) or "")

@@ -213,3 +213,33 @@ def test_a_credit_note_allocated_by_someone_else_stays_an_orphan_with_the_reason
 	log = world.log(ret)
 	assert log["status"] == "Orphan"
 	assert "allocated in Xero to invoices this connector did not allocate" in log["error_message"]
+
+
+def test_org_preflight_refuses_a_missing_currency_and_a_locked_period_before_any_create(make_world, emulator):
+	world = make_world(currencies=("NZD",))
+	emulator.add_tenant(
+		f"{world.tenant_id}-locked", name="Locked Ltd", country="NZ", period_lock_date="2026-11-30"
+	)
+	usd, locked = f"SINV-{_uid()}", f"SINV-{_uid()}"
+	world.submit(clone("si_nz_usd", usd))
+	gateway = world.gateway()
+	emulator.reset_counters()
+	world.drain(org=lambda: gateway.get_organisation(world.tenant_id))
+	log = world.log(usd)
+	assert (log["status"], log["error_class"]) == ("Failed", "Mapping")
+	assert "USD" in log["error_message"]
+	assert emulator.calls[("PUT", "Invoices")] == 0
+	assert emulator.calls[("GET", "Organisation")] == 1 and emulator.calls[("GET", "Currencies")] == 1
+	# Same document into an organisation whose books are locked to 30 November.
+	other = make_world()
+	other.tenant_id = f"{world.tenant_id}-locked"
+	other.config = other.config.__class__(
+		**{
+			**other.config.__dict__,
+			"tenants": (other.config.tenants[0].__class__("Kiwi Test Ltd", other.tenant_id),),
+		}
+	)
+	other.erp.submit(clone("si_nz_exclusive_discount", locked), other.tenant_id)
+	other.drain(org=lambda: gateway.get_organisation(other.tenant_id))
+	log = other.log(locked)
+	assert log["status"] == "Failed" and "lock" in log["error_message"].lower()
