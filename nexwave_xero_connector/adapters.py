@@ -11,15 +11,13 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import frappe
-import pytz
 from frappe import _
-from frappe.utils import cint, flt, get_datetime, get_system_timezone, get_url
+from frappe.utils import cint, flt, get_url
 
 from nexwave_xero_connector.constants import (
 	CONNECTED_APP_DOCTYPE,
 	CUSTOMER_DOCTYPE,
 	SETTINGS_DOCTYPE,
-	TOKEN_CACHE_DOCTYPE,
 	XERO_CONTACT_ID_FIELD,
 	XERO_CONTACT_MAP_FIELD,
 	XERO_ID_FIELD,
@@ -208,53 +206,17 @@ def _company_of(doctype: str, name: str) -> str:
 	return frappe.get_cached_value(doctype, name, "company") or ""
 
 
-class TokenStore:
-	"""Reads and writes the OAuth token of the settings' connected user in Frappe's Token Cache."""
-
-	def __init__(self, connected_app: str, user: str):
-		self.connected_app = connected_app
-		self.user = user
-
-	def _cache(self):
-		"""Load the Token Cache afresh: another worker may have refreshed it."""
-		name = frappe.db.get_value(
-			TOKEN_CACHE_DOCTYPE, {"connected_app": self.connected_app, "user": self.user}
-		)
-		if not name:
-			frappe.throw(
-				_("Xero is not connected. Press Connect to Xero in Xero Sync Settings."),
-				exc=frappe.AuthenticationError,
-			)
-		return frappe.get_doc(TOKEN_CACHE_DOCTYPE, name)
-
-	def get(self) -> dict:
-		"""Return the token as the Xero SDK expects it."""
-		cache = self._cache()
-		return {
-			"access_token": cache.get_password("access_token"),
-			"refresh_token": cache.get_password("refresh_token", raise_exception=False),
-			"scope": [row.scope for row in cache.scopes],
-			"expires_in": cint(cache.expires_in),
-			"expires_at": _expires_at(cache.modified, cint(cache.expires_in)),
-			"token_type": cache.token_type or "Bearer",
-			"id_token": None,
-		}
-
-	def save(self, token: dict) -> None:
-		"""Store a refreshed token. Token Cache.update_data commits (15.92 facts §6): OAuth hardening is later."""
-		self._cache().update_data(token)
-
-
-def _expires_at(modified, expires_in: int) -> float:
-	"""Epoch seconds at which a token saved at `modified` (system time zone) with `expires_in` expires."""
-	saved = pytz.timezone(get_system_timezone()).localize(get_datetime(modified))
-	return (saved + datetime.timedelta(seconds=expires_in)).timestamp()
-
-
 def make_gateway():
-	"""Build the Xero gateway from site-config hosts and the connected user's token."""
+	"""Build the Xero gateway: site-config hosts, tokens from TokenKeeper, the shared rate governor.
+
+	Tokens come from oauth.token_keeper (one refresh at a time across workers, under the Token Cache row
+	lock); every tenant call passes the Redis rate governor, sized by the settings' Xero plan.
+	"""
+	from nexwave_xero_connector.constants import GOVERNOR_KEY
+	from nexwave_xero_connector.oauth import daily_limit, token_keeper
 	from nexwave_xero_connector.xero.client import build_accounting_api
 	from nexwave_xero_connector.xero.gateway import SdkGateway
+	from nexwave_xero_connector.xero.governor import RateGovernor, hooks
 	from nexwave_xero_connector.xero.hosts import XeroHosts
 
 	settings = get_settings()
@@ -266,12 +228,21 @@ def make_gateway():
 			exc=frappe.AuthenticationError,
 		)
 	app = frappe.get_cached_doc(CONNECTED_APP_DOCTYPE, settings.connected_app)
-	tokens = TokenStore(app.name, settings.connected_user)
+	keeper = token_keeper(settings)
+	prefix = frappe.cache.make_key(GOVERNOR_KEY)
+	governor = RateGovernor(
+		frappe.cache,
+		key_prefix=prefix.decode() if isinstance(prefix, bytes) else prefix,
+		per_day=daily_limit(settings),
+	)
+	before_request, on_response = hooks(governor)
 	api = build_accounting_api(
 		XeroHosts.from_site_config(frappe.conf),
-		token_getter=tokens.get,
-		token_saver=tokens.save,
+		token_getter=keeper.current,
+		token_saver=keeper.store,
 		client_id=app.client_id or "",
 		client_secret=app.get_password("client_secret", raise_exception=False) or "",
+		before_request=before_request,
+		on_response=on_response,
 	)
 	return SdkGateway(api)

@@ -5,7 +5,7 @@ import time
 import frappe
 from frappe.tests.utils import FrappeTestCase
 
-from nexwave_xero_connector import adapters
+from nexwave_xero_connector import adapters, oauth
 from nexwave_xero_connector.constants import SETTINGS_DOCTYPE
 
 test_dependencies = ["Customer"]
@@ -47,7 +47,7 @@ class TestAdapters(FrappeTestCase):
 	def test_token_has_exactly_the_sdk_keys(self):
 		self.connect()
 		settings = adapters.get_settings()
-		token = adapters.TokenStore(settings.connected_app, settings.connected_user).get()
+		token = oauth.token_keeper(settings).current()
 		self.assertEqual(set(token), TOKEN_KEYS)
 		self.assertEqual(token["access_token"], "access-1")
 		self.assertEqual(token["refresh_token"], "refresh-1")

@@ -15,6 +15,7 @@ class XeroSyncSettings(Document):
 	def validate(self):
 		"""Refuse settings the drain could not honour."""
 		self.validate_batch_size()
+		self.validate_connection()
 		self.validate_tenants()
 		self.validate_unique_rows("tax_mappings", ("company", "tax_template"), _("tax template"))
 		self.validate_unique_rows("account_mappings", ("company", "account"), _("account"))
@@ -25,6 +26,27 @@ class XeroSyncSettings(Document):
 			frappe.throw(
 				_("Batch Size must be between 1 and {0}.").format(MAX_BATCH_SIZE),
 				title=_("Invalid Batch Size"),
+			)
+
+	def validate_connection(self):
+		"""Keep the connection fields consistent; a changed client or scope set needs a new consent."""
+		from nexwave_xero_connector.constants import (
+			CONNECTION_NOT_CONNECTED,
+			DEFAULT_SCOPE_SET,
+			OAUTH_SCOPE_SETS,
+		)
+
+		self.connection_status = self.connection_status or CONNECTION_NOT_CONNECTED
+		if self.scope_set not in OAUTH_SCOPE_SETS:
+			self.scope_set = DEFAULT_SCOPE_SET
+		before = self.get_doc_before_save()
+		if (
+			before
+			and self.connected_user
+			and (before.client_id != self.client_id or before.scope_set != self.scope_set)
+		):
+			self.connection_note = _(
+				"The Xero app or scopes changed: press Connect to Xero again to use them."
 			)
 
 	def validate_tenants(self):

@@ -1,0 +1,155 @@
+// Copyright (c) 2025, NexWave and contributors
+// For license information, please see license.txt
+
+const XERO_OAUTH = "nexwave_xero_connector.oauth.";
+
+frappe.ui.form.on("Xero Sync Settings", {
+	refresh(frm) {
+		const group = __("Xero");
+		frm.add_custom_button(
+			__("Connect to Xero"),
+			() => {
+				if (frm.is_dirty()) {
+					frappe.msgprint(__("Save the settings first."));
+					return;
+				}
+				frappe.call({ method: XERO_OAUTH + "connect" }).then((r) => {
+					if (r.message) window.open(r.message, "_self");
+				});
+			},
+			group
+		);
+		frm.add_custom_button(
+			__("Show Redirect URI"),
+			() =>
+				frappe.call({ method: XERO_OAUTH + "get_redirect_uri" }).then((r) =>
+					frappe.msgprint({
+						title: __("Redirect URI for your Xero app"),
+						message: `<code>${frappe.utils.escape_html(r.message || "")}</code>`,
+					})
+				),
+			group
+		);
+		if (!frm.doc.connected_user) return;
+		frm.add_custom_button(__("Choose Organisations"), () => choose_organisation(frm), group);
+		frm.add_custom_button(__("Test Connection"), () => test_connection(frm), group);
+		frm.add_custom_button(__("Load from Xero"), () => load_from_xero(frm), group);
+		frm.add_custom_button(
+			__("Disconnect"),
+			() =>
+				frappe.confirm(__("Disconnect from Xero? Sending stops until you connect again."), () =>
+					frappe
+						.call({ method: XERO_OAUTH + "disconnect" })
+						.then(() => frm.reload_doc())
+				),
+			group
+		);
+	},
+});
+
+function choose_organisation(frm) {
+	frappe.call({ method: XERO_OAUTH + "list_organisations" }).then((r) => {
+		const orgs = r.message || [];
+		if (!orgs.length) {
+			frappe.msgprint(__("No Xero organisation is connected. Press Connect to Xero."));
+			return;
+		}
+		const dialog = new frappe.ui.Dialog({
+			title: __("Choose the Xero organisation of a company"),
+			fields: [
+				{ fieldname: "company", fieldtype: "Link", options: "Company", label: __("Company"), reqd: 1 },
+				{
+					fieldname: "tenant_id",
+					fieldtype: "Select",
+					label: __("Xero Organisation"),
+					reqd: 1,
+					options: orgs.map((o) => ({ value: o.tenant_id, label: o.tenant_name })),
+				},
+			],
+			primary_action_label: __("Bind"),
+			primary_action(values) {
+				const org = orgs.find((o) => o.tenant_id === values.tenant_id);
+				const others = (org.companies || []).filter((c) => c !== values.company);
+				const bind = (confirm_shared) =>
+					frappe
+						.call({
+							method: XERO_OAUTH + "bind_organisation",
+							args: { company: values.company, tenant_id: values.tenant_id, confirm_shared },
+						})
+						.then(() => {
+							dialog.hide();
+							frm.reload_doc();
+						});
+				if (others.length) {
+					frappe.confirm(
+						__("{0} is already bound to {1}. Do these companies really share it?", [
+							org.tenant_name,
+							others.join(", "),
+						]),
+						() => bind(1)
+					);
+				} else {
+					bind(0);
+				}
+			},
+		});
+		dialog.show();
+	});
+}
+
+function test_connection(frm) {
+	frappe.call({ method: XERO_OAUTH + "test_connection", freeze: true }).then((r) => {
+		const rows = (r.message || []).map((o) =>
+			o.ok
+				? `${frappe.utils.escape_html(o.company)}: ${frappe.utils.escape_html(o.name)} (${o.short_code}, ${o.base_currency})`
+				: `${frappe.utils.escape_html(o.company)}: ${frappe.utils.escape_html(o.error)}`
+		);
+		frappe.msgprint(rows.join("<br>") || __("No company is bound to a Xero organisation."));
+		frm.reload_doc();
+	});
+}
+
+function load_from_xero(frm) {
+	const tenants = (frm.doc.tenants || []).filter((t) => t.tenant_id);
+	if (!tenants.length) {
+		frappe.msgprint(__("Choose an organisation for a company first."));
+		return;
+	}
+	frappe.prompt(
+		{
+			fieldname: "tenant_id",
+			fieldtype: "Select",
+			label: __("Xero Organisation"),
+			options: tenants.map((t) => ({ value: t.tenant_id, label: `${t.tenant_name || t.tenant_id} (${t.company})` })),
+			reqd: 1,
+		},
+		(values) =>
+			frappe
+				.call({ method: XERO_OAUTH + "load_from_xero", args: values, freeze: true })
+				.then((r) => show_xero_lists(r.message || {})),
+		__("Load from Xero")
+	);
+}
+
+function show_xero_lists(data) {
+	const esc = frappe.utils.escape_html;
+	const table = (head, rows) =>
+		`<table class="table table-bordered table-sm"><tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr>` +
+		rows.map((r) => `<tr>${r.map((c) => `<td>${esc(String(c ?? ""))}</td>`).join("")}</tr>`).join("") +
+		"</table>";
+	let html = "";
+	if ((data.stale_tax_mappings || []).length || (data.stale_account_mappings || []).length) {
+		html += `<p class="text-danger">${__("These mappings are no longer accepted by Xero:")}</p>`;
+		html += table(
+			[__("Row"), __("Company"), __("Mapped"), __("Xero")],
+			[
+				...data.stale_tax_mappings.map((m) => [m.row, m.company, m.tax_template, m.xero_tax_type]),
+				...data.stale_account_mappings.map((m) => [m.row, m.company, m.account, `${m.xero_account_code} (${m.status})`]),
+			]
+		);
+	}
+	html += `<h5>${__("Tax Rates")}</h5>` + table([__("Tax Type"), __("Name"), __("Rate"), __("Status")], (data.tax_rates || []).map((t) => [t.tax_type, t.name, t.rate, t.status]));
+	html += `<h5>${__("Accounts")}</h5>` + table([__("Code"), __("Name"), __("Class"), __("Status")], (data.accounts || []).map((a) => [a.code, a.name, a.class, a.status]));
+	html += `<h5>${__("Tracking Categories")}</h5>` + table([__("Category"), __("Options")], (data.tracking_categories || []).map((c) => [c.name, c.options.map((o) => o.name).join(", ")]));
+	frappe.msgprint({ title: __("From Xero"), message: html, wide: true });
+}

@@ -1,0 +1,618 @@
+"""Connecting to Xero: OAuth2 through Frappe's Connected App, organisations per Company, token refresh.
+
+Flow: Xero Sync Settings (client id/secret, scope set) -> a Connected App record kept in step with the
+settings -> Connected App's own authorization-code flow (its callback checks `state`, exchanges the code
+and stores the token in Token Cache "{connected_app}-{user}") -> `connected` marks the settings Connected.
+
+Token refresh never goes through Connected App / Token Cache.update_data: neither locks, and update_data
+commits the caller's transaction mid-job (frappe.md §6). Instead xero.tokens.TokenKeeper locks the Token
+Cache row (SELECT … FOR UPDATE), re-reads it, refreshes only if still expiring, writes the rotated tokens
+encrypted into __Auth exactly as a Password field save would (same Fernet `encrypt`), bumps `modified`
+(Token Cache expiry is modified + expires_in) and commits once through FrappeDb.commit with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from typing import Any
+
+import frappe
+import pytz
+import requests
+from frappe import _
+from frappe.utils import cint, get_url
+from frappe.utils.password import decrypt, encrypt, get_decrypted_password
+
+from nexwave_xero_connector.constants import (
+	CONNECTED_APP_DOCTYPE,
+	CONNECTION_BROKEN,
+	CONNECTION_CONNECTED,
+	CONNECTION_NOT_CONNECTED,
+	DEFAULT_DAILY_LIMIT,
+	DEFAULT_SCOPE_SET,
+	IDLE_REFRESH_DAYS,
+	OAUTH_SCOPE_SETS,
+	SETTINGS_DOCTYPE,
+	TOKEN_CACHE_DOCTYPE,
+	XERO_PLAN_DAILY_LIMITS,
+	XERO_PROVIDER_NAME,
+)
+from nexwave_xero_connector.permissions import require_manager
+from nexwave_xero_connector.sync.errors import XeroError
+from nexwave_xero_connector.xero.hosts import XeroHosts
+from nexwave_xero_connector.xero.tokens import StoredToken, TokenKeeper, http_refresher
+
+SETTINGS_ROUTE = "/app/xero-sync-settings"
+CONNECTED_METHOD = "/api/method/nexwave_xero_connector.oauth.connected"
+REFRESH_MARGIN_SECONDS = 300
+_SECRET_FIELDS = ("access_token", "refresh_token")
+
+
+class SharedOrganisationError(frappe.ValidationError):
+	"""The organisation is already bound to another Company and sharing was not confirmed."""
+
+
+# ---- permissions, settings -----------------------------------------------------------------------
+
+
+def _settings():
+	"""Xero Sync Settings read afresh (not the cached copy: another worker may have changed it)."""
+	return frappe.get_single(SETTINGS_DOCTYPE)
+
+
+def scopes_for(scope_set: str | None) -> tuple[str, ...]:
+	"""The OAuth scopes of a scope set (Granular by default)."""
+	return OAUTH_SCOPE_SETS.get(scope_set or DEFAULT_SCOPE_SET, OAUTH_SCOPE_SETS[DEFAULT_SCOPE_SET])
+
+
+def daily_limit(settings) -> int:
+	"""Xero's daily call budget per organisation for the plan chosen in the settings."""
+	return XERO_PLAN_DAILY_LIMITS.get(settings.get("xero_plan") or "", DEFAULT_DAILY_LIMIT)
+
+
+def _hosts() -> XeroHosts:
+	return XeroHosts.from_site_config(frappe.conf)
+
+
+def _set_status(status: str, note: str = "") -> None:
+	"""Write connection_status/note without saving the whole Single (no validation, no version)."""
+	frappe.db.set_single_value(SETTINGS_DOCTYPE, {"connection_status": status, "connection_note": note})
+	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+
+
+# ---- Connected App and the authorization-code flow ---------------------------------------------
+
+
+def ensure_connected_app(settings) -> Any:
+	"""Create or update the Connected App from the settings (client, scopes, hosts from site config)."""
+	secret = settings.get_password("client_secret", raise_exception=False)
+	if settings.connected_app and frappe.db.exists(CONNECTED_APP_DOCTYPE, settings.connected_app):
+		app = frappe.get_doc(CONNECTED_APP_DOCTYPE, settings.connected_app)
+	else:
+		app = frappe.new_doc(CONNECTED_APP_DOCTYPE)
+	hosts = _hosts()
+	app.provider_name = XERO_PROVIDER_NAME
+	app.client_id = settings.client_id
+	if secret:
+		app.client_secret = secret
+	app.authorization_uri = hosts.authorize_url
+	app.token_uri = hosts.token_url
+	app.revocation_uri = hosts.revoke_url
+	app.set("scopes", [{"scope": scope} for scope in scopes_for(settings.scope_set)])
+	app.save(ignore_permissions=True)
+	if settings.connected_app != app.name:
+		frappe.db.set_single_value(SETTINGS_DOCTYPE, "connected_app", app.name)
+		settings.connected_app = app.name
+	return app
+
+
+@frappe.whitelist(methods=["POST"])
+def get_redirect_uri() -> str:
+	"""Save the Connected App and return the redirect URI to register in the Xero developer portal."""
+	require_manager()
+	return ensure_connected_app(_settings()).redirect_uri
+
+
+@frappe.whitelist(methods=["POST"])
+def connect() -> str:
+	"""Start the authorization-code flow as the current user; returns the Xero consent URL.
+
+	Connected App stores `state` in the user's Token Cache (and commits); its callback checks it, stores
+	the token and redirects to `connected`, which marks the settings Connected.
+	"""
+	require_manager()
+	settings = _settings()
+	if not settings.client_id or not settings.get_password("client_secret", raise_exception=False):
+		frappe.throw(_("Enter the Xero Client ID and Client Secret first."))
+	app = ensure_connected_app(settings)
+	user = frappe.session.user
+	frappe.db.set_single_value(SETTINGS_DOCTYPE, "connected_user", user)
+	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+	return app.initiate_web_application_flow(user=user, success_uri=get_url(CONNECTED_METHOD))
+
+
+@frappe.whitelist(methods=["GET"])
+def connected() -> None:
+	"""Connected App's callback lands here after storing the token: mark Connected, go to the settings."""
+	require_manager()
+	settings = _settings()
+	if settings.connected_user == frappe.session.user and _token_cache_name(settings):
+		_set_status(
+			CONNECTION_CONNECTED,
+			_("Connected by {0}. Choose an organisation for each company.").format(frappe.session.user),
+		)
+		from nexwave_xero_connector.adapters import FrappeDb
+
+		FrappeDb().commit("xero connected")  # a GET request is not committed by Frappe
+	frappe.local.response["type"] = "redirect"
+	frappe.local.response["location"] = SETTINGS_ROUTE
+
+
+def _token_cache_name(settings) -> str | None:
+	if not settings.connected_app or not settings.connected_user:
+		return None
+	name = f"{settings.connected_app}-{settings.connected_user}"
+	return name if frappe.db.exists(TOKEN_CACHE_DOCTYPE, name) else None
+
+
+def is_connection_usable() -> bool:
+	"""True when a token exists for the connected user and the connection is not marked Broken."""
+	settings = frappe._dict(
+		{
+			field: frappe.db.get_single_value(SETTINGS_DOCTYPE, field, cache=False)
+			for field in ("connected_app", "connected_user", "connection_status")
+		}
+	)
+	if settings.connection_status == CONNECTION_BROKEN:
+		return False
+	return bool(_token_cache_name(settings))
+
+
+# ---- the token row: Token Cache + __Auth, locked --------------------------------------------------
+
+
+class TokenCacheTable:
+	"""xero.tokens.TokenTable over Frappe's Token Cache "{connected_app}-{user}".
+
+	The secrets live encrypted in __Auth (Password fields); with `lock` every read is a locking read, so
+	under REPEATABLE READ it sees the latest committed token, not the transaction's old snapshot.
+	"""
+
+	def __init__(self, connected_app: str, user: str):
+		self.name = f"{connected_app}-{user}"
+
+	def read(self, db, *, lock: bool) -> StoredToken | None:
+		suffix = " FOR UPDATE" if lock else ""
+		rows = db.query(
+			"SELECT name, modified, expires_in, token_type FROM `tabToken Cache` WHERE name = %(name)s"
+			+ suffix,
+			{"name": self.name},
+		)
+		if not rows:
+			return None
+		row = rows[0]
+		secrets = {
+			r["fieldname"]: decrypt(r["password"], key=f"{TOKEN_CACHE_DOCTYPE}.{self.name}.{r['fieldname']}")
+			for r in db.query(
+				"SELECT fieldname, `password` FROM `__Auth` WHERE doctype = %(doctype)s AND name = %(name)s "
+				"AND fieldname IN %(fields)s AND encrypted = 1" + suffix,
+				{"doctype": TOKEN_CACHE_DOCTYPE, "name": self.name, "fields": _SECRET_FIELDS},
+			)
+			if r["password"]
+		}
+		scopes = [
+			r["scope"]
+			for r in db.query(
+				"SELECT scope FROM `tabOAuth Scope` WHERE parent = %(name)s AND parenttype = %(doctype)s "
+				"ORDER BY idx" + (" LOCK IN SHARE MODE" if lock else ""),
+				{"name": self.name, "doctype": TOKEN_CACHE_DOCTYPE},
+			)
+			if r["scope"]
+		]
+		status = db.query(
+			"SELECT value FROM `tabSingles` WHERE doctype = %(doctype)s AND field = 'connection_status'"
+			+ (" LOCK IN SHARE MODE" if lock else ""),
+			{"doctype": SETTINGS_DOCTYPE},
+		)
+		broken = bool(status) and status[0]["value"] == CONNECTION_BROKEN
+		expires_in = cint(row["expires_in"])
+		saved_at = _epoch(row["modified"])
+		return StoredToken(
+			access_token=secrets.get("access_token"),
+			refresh_token=secrets.get("refresh_token"),
+			scope=scopes,
+			expires_at=saved_at + expires_in if expires_in else None,
+			expires_in=expires_in or None,
+			token_type=row["token_type"] or "Bearer",
+			refreshed_at=saved_at,
+			broken=broken,
+			broken_reason=_("The Xero connection is marked Broken.") if broken else "",
+		)
+
+	def write(self, db, token, now: float) -> None:
+		"""Store the new pair like Token Cache.update_data would, without its save() and commit()."""
+		modified = _system_datetime(now)
+		db.execute(
+			"UPDATE `tabToken Cache` SET modified = %(modified)s, expires_in = %(expires_in)s, "
+			"token_type = %(token_type)s, access_token = %(mask_a)s, refresh_token = %(mask_r)s "
+			"WHERE name = %(name)s",
+			{
+				"modified": modified,
+				"expires_in": cint(token.get("expires_in")),
+				"token_type": token.get("token_type") or "Bearer",
+				"mask_a": "*" * len(token.get("access_token") or ""),
+				"mask_r": "*" * len(token.get("refresh_token") or ""),
+				"name": self.name,
+			},
+		)
+		for field in _SECRET_FIELDS:
+			if token.get(field):
+				db.execute(
+					"INSERT INTO `__Auth` (doctype, name, fieldname, `password`, encrypted) "
+					"VALUES (%(doctype)s, %(name)s, %(field)s, %(password)s, 1) "
+					"ON DUPLICATE KEY UPDATE `password` = VALUES(`password`), encrypted = 1",
+					{
+						"doctype": TOKEN_CACHE_DOCTYPE,
+						"name": self.name,
+						"field": field,
+						"password": encrypt(token[field]),
+					},
+				)
+
+	def mark_broken(self, db, reason: str) -> None:
+		mark_broken(reason)
+
+
+def _epoch(value) -> float:
+	"""Epoch seconds of a naive datetime in the system time zone (how Frappe stores `modified`)."""
+	from frappe.utils import get_datetime, get_system_timezone
+
+	return pytz.timezone(get_system_timezone()).localize(get_datetime(value)).timestamp()
+
+
+def _system_datetime(epoch: float) -> datetime.datetime:
+	from frappe.utils import get_system_timezone
+
+	moment = datetime.datetime.fromtimestamp(epoch, tz=pytz.timezone(get_system_timezone()))
+	return moment.replace(tzinfo=None)
+
+
+def mark_broken(reason: str) -> None:
+	"""Settings say Broken (the drain stops) and System Managers are told to reconnect."""
+	note = _("{0} Reconnect to Xero in Xero Sync Settings.").format(reason)
+	_set_status(CONNECTION_BROKEN, note)
+	_notify_system_managers(_("Xero connection broken"), note)
+
+
+def _notify_system_managers(subject: str, message: str) -> None:
+	from frappe.desk.doctype.notification_log.notification_log import enqueue_create_notification
+	from frappe.utils.user import get_users_with_role
+
+	users = get_users_with_role("System Manager")
+	if users:
+		enqueue_create_notification(
+			users,
+			{
+				"type": "Alert",
+				"subject": subject,
+				"email_content": message,
+				"document_type": SETTINGS_DOCTYPE,
+				"document_name": SETTINGS_DOCTYPE,
+			},
+		)
+
+
+def _client(settings) -> tuple[str, str]:
+	app = frappe.get_doc(CONNECTED_APP_DOCTYPE, settings.connected_app)
+	return app.client_id or "", app.get_password("client_secret", raise_exception=False) or ""
+
+
+def token_keeper(settings=None) -> TokenKeeper:
+	"""TokenKeeper for the connected user's Token Cache, refreshing at the site's token URL."""
+	from nexwave_xero_connector.adapters import FrappeDb
+
+	settings = settings or _settings()
+	if not settings.connected_app or not settings.connected_user:
+		frappe.throw(
+			_("Xero is not connected. Press Connect to Xero in Xero Sync Settings."),
+			exc=frappe.AuthenticationError,
+		)
+	client_id, client_secret = _client(settings)
+	return TokenKeeper(
+		FrappeDb(),
+		table=TokenCacheTable(settings.connected_app, settings.connected_user),
+		refresh=http_refresher(_hosts().token_url, client_id, client_secret),
+		clock=time.time,
+		margin_seconds=REFRESH_MARGIN_SECONDS,
+	)
+
+
+def _api_options(settings, keeper: TokenKeeper) -> dict:
+	client_id, client_secret = _client(settings)
+	return {
+		"token_getter": keeper.current,
+		"token_saver": keeper.store,
+		"client_id": client_id,
+		"client_secret": client_secret,
+	}
+
+
+def identity_api(settings=None):
+	"""IdentityApi (GET/DELETE /Connections) with the keeper's tokens."""
+	from nexwave_xero_connector.xero.client import build_identity_api
+
+	settings = settings or _settings()
+	return build_identity_api(_hosts(), **_api_options(settings, token_keeper(settings)))
+
+
+def accounting_api(settings=None):
+	"""AccountingApi for the settings screens (the drain uses adapters.make_gateway)."""
+	from nexwave_xero_connector.xero.client import build_accounting_api
+
+	settings = settings or _settings()
+	return build_accounting_api(_hosts(), **_api_options(settings, token_keeper(settings)))
+
+
+def _explain(exc: Exception) -> str:
+	"""A person-readable message for a failed call (scrubbed: no tokens, no secrets)."""
+	from nexwave_xero_connector.xero.errors import classify
+
+	return classify(exc).message
+
+
+def _val(value) -> Any:
+	return getattr(value, "value", value)
+
+
+# ---- organisations ----------------------------------------------------------------------------
+
+
+@frappe.whitelist()
+def list_organisations() -> list[dict]:
+	"""The organisations this login may use (GET /Connections), with the Company each is bound to."""
+	require_manager()
+	settings = _settings()
+	try:
+		connections = identity_api(settings).get_connections() or []
+	except Exception as exc:
+		frappe.throw(_explain(exc), title=_("Could not list Xero organisations"))
+	bound: dict[str, list[str]] = {}
+	for row in settings.tenants:
+		bound.setdefault((row.tenant_id or "").strip(), []).append(row.company)
+	return [
+		{
+			"connection_id": str(c.id),
+			"tenant_id": str(c.tenant_id),
+			"tenant_name": c.tenant_name,
+			"tenant_type": c.tenant_type,
+			"companies": bound.get(str(c.tenant_id), []),
+		}
+		for c in connections
+	]
+
+
+@frappe.whitelist(methods=["POST"])
+def bind_organisation(company: str, tenant_id: str, confirm_shared: bool | int | str = False) -> dict:
+	"""Bind a Company to one organisation; refuse one bound to another Company unless confirmed."""
+	require_manager()
+	tenant_id = (tenant_id or "").strip()
+	if not frappe.db.exists("Company", company):
+		frappe.throw(_("Company {0} does not exist.").format(frappe.bold(company)))
+	settings = _settings()
+	organisation = next((o for o in list_organisations() if o["tenant_id"] == tenant_id), None)
+	if organisation is None:
+		frappe.throw(
+			_("Xero organisation {0} is not connected to this login.").format(frappe.bold(tenant_id))
+		)
+	others = [
+		r for r in settings.tenants if (r.tenant_id or "").strip() == tenant_id and r.company != company
+	]
+	shared = cint(confirm_shared) if not isinstance(confirm_shared, str) else confirm_shared in ("1", "true")
+	if others and not shared:
+		frappe.throw(
+			_(
+				"Xero organisation {0} is already bound to {1}. Confirm only if these companies really post "
+				"to the same Xero organisation."
+			).format(
+				frappe.bold(organisation["tenant_name"]), ", ".join(frappe.bold(r.company) for r in others)
+			),
+			SharedOrganisationError,
+			title=_("Organisation Already Bound"),
+		)
+	row = next((r for r in settings.tenants if r.company == company), None)
+	if row is None:
+		row = settings.append("tenants", {"company": company})
+	if row.tenant_id != tenant_id:
+		row.short_code = None
+	row.tenant_id = tenant_id
+	row.tenant_name = organisation["tenant_name"]
+	for r in [row, *others]:
+		r.allow_shared_tenant = 1 if others else r.allow_shared_tenant
+	settings.save()
+	return {
+		"company": company,
+		"tenant_id": tenant_id,
+		"tenant_name": row.tenant_name,
+		"shared": bool(others),
+	}
+
+
+@frappe.whitelist(methods=["POST"])
+def disconnect() -> dict:
+	"""Delete the connections in Xero (DELETE /Connections/{id}), revoke, and delete the local token."""
+	require_manager()
+	settings = _settings()
+	removed, problem = 0, ""
+	name = _token_cache_name(settings)
+	if name and settings.connection_status != CONNECTION_BROKEN:
+		try:
+			api = identity_api(settings)
+			for connection in api.get_connections() or []:
+				api.delete_connection(connection.id)
+				removed += 1
+		except Exception as exc:
+			problem = _explain(exc)
+		_revoke(settings, name)
+	if name:
+		frappe.delete_doc(TOKEN_CACHE_DOCTYPE, name, ignore_permissions=True, force=True)
+	frappe.db.set_single_value(SETTINGS_DOCTYPE, "connected_user", None)
+	_set_status(CONNECTION_NOT_CONNECTED, problem)
+	return {"connections_removed": removed, "problem": problem}
+
+
+def _revoke(settings, name: str) -> None:
+	"""Best effort: revoke the refresh token (RFC 7009). Failures are ignored and never logged with it."""
+	token = get_decrypted_password(TOKEN_CACHE_DOCTYPE, name, "refresh_token", raise_exception=False)
+	if not token:
+		return
+	client_id, client_secret = _client(settings)
+	try:
+		requests.post(
+			_hosts().revoke_url,
+			data={"token": token},
+			auth=(client_id, client_secret),
+			timeout=(10, 30),
+		)
+	except requests.RequestException:
+		pass
+
+
+# ---- checks and mapping helpers --------------------------------------------------------------------
+
+
+@frappe.whitelist(methods=["POST"])
+def test_connection() -> list[dict]:
+	"""GET /Organisation for each bound organisation; stores the short code on the Tenant Map row."""
+	require_manager()
+	settings = _settings()
+	api = accounting_api(settings)
+	results, changed = [], False
+	for row in settings.tenants:
+		tenant_id = (row.tenant_id or "").strip()
+		if not tenant_id:
+			continue
+		try:
+			org = (api.get_organisations(tenant_id).organisations or [None])[0]
+		except Exception as exc:
+			results.append(
+				{"company": row.company, "tenant_id": tenant_id, "ok": False, "error": _explain(exc)}
+			)
+			continue
+		short_code = getattr(org, "short_code", None) or ""
+		if row.short_code != short_code or (org.name and row.tenant_name != org.name):
+			row.short_code, row.tenant_name, changed = short_code, org.name or row.tenant_name, True
+		results.append(
+			{
+				"company": row.company,
+				"tenant_id": tenant_id,
+				"ok": True,
+				"name": org.name,
+				"short_code": short_code,
+				"base_currency": _val(org.base_currency),
+			}
+		)
+	if changed:
+		settings.save()
+	return results
+
+
+@frappe.whitelist(methods=["POST"])
+def load_from_xero(tenant_id: str) -> dict:
+	"""Tax rates, accounts and tracking categories of an organisation, and the mappings Xero now refuses."""
+	require_manager()
+	settings = _settings()
+	tenant_id = (tenant_id or "").strip()
+	companies = {r.company for r in settings.tenants if (r.tenant_id or "").strip() == tenant_id}
+	if not companies:
+		frappe.throw(_("No company is bound to Xero organisation {0}.").format(frappe.bold(tenant_id)))
+	api = accounting_api(settings)
+	try:
+		tax_rates = api.get_tax_rates(tenant_id).tax_rates or []
+		accounts = api.get_accounts(tenant_id).accounts or []
+		tracking = api.get_tracking_categories(tenant_id).tracking_categories or []
+	except Exception as exc:
+		frappe.throw(_explain(exc), title=_("Could not read from Xero"))
+	taxes = [
+		{
+			"tax_type": t.tax_type,
+			"name": t.name,
+			"rate": float(t.effective_rate if t.effective_rate is not None else (t.display_tax_rate or 0)),
+			"status": _val(t.status),
+		}
+		for t in tax_rates
+	]
+	accts = [
+		{"code": a.code, "name": a.name, "class": _val(a._class), "status": _val(a.status)} for a in accounts
+	]
+	categories = [
+		{
+			"name": c.name,
+			"status": _val(c.status),
+			"options": [{"name": o.name, "status": _val(o.status)} for o in (c.options or [])],
+		}
+		for c in tracking
+	]
+	active_taxes = {t["tax_type"] for t in taxes if t["status"] == "ACTIVE"}
+	account_status = {a["code"]: a["status"] for a in accts if a["code"]}
+	stale_taxes = [
+		{"row": r.idx, "company": r.company, "tax_template": r.tax_template, "xero_tax_type": r.xero_tax_type}
+		for r in settings.tax_mappings
+		if r.company in companies and r.xero_tax_type and r.xero_tax_type not in active_taxes
+	]
+	stale_accounts = [
+		{
+			"row": r.idx,
+			"company": r.company,
+			"account": r.account,
+			"xero_account_code": r.xero_account_code,
+			"status": account_status.get(r.xero_account_code) or "MISSING",
+		}
+		for r in settings.account_mappings
+		if (r.company or frappe.get_cached_value("Account", r.account, "company")) in companies
+		and r.xero_account_code
+		and account_status.get(r.xero_account_code) != "ACTIVE"
+	]
+	return {
+		"tax_rates": taxes,
+		"accounts": accts,
+		"tracking_categories": categories,
+		"stale_tax_mappings": stale_taxes,
+		"stale_account_mappings": stale_accounts,
+	}
+
+
+# ---- health (scheduled daily) ---------------------------------------------------------------------
+
+
+def refresh_idle_connection() -> None:
+	"""Daily: refresh a login unused for 7 days (Xero drops it after 60) and warn about missing access."""
+	if not is_connection_usable():
+		return
+	settings = _settings()
+	keeper = token_keeper(settings)
+	try:
+		token = keeper.renew(refreshed_before=time.time() - IDLE_REFRESH_DAYS * 86400)
+	except XeroError:
+		return  # invalid_grant already marked the connection Broken and told the System Managers
+	notes = []
+	missing_scopes = sorted(set(scopes_for(settings.scope_set)) - set(token.get("scope") or []))
+	if missing_scopes:
+		notes.append(
+			_("Xero did not grant the scopes {0}: press Connect to Xero again.").format(
+				", ".join(missing_scopes)
+			)
+		)
+	try:
+		connected_ids = {str(c.tenant_id) for c in identity_api(settings).get_connections() or []}
+	except Exception as exc:
+		notes.append(_explain(exc))
+	else:
+		lost = [
+			r.company for r in settings.tenants if r.tenant_id and r.tenant_id.strip() not in connected_ids
+		]
+		if lost:
+			notes.append(
+				_("These companies' Xero organisations are no longer connected: {0}.").format(", ".join(lost))
+			)
+	_set_status(CONNECTION_CONNECTED, " ".join(notes))

@@ -1,0 +1,349 @@
+"""OAuth, organisations and token refresh on a real site against the Xero emulator.
+
+Run on a site of its own: the TokenKeeper commits (its one commit point), so these tests clean up after
+themselves instead of relying on the test transaction's rollback.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import uuid
+from pathlib import Path
+from unittest import mock
+
+import frappe
+import requests
+from frappe.tests.utils import FrappeTestCase
+from frappe.utils.password import get_decrypted_password
+
+from nexwave_xero_connector import oauth
+from nexwave_xero_connector.constants import (
+	CONNECTED_APP_DOCTYPE,
+	CONNECTION_BROKEN,
+	CONNECTION_CONNECTED,
+	SETTINGS_DOCTYPE,
+	TOKEN_CACHE_DOCTYPE,
+)
+from nexwave_xero_connector.sync.errors import XeroError
+from nexwave_xero_connector.sync.model import ErrorClass
+
+TENANT_A = "tenant-oauth-a"
+TENANT_B = "tenant-oauth-b"
+COMPANY_A = "_OAuth Company A"
+COMPANY_B = "_OAuth Company B"
+ACCOUNTS_USER = "oauth-accounts-user@example.com"
+
+
+def load_emulator():
+	"""tests/emulator from the repository (a site-packages `tests` package shadows the repo's)."""
+	root = Path(oauth.__file__).resolve().parents[1] / "tests" / "emulator"
+	name = "nxc_test_emulator"
+	if name not in sys.modules:
+		spec = importlib.util.spec_from_file_location(
+			name, root / "__init__.py", submodule_search_locations=[str(root)]
+		)
+		module = importlib.util.module_from_spec(spec)
+		sys.modules[name] = module
+		spec.loader.exec_module(module)
+	return sys.modules[name].XeroEmulator
+
+
+def ensure_company(name: str, abbr: str) -> None:
+	if not frappe.db.exists("Company", name):
+		frappe.get_doc(
+			{
+				"doctype": "Company",
+				"company_name": name,
+				"abbr": abbr,
+				"default_currency": "NZD",
+				"country": "New Zealand",
+			}
+		).insert(ignore_permissions=True)
+
+
+class TestOAuth(FrappeTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.emu = load_emulator()(strict_auth=True)
+		cls.emu.start(port=0)
+		cls.emu.add_tenant(TENANT_A, name="OAuth Org A", short_code="!OrgA")
+		cls.emu.add_tenant(TENANT_B, name="OAuth Org B")
+		cls.saved_conf = {k: frappe.conf.get(k) for k in cls.emu.site_config()}
+		frappe.conf.update(cls.emu.site_config())
+		ensure_company(COMPANY_A, "_OCA")
+		ensure_company(COMPANY_B, "_OCB")
+		if not frappe.db.exists("User", ACCOUNTS_USER):
+			user = frappe.get_doc(
+				{"doctype": "User", "email": ACCOUNTS_USER, "first_name": "OAuth", "send_welcome_email": 0}
+			)
+			user.append("roles", {"role": "Accounts User"})
+			user.insert(ignore_permissions=True)
+		frappe.db.commit()  # the keeper commits during the tests; the fixtures must exist for it
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.emu.stop()
+		frappe.conf.update(cls.saved_conf)
+		cls.forget_connection()
+		super().tearDownClass()
+
+	@staticmethod
+	def forget_connection():
+		"""The keeper committed tokens and settings during the tests: take them back out, so later test
+		classes on this site start disconnected (the class rollback cannot undo a commit)."""
+		frappe.set_user("Administrator")
+		app = frappe.db.get_single_value(SETTINGS_DOCTYPE, "connected_app")
+		frappe.db.set_single_value(
+			SETTINGS_DOCTYPE,
+			{
+				"connected_app": None,
+				"connected_user": None,
+				"connection_status": None,
+				"connection_note": None,
+			},
+		)
+		if app:
+			for name in frappe.get_all(TOKEN_CACHE_DOCTYPE, filters={"connected_app": app}, pluck="name"):
+				frappe.delete_doc(TOKEN_CACHE_DOCTYPE, name, ignore_permissions=True, force=True)
+		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+		frappe.db.commit()  # test cleanup of what the keeper committed
+
+	def setUp(self):
+		frappe.set_user("Administrator")
+		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings.client_id = "client-" + uuid.uuid4().hex[:8]
+		settings.client_secret = "secret-" + uuid.uuid4().hex
+		settings.scope_set = "Granular"
+		settings.xero_plan = "Standard or higher"
+		settings.set("tenants", [])
+		settings.set("tax_mappings", [])
+		settings.set("account_mappings", [])
+		settings.save()
+		self.app = oauth.ensure_connected_app(settings)
+		self.token = self.emu.issue_tokens(" ".join(oauth.scopes_for("Granular")))
+		self.seed_token(self.token)
+		frappe.db.set_single_value(
+			SETTINGS_DOCTYPE,
+			{
+				"connected_user": "Administrator",
+				"connection_status": CONNECTION_CONNECTED,
+				"connection_note": "",
+			},
+		)
+		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+		for tenant in self.emu.tenants.values():
+			tenant.connected = True
+
+	def tearDown(self):
+		frappe.set_user("Administrator")
+
+	def seed_token(self, token: dict, age_seconds: int = 0) -> str:
+		name = f"{self.app.name}-Administrator"
+		if frappe.db.exists(TOKEN_CACHE_DOCTYPE, name):
+			frappe.delete_doc(TOKEN_CACHE_DOCTYPE, name, ignore_permissions=True, force=True)
+		cache = frappe.get_doc(
+			{
+				"doctype": TOKEN_CACHE_DOCTYPE,
+				"user": "Administrator",
+				"connected_app": self.app.name,
+				"access_token": token["access_token"],
+				"refresh_token": token["refresh_token"],
+				"expires_in": token["expires_in"],
+				"token_type": "Bearer",
+				"scopes": [{"scope": s} for s in token["scope"].split()],
+			}
+		).insert(ignore_permissions=True)
+		if age_seconds:
+			self.age_token(age_seconds)
+		return cache.name
+
+	def age_token(self, seconds: int) -> None:
+		frappe.db.sql(
+			"UPDATE `tabToken Cache` SET modified = modified - INTERVAL %(s)s SECOND WHERE name = %(n)s",
+			{"s": seconds, "n": f"{self.app.name}-Administrator"},
+		)
+
+	# ---- settings controller and Connected App ----------------------------------------------------
+
+	def test_connected_app_follows_settings(self):
+		app = frappe.get_doc(CONNECTED_APP_DOCTYPE, self.app.name)
+		self.assertEqual(app.token_uri, self.emu.token_url)
+		self.assertEqual(app.authorization_uri, self.emu.authorize_url)
+		self.assertEqual(app.revocation_uri, self.emu.revoke_url)
+		self.assertEqual(
+			[r.scope for r in app.scopes],
+			["offline_access", "accounting.invoices", "accounting.contacts", "accounting.settings.read"],
+		)
+		self.assertEqual(app.client_id, frappe.get_single(SETTINGS_DOCTYPE).client_id)
+		self.assertIn("connected_app.callback/" + app.name, app.redirect_uri)
+		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings.scope_set = "Legacy"
+		settings.save()
+		app = oauth.ensure_connected_app(settings)
+		self.assertIn("accounting.transactions", [r.scope for r in app.scopes])
+		self.assertIn("Connect to Xero again", frappe.get_single(SETTINGS_DOCTYPE).connection_note)
+
+	def test_connect_returns_consent_url_with_state(self):
+		url = oauth.connect()
+		self.assertTrue(url.startswith(self.emu.authorize_url))
+		self.assertIn("accounting.invoices", requests.utils.unquote(url))
+		cache = frappe.get_doc(TOKEN_CACHE_DOCTYPE, f"{self.app.name}-Administrator")
+		self.assertTrue(cache.state)
+		self.assertIn(cache.state, url)
+		self.assertTrue(cache.success_uri.endswith("nexwave_xero_connector.oauth.connected"))
+		self.assertEqual(frappe.db.get_single_value(SETTINGS_DOCTYPE, "connected_user"), "Administrator")
+
+	def test_connected_marks_connected_again(self):
+		oauth.mark_broken("test")
+		self.assertFalse(oauth.is_connection_usable())
+		oauth.connected()
+		self.assertEqual(
+			frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_status"), CONNECTION_CONNECTED
+		)
+		self.assertTrue(oauth.is_connection_usable())
+		self.assertEqual(frappe.local.response["type"], "redirect")
+
+	# ---- permissions --------------------------------------------------------------------------------
+
+	def test_accounts_user_is_refused(self):
+		frappe.set_user(ACCOUNTS_USER)
+		calls = [
+			oauth.connect,
+			oauth.get_redirect_uri,
+			oauth.list_organisations,
+			lambda: oauth.bind_organisation(COMPANY_A, TENANT_A),
+			oauth.disconnect,
+			oauth.test_connection,
+			lambda: oauth.load_from_xero(TENANT_A),
+		]
+		for call in calls:
+			with self.assertRaises(frappe.PermissionError):
+				call()
+
+	# ---- organisations ------------------------------------------------------------------------------
+
+	def test_list_and_bind_with_shared_guard(self):
+		orgs = {o["tenant_id"]: o for o in oauth.list_organisations()}
+		self.assertEqual(orgs[TENANT_A]["tenant_name"], "OAuth Org A")
+		self.assertIn(TENANT_B, orgs)
+		oauth.bind_organisation(COMPANY_A, TENANT_A)
+		with self.assertRaises(oauth.SharedOrganisationError):
+			oauth.bind_organisation(COMPANY_B, TENANT_A)
+		result = oauth.bind_organisation(COMPANY_B, TENANT_A, confirm_shared=1)
+		self.assertTrue(result["shared"])
+		rows = {r.company: r for r in frappe.get_single(SETTINGS_DOCTYPE).tenants}
+		self.assertEqual(rows[COMPANY_B].tenant_id, TENANT_A)
+		self.assertTrue(rows[COMPANY_A].allow_shared_tenant and rows[COMPANY_B].allow_shared_tenant)
+		oauth.bind_organisation(COMPANY_B, TENANT_B)
+		self.assertEqual(
+			{r.company: r.tenant_id for r in frappe.get_single(SETTINGS_DOCTYPE).tenants},
+			{COMPANY_A: TENANT_A, COMPANY_B: TENANT_B},
+		)
+		with self.assertRaises(frappe.ValidationError):
+			oauth.bind_organisation(COMPANY_A, "not-connected-tenant")
+
+	def test_test_connection_stores_short_code(self):
+		oauth.bind_organisation(COMPANY_A, TENANT_A)
+		[result] = oauth.test_connection()
+		self.assertTrue(result["ok"])
+		self.assertEqual(
+			(result["name"], result["short_code"], result["base_currency"]), ("OAuth Org A", "!OrgA", "NZD")
+		)
+		self.assertEqual(frappe.get_single(SETTINGS_DOCTYPE).tenants[0].short_code, "!OrgA")
+
+	def test_load_from_xero_flags_stale_mappings(self):
+		oauth.bind_organisation(COMPANY_A, TENANT_A)
+		frappe.get_doc(
+			{
+				"doctype": "Xero Tax Mapping",
+				"parent": SETTINGS_DOCTYPE,
+				"parenttype": SETTINGS_DOCTYPE,
+				"parentfield": "tax_mappings",
+				"idx": 1,
+				"company": COMPANY_A,
+				"template_type": "Item Tax Template",
+				"tax_template": "_Whatever",
+				"xero_tax_type": "NO-SUCH-TAX",
+			}
+		).db_insert()
+		data = oauth.load_from_xero(TENANT_A)
+		self.assertTrue(data["tax_rates"] and data["accounts"])
+		self.assertTrue({"tax_type", "name", "rate", "status"} <= set(data["tax_rates"][0]))
+		self.assertTrue({"code", "name", "class", "status"} <= set(data["accounts"][0]))
+		self.assertIsInstance(data["tracking_categories"], list)
+		self.assertEqual([m["xero_tax_type"] for m in data["stale_tax_mappings"]], ["NO-SUCH-TAX"])
+
+	def test_disconnect_deletes_connections_and_token(self):
+		result = oauth.disconnect()
+		self.assertEqual(result["connections_removed"], 2)
+		self.assertFalse(any(t.connected for t in self.emu.tenants.values()))
+		self.assertFalse(frappe.db.exists(TOKEN_CACHE_DOCTYPE, f"{self.app.name}-Administrator"))
+		self.assertFalse(oauth.is_connection_usable())
+
+	# ---- refresh ------------------------------------------------------------------------------------
+
+	def test_expiring_token_is_refreshed_once_and_stored_encrypted(self):
+		self.age_token(1600)  # 200 s left: inside the 5-minute margin
+		before = self.emu.token_calls
+		keeper = oauth.token_keeper()
+		token = keeper.current()
+		self.assertEqual(self.emu.token_calls - before, 1)
+		self.assertNotEqual(token["access_token"], self.token["access_token"])
+		self.assertEqual(len(token), 7)
+		name = f"{self.app.name}-Administrator"
+		self.assertEqual(
+			get_decrypted_password(TOKEN_CACHE_DOCTYPE, name, "access_token"), token["access_token"]
+		)
+		self.assertEqual(
+			get_decrypted_password(TOKEN_CACHE_DOCTYPE, name, "refresh_token"), token["refresh_token"]
+		)
+		self.assertNotIn(
+			token["refresh_token"], str(frappe.db.get_value(TOKEN_CACHE_DOCTYPE, name, "refresh_token"))
+		)
+		self.assertEqual(keeper.current()["access_token"], token["access_token"])
+		self.assertEqual(self.emu.token_calls - before, 1)
+		self.assertGreater(frappe.get_doc(TOKEN_CACHE_DOCTYPE, name).get_expires_in(), 1700)
+
+	def test_invalid_grant_marks_broken_and_notifies(self):
+		requests.post(self.emu.revoke_url, data={"token": self.token["refresh_token"]}, timeout=10)
+		self.age_token(1800)
+		with self.assertRaises(XeroError) as info:
+			oauth.token_keeper().current()
+		self.assertEqual(info.exception.error_class, ErrorClass.CONNECTION)
+		self.assertEqual(frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_status"), CONNECTION_BROKEN)
+		self.assertIn("Reconnect", frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_note"))
+		self.assertFalse(oauth.is_connection_usable())
+		self.assertTrue(frappe.db.exists("Notification Log", {"subject": "Xero connection broken"}))
+		before = self.emu.token_calls
+		with self.assertRaises(XeroError):
+			oauth.token_keeper().current()
+		self.assertEqual(self.emu.token_calls, before)
+
+	def test_refresh_idle_connection(self):
+		oauth.bind_organisation(COMPANY_A, TENANT_A)
+		before = self.emu.token_calls
+		oauth.refresh_idle_connection()
+		self.assertEqual(self.emu.token_calls, before)  # refreshed minutes ago
+		self.age_token(8 * 86400)
+		self.emu.tenants[TENANT_A].connected = False
+		oauth.refresh_idle_connection()
+		self.assertEqual(self.emu.token_calls - before, 1)
+		note = frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_note")
+		self.assertIn(COMPANY_A, note)
+
+	# ---- gateway ------------------------------------------------------------------------------------
+
+	def test_make_gateway_uses_keeper_and_governor(self):
+		from nexwave_xero_connector import adapters
+		from nexwave_xero_connector.xero import governor
+
+		frappe.db.set_single_value(SETTINGS_DOCTYPE, "xero_plan", "Starter")
+		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+		with mock.patch.object(governor, "hooks", wraps=governor.hooks) as hooks:
+			gateway = adapters.make_gateway()
+		self.assertIsNotNone(gateway)
+		[gov] = hooks.call_args.args
+		self.assertEqual(gov.per_day, 1000)
+		self.assertTrue(gov.prefix.endswith("xero-governor"))
