@@ -55,3 +55,48 @@ CONF_IDENTITY_URL = "xero_identity_url"
 CONF_TOKEN_URL = "xero_token_url"
 CONF_REVOKE_URL = "xero_revoke_url"
 CONF_AUTHORIZE_URL = "xero_authorize_url"
+
+# Roles: managers may push, retry and void; Accounts User only reads the log
+MANAGER_ROLES = ("Accounts Manager", "System Manager")
+
+# Xero Sync Log statuses, in the order the accountant reads them
+LOG_STATUSES = ("Queued", "Synced", "Failed", "Voided", "Skipped", "Orphan")
+
+# Xero Sync Settings.stuck_after_minutes when left blank
+DEFAULT_STUCK_AFTER_MINUTES = 30
+
+# Deep links into Xero's web app, by Xero document type (sync.model.Kind values)
+XERO_LOGIN_URL = "https://go.xero.com/organisationlogin/default.aspx"
+XERO_APP_URL = "https://go.xero.com"
+XERO_DEEP_LINK_PATHS = {
+	"ACCREC": "/AccountsReceivable/View.aspx?InvoiceID=",
+	"ACCPAY": "/AccountsPayable/View.aspx?InvoiceID=",
+	"ACCRECCREDIT": "/AccountsReceivable/ViewCreditNote.aspx?creditNoteID=",
+	"ACCPAYCREDIT": "/AccountsPayable/ViewCreditNote.aspx?creditNoteID=",
+}
+
+# OAuth (oauth.py): Connected App provider, scope sets, plans and connection states
+XERO_PROVIDER_NAME = "Xero"
+OAUTH_SCOPE_SETS = {
+	"Granular": ("offline_access", "accounting.invoices", "accounting.contacts", "accounting.settings.read"),
+	"Legacy": (
+		"offline_access",
+		"accounting.transactions",
+		"accounting.contacts",
+		"accounting.settings.read",
+	),
+}
+DEFAULT_SCOPE_SET = "Granular"
+XERO_PLAN_DAILY_LIMITS = {"Starter": 1000, "Standard or higher": 5000}
+DEFAULT_DAILY_LIMIT = 5000
+CONNECTION_NOT_CONNECTED = "Not Connected"
+CONNECTION_CONNECTED = "Connected"
+CONNECTION_BROKEN = "Broken"
+# Roles allowed to call the connector's whitelisted methods
+GOVERNOR_KEY = "xero-governor"
+# Refresh an unused login after this many days (Xero drops refresh tokens unused for 60 days)
+IDLE_REFRESH_DAYS = 7
+
+# Organisation facts (base currency, currencies, lock dates) cached per tenant for the pre-flight
+ORG_CACHE_KEY = "xero-organisation"
+ORG_CACHE_SECONDS = 6 * 3600

@@ -14,9 +14,10 @@ after_install = "nexwave_xero_connector.install.after_install"
 after_migrate = "nexwave_xero_connector.install.after_migrate"
 
 # Desk scripts on ERPNext forms (additive frappe.ui.form.on handlers)
+# xero_invoice.js holds the shared helper; each doctype's file only binds it to its form.
 doctype_js = {
-	"Sales Invoice": "public/js/sales_invoice.js",
-	"Purchase Invoice": "public/js/purchase_invoice.js",
+	"Sales Invoice": ["public/js/xero_invoice.js", "public/js/sales_invoice.js"],
+	"Purchase Invoice": ["public/js/xero_invoice.js", "public/js/purchase_invoice.js"],
 }
 
 # Document events: both run inside the submit/cancel transaction and only write the outbox row
@@ -27,11 +28,14 @@ doc_events = {
 	},
 }
 
-# Scheduled tasks: wake drains for queues nobody is draining (new, retry due, or lease expired)
+# Scheduled tasks: every minute flag stuck rows and wake drains for queues nobody is draining (new,
+# retry due, or lease expired); every hour look for synced documents cancelled behind our back
 scheduler_events = {
 	"cron": {
 		"* * * * *": ["nexwave_xero_connector.jobs.sweep"],
 	},
+	"hourly": ["nexwave_xero_connector.jobs.scan_orphans"],
+	"daily": ["nexwave_xero_connector.oauth.refresh_idle_connection"],
 }
 
 # Log Settings clears old finished rows (Synced, Voided, Skipped) after this many days

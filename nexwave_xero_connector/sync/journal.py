@@ -346,10 +346,17 @@ SET status = 'Queued', void_confirmed = 1, cancel_requested = 1, next_attempt_at
 WHERE name IN %(names)s AND status = 'Orphan'
 """
 
-# Rows nobody has moved for a while: still claimable (status stays Queued), only flagged for people.
+# Rows nobody has moved for a while: still claimable (status stays Queued), only flagged for people. A row
+# waiting out a back-off is not stuck: the clock starts when it became claimable again.
 MARK_STUCK_SQL = f"""
 UPDATE {LOG_TABLE} SET stuck = 1
-WHERE status = 'Queued' AND stuck = 0 AND modified < %(before)s
+WHERE status = 'Queued' AND stuck = 0 AND GREATEST(modified, COALESCE(next_attempt_at, modified)) < %(before)s
+"""
+
+# A person's Retry on a stuck row: drop its back-off so the next drain claims it at once.
+RELEASE_STUCK_SQL = f"""
+UPDATE {LOG_TABLE} SET next_attempt_at = NULL, modified = %(now)s
+WHERE name IN %(names)s AND status = 'Queued' AND stuck = 1
 """
 
 CANCELLED_BUT_SYNCED_SQL = """
@@ -369,6 +376,13 @@ def confirm_void(db: SqlDb, names: Sequence[str], now: datetime) -> int:
 def mark_stuck(db: SqlDb, now: datetime, minutes: int) -> int:
 	"""Flag Queued rows that have not moved for `minutes` (the sweep keeps trying them regardless)."""
 	return db.execute(MARK_STUCK_SQL, {"before": now - timedelta(minutes=minutes)})
+
+
+def release_stuck(db: SqlDb, names: Sequence[str], now: datetime) -> int:
+	"""Retry pressed on stuck rows: claimable now, whatever back-off they were waiting out."""
+	if not names:
+		return 0
+	return db.execute(RELEASE_STUCK_SQL, {"names": tuple(names), "now": now})
 
 
 def flag_cancelled_but_synced(db: SqlDb, now: datetime) -> list[tuple[str, str]]:

@@ -44,10 +44,24 @@ class TestDrainAndSweep(FrappeTestCase):
 			patcher.start()
 			self.addCleanup(patcher.stop)
 
+	def test_drain_leaves_rows_queued_and_untouched_while_the_connection_is_unusable(self):
+		si = create_sales_invoice()
+		with (
+			patch.object(jobs, "is_ready", return_value=False),
+			patch("nexwave_xero_connector.adapters.make_gateway") as make_gateway,
+		):
+			jobs.drain_tenant(TEST_TENANT)
+		make_gateway.assert_not_called()
+		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
+		self.assertEqual((row.status, row.attempts), ("Queued", 0))
+		frappe.db.delete(LOG_DOCTYPE, {"name": row.name})  # tests in this class share the queue
+
 	def test_drain_marks_synced_and_writes_xero_id_back(self):
 		gateway = FakeGateway()
 		si = create_sales_invoice()
 		with (
+			patch.object(jobs, "is_ready", return_value=True),
+			patch.object(jobs, "organisation_facts", return_value=None),
 			patch("nexwave_xero_connector.adapters.make_gateway", return_value=gateway),
 			patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
 		):

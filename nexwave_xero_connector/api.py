@@ -1,0 +1,218 @@
+"""Whitelisted methods behind the accountant's buttons: retry, void, push, orphan scan, status.
+
+Every method checks permission first. Managers (Accounts Manager, System Manager) may change what is
+sent; Accounts User may only read. None of them commits: a request commits on POST by itself, and the
+bench commands (commands.py) commit through FrappeDb. Drains are woken after that commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import quote
+
+import frappe
+from frappe import _
+from frappe.utils import cint, now_datetime
+
+from nexwave_xero_connector import adapters, events, jobs
+from nexwave_xero_connector.constants import (
+	INVOICE_DOCTYPES,
+	LOG_DOCTYPE,
+	LOG_STATUSES,
+	XERO_APP_URL,
+	XERO_DEEP_LINK_PATHS,
+	XERO_ID_FIELD,
+	XERO_LOGIN_URL,
+	XERO_TYPES,
+)
+from nexwave_xero_connector.permissions import is_manager, require_manager
+from nexwave_xero_connector.sync.journal import confirm_void, release_stuck, requeue
+
+# Fields of the log row the invoice form needs to draw its indicator and buttons.
+ROW_FIELDS = ("name", "status", "stuck", "error_message", "xero_id", "xero_number", "xero_type", "tenant_id")
+
+
+def require_read() -> None:
+	"""Raise PermissionError unless the user may read the Xero Sync Log."""
+	if not frappe.has_permission(LOG_DOCTYPE, "read"):
+		frappe.throw(
+			_("You are not permitted to read the Xero Sync Log."),
+			exc=frappe.PermissionError,
+			title=_("Not permitted"),
+		)
+
+
+@frappe.whitelist(methods=["POST"])
+def retry(names: str | list) -> dict:
+	"""Put Failed rows back in the queue and release stuck Queued rows; wake their drains.
+
+	Returns {"requeued": Failed rows queued again, "released": stuck rows, "unchanged": the rest}.
+	"""
+	require_manager()
+	names = parse_names(names)
+	if not names:
+		return {"requeued": 0, "released": 0, "unchanged": 0}
+	db = adapters.FrappeDb()
+	requeued = requeue(db, names, now_datetime())
+	stuck = frappe.get_all(
+		LOG_DOCTYPE, filters={"name": ("in", names), "status": "Queued", "stuck": 1}, pluck="name"
+	)
+	release_stuck(db, stuck, now_datetime())
+	wake_rows(names)
+	result = {"requeued": requeued, "released": len(stuck), "unchanged": len(names) - requeued - len(stuck)}
+	frappe.msgprint(
+		_("Queued again: {0}. Stuck rows released: {1}. Left as they were: {2}.").format(
+			result["requeued"], result["released"], result["unchanged"]
+		),
+		alert=True,
+	)
+	return result
+
+
+@frappe.whitelist(methods=["POST"])
+def void_in_xero(names: str | list) -> dict:
+	"""Queue Orphan rows to be voided in Xero (whatever Void on Cancel says); wake their drains.
+
+	Returns {"queued": rows queued for voiding, "unchanged": rows that were not Orphans}.
+	"""
+	require_manager()
+	names = parse_names(names)
+	queued = confirm_void(adapters.FrappeDb(), names, now_datetime()) if names else 0
+	wake_rows(names)
+	frappe.msgprint(
+		_("Queued to be voided in Xero: {0}. Not Orphans, left as they were: {1}.").format(
+			queued, len(names) - queued
+		),
+		alert=True,
+	)
+	return {"queued": queued, "unchanged": len(names) - queued}
+
+
+@frappe.whitelist(methods=["POST"])
+def push(doctype: str, name: str) -> dict:
+	"""Queue a submitted invoice that was never sent (no row, or a Failed/Skipped one), as on submit.
+
+	Returns the document's log row as {"name", "status"}.
+	"""
+	require_manager()
+	if doctype not in INVOICE_DOCTYPES:
+		frappe.throw(_("Only Sales Invoices and Purchase Invoices can be pushed to Xero."))
+	doc = frappe.get_doc(doctype, name)
+	doc.check_permission("read")
+	if doc.docstatus != 1:
+		frappe.throw(_("{0} {1} must be submitted before it can be pushed to Xero.").format(_(doctype), name))
+	if doc.get(XERO_ID_FIELD):
+		frappe.throw(_("{0} {1} is already in Xero.").format(_(doctype), name))
+	existing = events.log_name_for(doctype, name)
+	status = existing and frappe.db.get_value(LOG_DOCTYPE, existing, "status")
+	if status and status not in events.REQUEUE_ON_SUBMIT:
+		frappe.throw(
+			_("{0} {1} is already {2} in the Xero Sync Log.").format(_(doctype), name, _(status)),
+			title=_("Nothing to push"),
+		)
+	if not adapters.load_config().in_scope(doctype, bool(cint(doc.get("is_return")))):
+		frappe.throw(
+			_(
+				"Xero Sync Settings do not push this kind of document (the connector is off or the type is "
+				"not ticked). Nothing was queued."
+			)
+		)
+	events.queue_push(doc)
+	return frappe.db.get_value(
+		LOG_DOCTYPE, {"reference_doctype": doctype, "reference_name": name}, ["name", "status"], as_dict=True
+	)
+
+
+@frappe.whitelist(methods=["POST"])
+def scan_orphans() -> list[dict]:
+	"""Flag Synced rows whose document was cancelled without our hook; wake their drains.
+
+	Returns the flagged documents as [{"doctype", "name"}].
+	"""
+	require_manager()
+	return jobs.flag_orphans()
+
+
+@frappe.whitelist()
+def status_summary() -> dict:
+	"""Count the log's rows by status, plus "Stuck" (Queued rows flagged stuck) and "Total"."""
+	require_read()
+	counts = dict.fromkeys(LOG_STATUSES, 0)
+	for row in frappe.get_all(
+		LOG_DOCTYPE, fields=["status", "count(name) as count"], group_by="status", order_by="status asc"
+	):
+		counts[row.status] = cint(row.count)
+	counts["Stuck"] = frappe.db.count(LOG_DOCTYPE, {"status": "Queued", "stuck": 1})
+	counts["Total"] = sum(counts[s] for s in LOG_STATUSES)
+	return counts
+
+
+@frappe.whitelist()
+def sync_status(doctype: str, name: str) -> dict:
+	"""What the invoice form shows: its log row (or None), the Xero link and whether the user may act."""
+	if doctype not in INVOICE_DOCTYPES:
+		frappe.throw(_("Only Sales Invoices and Purchase Invoices are pushed to Xero."))
+	frappe.has_permission(doctype, "read", name, throw=True)
+	row = frappe.db.get_value(
+		LOG_DOCTYPE, {"reference_doctype": doctype, "reference_name": name}, ROW_FIELDS, as_dict=True
+	)
+	if row:
+		url = xero_url_for(row.tenant_id, row.xero_type, row.xero_id)
+	else:
+		# The log clean-up deletes old Synced rows; the invoice keeps its Xero ID for the link.
+		doc = frappe.db.get_value(doctype, name, ["company", "is_return", XERO_ID_FIELD], as_dict=True) or {}
+		url = doc.get(XERO_ID_FIELD) and xero_url_for(
+			adapters.load_config().tenant_for(doc.company),
+			XERO_TYPES[(doctype, bool(cint(doc.is_return)))],
+			doc.get(XERO_ID_FIELD),
+		)
+	return {"row": row, "xero_url": url or None, "can_manage": is_manager()}
+
+
+@frappe.whitelist()
+def xero_url(name: str) -> str | None:
+	"""The "View in Xero" link of a Xero Sync Log row, or None while it has no Xero ID."""
+	frappe.has_permission(LOG_DOCTYPE, "read", name, throw=True)
+	row = frappe.db.get_value(LOG_DOCTYPE, name, ["tenant_id", "xero_type", "xero_id"], as_dict=True)
+	return row and xero_url_for(row.tenant_id, row.xero_type, row.xero_id)
+
+
+def xero_url_for(tenant_id: str | None, xero_type: str | None, xero_id: str | None) -> str | None:
+	"""Deep link to the document in Xero's web app, through the organisation's short code when known."""
+	path = XERO_DEEP_LINK_PATHS.get(xero_type or "")
+	if not path or not xero_id:
+		return None
+	path += quote(xero_id, safe="")
+	short_code = short_code_of(tenant_id)
+	if not short_code:
+		return XERO_APP_URL + path
+	return f"{XERO_LOGIN_URL}?shortcode={quote(short_code, safe='')}&redirecturl={quote(path, safe='')}"
+
+
+def short_code_of(tenant_id: str | None) -> str | None:
+	"""The Xero organisation short code stored on the Xero Tenant Map row of the tenant."""
+	if not tenant_id:
+		return None
+	settings = adapters.get_settings()
+	return next((r.short_code for r in settings.tenants if r.tenant_id == tenant_id and r.short_code), None)
+
+
+def parse_names(names: str | Sequence[str] | None) -> list[str]:
+	"""Row names from a list or a JSON string (what listview.call_for_selected_items posts)."""
+	if isinstance(names, str):
+		names = frappe.parse_json(names) if names.strip().startswith("[") else [names]
+	return [n for n in dict.fromkeys(names or ()) if n]
+
+
+def wake_rows(names: Sequence[str]) -> None:
+	"""Wake (after commit) the drain of every tenant with a Queued row among `names`."""
+	if not names:
+		return
+	jobs.wake_tenants(
+		frappe.get_all(
+			LOG_DOCTYPE,
+			filters={"name": ("in", list(names)), "status": "Queued", "tenant_id": ("is", "set")},
+			pluck="tenant_id",
+			distinct=True,
+		)
+	)

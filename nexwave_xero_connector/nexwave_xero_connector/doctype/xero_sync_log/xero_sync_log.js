@@ -1,0 +1,84 @@
+// Xero Sync Log form: what happened in words, links to both sides, and the one action that fits.
+frappe.ui.form.on("Xero Sync Log", {
+	refresh(frm) {
+		const api = "nexwave_xero_connector.api";
+		const doc = frm.doc;
+		const stuck = doc.status === "Queued" && doc.stuck;
+		const can_manage =
+			frappe.session.user === "Administrator" ||
+			frappe.user.has_role(["Accounts Manager", "System Manager"]);
+
+		frm.disable_save();
+		frm.set_intro(nexwave_xero_log_intro(doc), nexwave_xero_log_colour(doc));
+
+		if (doc.reference_doctype && doc.reference_name) {
+			frm.add_custom_button(__("Open {0}", [__(doc.reference_doctype)]), () =>
+				frappe.set_route("Form", doc.reference_doctype, doc.reference_name)
+			);
+		}
+		if (doc.xero_id) {
+			frm.add_custom_button(__("View in Xero"), () => {
+				frappe.xcall(`${api}.xero_url`, { name: doc.name }).then((url) => {
+					if (url) {
+						window.open(url, "_blank");
+					}
+				});
+			});
+		}
+		if (!can_manage) {
+			return;
+		}
+		if (doc.status === "Failed" || stuck) {
+			frm.add_custom_button(__("Retry"), () => {
+				frappe.xcall(`${api}.retry`, { names: [doc.name] }).then(() => frm.reload_doc());
+			}).addClass("btn-primary");
+		}
+		if (doc.status === "Orphan") {
+			frm.add_custom_button(__("Void in Xero"), () => {
+				frappe.confirm(
+					__("Void {0} in Xero? It is cancelled here but still live in Xero.", [
+						doc.xero_number || doc.reference_name,
+					]),
+					() =>
+						frappe
+							.xcall(`${api}.void_in_xero`, { names: [doc.name] })
+							.then(() => frm.reload_doc())
+				);
+			}).addClass("btn-danger");
+		}
+	},
+});
+
+function nexwave_xero_log_colour(doc) {
+	if (doc.status === "Queued" && doc.stuck) {
+		return "red";
+	}
+	return (
+		{ Queued: "orange", Synced: "green", Failed: "red", Voided: "gray", Skipped: "gray", Orphan: "red" }[
+			doc.status
+		] || "gray"
+	);
+}
+
+function nexwave_xero_log_intro(doc) {
+	const message = doc.error_message ? frappe.utils.escape_html(doc.error_message) : "";
+	const number = doc.xero_number || doc.xero_id || "";
+	if (doc.status === "Queued" && doc.stuck) {
+		return __("Stuck: queued but not moved for a while. The sweep keeps trying; press Retry to try now.") +
+			(message ? "<br>" + message : "");
+	}
+	const intros = {
+		Queued: doc.cancel_requested
+			? __("Queued to be voided in Xero because the document was cancelled.")
+			: __("Queued: it will be sent to Xero within a minute or two."),
+		Synced: __("Sent to Xero as {0}.", [number]),
+		Failed: __("Failed: nothing more will be tried until you fix the cause and press Retry."),
+		Voided: __("Voided in Xero."),
+		Skipped: __("Skipped: nothing was sent to Xero."),
+		Orphan: __(
+			"Cancelled here but still live in Xero. Check it in Xero, then press Void in Xero."
+		),
+	};
+	const intro = intros[doc.status] || "";
+	return message ? `${intro}<br>${message}` : intro;
+}

@@ -1,0 +1,42 @@
+// Xero Sync Log list: one indicator per status, bulk Retry and bulk Void in Xero for managers.
+const XERO_SYNC_API = "nexwave_xero_connector.api";
+
+frappe.listview_settings["Xero Sync Log"] = {
+	add_fields: ["status", "stuck", "reference_doctype", "xero_number", "error_class"],
+	hide_name_column: true,
+
+	get_indicator(doc) {
+		if (doc.status === "Queued" && doc.stuck) {
+			return [__("Stuck"), "red", "status,=,Queued|stuck,=,1"];
+		}
+		const colours = {
+			Queued: "orange",
+			Synced: "green",
+			Failed: "red",
+			Voided: "gray",
+			Skipped: "gray",
+			Orphan: "purple",
+		};
+		return [__(doc.status), colours[doc.status] || "gray", `status,=,${doc.status}`];
+	},
+
+	onload(listview) {
+		const can_manage =
+			frappe.session.user === "Administrator" ||
+			frappe.user.has_role(["Accounts Manager", "System Manager"]);
+		if (!can_manage) {
+			return;
+		}
+		listview.page.add_action_item(__("Retry"), () => {
+			listview.call_for_selected_items(`${XERO_SYNC_API}.retry`);
+		});
+		listview.page.add_action_item(__("Void in Xero"), () => {
+			frappe.confirm(
+				__(
+					"Void the selected Orphan documents in Xero? Rows that are not Orphans are left as they are."
+				),
+				() => listview.call_for_selected_items(`${XERO_SYNC_API}.void_in_xero`)
+			);
+		});
+	},
+};

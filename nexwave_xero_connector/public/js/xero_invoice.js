@@ -1,0 +1,94 @@
+// Shared by the Sales Invoice and Purchase Invoice forms (loaded first through doctype_js lists in
+// hooks.py): the Xero status indicator, View in Xero, Push to Xero and Retry. The server checks the
+// user's roles again; the role test here only decides which buttons are worth showing.
+frappe.provide("nexwave_xero");
+
+nexwave_xero.API = "nexwave_xero_connector.api";
+nexwave_xero.MANAGER_ROLES = ["Accounts Manager", "System Manager"];
+nexwave_xero.STATUS_COLOURS = {
+	Queued: "orange",
+	Synced: "green",
+	Failed: "red",
+	Voided: "gray",
+	Skipped: "gray",
+	Orphan: "purple",
+};
+nexwave_xero.PUSHABLE = ["Failed", "Skipped"];
+
+nexwave_xero.can_manage = function () {
+	return frappe.session.user === "Administrator" || frappe.user.has_role(nexwave_xero.MANAGER_ROLES);
+};
+
+nexwave_xero.refresh_invoice_form = function (frm) {
+	if (frm.is_new() || (frm.doc.docstatus === 0 && !frm.doc.xero_id)) {
+		return;
+	}
+	const name = frm.doc.name;
+	frappe
+		.xcall(`${nexwave_xero.API}.sync_status`, { doctype: frm.doctype, name: name })
+		.then((info) => {
+			if (frm.doc.name !== name) {
+				return; // the user moved to another document meanwhile
+			}
+			nexwave_xero.show_status(frm, info);
+			nexwave_xero.add_buttons(frm, info);
+		});
+};
+
+nexwave_xero.show_status = function (frm, info) {
+	const row = info.row;
+	if (row) {
+		const stuck = row.status === "Queued" && row.stuck;
+		frm.dashboard.add_indicator(
+			__("Xero: {0}", [stuck ? __("Stuck") : __(row.status)]),
+			stuck ? "red" : nexwave_xero.STATUS_COLOURS[row.status] || "gray"
+		);
+	} else if (frm.doc.xero_id) {
+		const colours = { PAID: "green", AUTHORISED: "blue", VOIDED: "gray", DELETED: "gray" };
+		frm.dashboard.add_indicator(
+			__("Xero: {0}", [frm.doc.xero_status || __("Sent")]),
+			colours[frm.doc.xero_status] || "orange"
+		);
+	}
+};
+
+nexwave_xero.add_buttons = function (frm, info) {
+	const row = info.row;
+	const group = __("Xero");
+	if (info.xero_url) {
+		frm.add_custom_button(__("View in Xero"), () => window.open(info.xero_url, "_blank"), group);
+	}
+	if (row) {
+		frm.add_custom_button(
+			__("Xero Sync Log"),
+			() => frappe.set_route("Form", "Xero Sync Log", row.name),
+			group
+		);
+	}
+	if (!info.can_manage || !nexwave_xero.can_manage()) {
+		return;
+	}
+	const pushable = !row || nexwave_xero.PUSHABLE.includes(row.status);
+	if (frm.doc.docstatus === 1 && !frm.doc.xero_id && pushable) {
+		frm.add_custom_button(__("Push to Xero"), () => nexwave_xero.push(frm), group);
+	}
+	if (row && (row.status === "Failed" || (row.status === "Queued" && row.stuck))) {
+		frm.add_custom_button(__("Retry"), () => nexwave_xero.retry(frm, [row.name]), group);
+	}
+};
+
+nexwave_xero.push = function (frm) {
+	frappe
+		.xcall(`${nexwave_xero.API}.push`, { doctype: frm.doctype, name: frm.doc.name })
+		.then((row) => {
+			frappe.show_alert({
+				message: __("Xero: {0}", [__(row.status)]),
+				indicator: nexwave_xero.STATUS_COLOURS[row.status] || "gray",
+			});
+			frm.reload_doc();
+		});
+};
+
+nexwave_xero.retry = function (frm, names) {
+	frappe.xcall(`${nexwave_xero.API}.retry`, { names: names }).then(() => frm.reload_doc());
+};

@@ -1,0 +1,307 @@
+"""The accountant's actions (api.py) and the sweep's stuck flag and orphan scan (run with bench run-tests).
+
+FrappeDb.commit and frappe.enqueue are patched as in test_jobs: the class transaction is rolled back at
+the end, and a drain wake-up is recorded instead of reaching Redis.
+"""
+
+from datetime import timedelta
+from unittest.mock import patch
+from urllib.parse import parse_qs, urlparse
+
+import frappe
+from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
+from frappe.tests.utils import FrappeTestCase
+from frappe.utils import now_datetime
+
+from nexwave_xero_connector import api, jobs
+from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE, SETTINGS_DOCTYPE
+from nexwave_xero_connector.tests.utils import (
+	TEST_TENANT,
+	EnqueueRecorder,
+	configure_settings,
+	log_rows,
+)
+
+# Not "Sales Invoice": its chain reaches Payment Gateway (payments app). These cover create_sales_invoice.
+test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
+
+MANAGER = "xero-manager@example.com"
+READER = "xero-reader@example.com"
+OUTSIDER = "xero-outsider@example.com"
+
+
+def make_user(email: str, *roles: str) -> str:
+	"""Create (once) a desk user with exactly `roles`."""
+	if not frappe.db.exists("User", email):
+		frappe.get_doc(
+			{"doctype": "User", "email": email, "first_name": email.split("@")[0], "send_welcome_email": 0}
+		).insert(ignore_permissions=True)
+	user = frappe.get_doc("User", email)
+	user.set("roles", [])
+	user.add_roles(*roles)
+	return email
+
+
+def make_row(status: str = "Queued", tenant_id: str = TEST_TENANT, **values) -> str:
+	"""Insert a Xero Sync Log row for a made-up Sales Invoice."""
+	return (
+		frappe.get_doc(
+			{
+				"doctype": LOG_DOCTYPE,
+				"status": status,
+				"reference_doctype": SALES_INVOICE_DOCTYPE,
+				"reference_name": f"SINV-{frappe.generate_hash(length=8)}",
+				"tenant_id": tenant_id,
+				"xero_type": "ACCREC",
+				"title": "test",
+				**values,
+			}
+		)
+		.insert(ignore_permissions=True, ignore_links=True)
+		.name
+	)
+
+
+class ApiTestCase(FrappeTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		make_user(MANAGER, "Accounts Manager")
+		make_user(READER, "Accounts User")
+		make_user(OUTSIDER, "Blogger")
+
+	def setUp(self):
+		configure_settings()
+		self.enqueue = EnqueueRecorder()
+		for target, value in (
+			("frappe.enqueue", self.enqueue),
+			("nexwave_xero_connector.adapters.FrappeDb.commit", lambda _db, reason: None),
+		):
+			patcher = patch(target, value)
+			patcher.start()
+			self.addCleanup(patcher.stop)
+
+	def woken(self) -> list[str]:
+		return [c["tenant_id"] for c in self.enqueue.calls]
+
+
+class TestPermissions(ApiTestCase):
+	def test_accounts_user_may_not_change_anything(self):
+		failed = make_row("Failed")
+		orphan = make_row("Orphan")
+		si = create_sales_invoice()
+		with self.set_user(READER):
+			for call in (
+				lambda: api.retry([failed]),
+				lambda: api.void_in_xero([orphan]),
+				lambda: api.push(SALES_INVOICE_DOCTYPE, si.name),
+				lambda: api.scan_orphans(),
+			):
+				self.assertRaises(frappe.PermissionError, call)
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, failed, "status"), "Failed")
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, orphan, "status"), "Orphan")
+
+	def test_accounts_user_may_read(self):
+		si = create_sales_invoice()
+		with self.set_user(READER):
+			self.assertIn("Queued", api.status_summary())
+			info = api.sync_status(SALES_INVOICE_DOCTYPE, si.name)
+			self.assertEqual(info["row"].status, "Queued")
+			self.assertFalse(info["can_manage"])
+			self.assertIsNone(api.xero_url(info["row"].name))
+
+	def test_outsider_may_not_read(self):
+		row = make_row("Synced", xero_id="inv-1")
+		with self.set_user(OUTSIDER):
+			self.assertRaises(frappe.PermissionError, api.status_summary)
+			self.assertRaises(frappe.PermissionError, api.xero_url, row)
+			self.assertRaises(frappe.PermissionError, api.retry, [row])
+
+	def test_manager_may_act(self):
+		with self.set_user(MANAGER):
+			self.assertTrue(api.is_manager())
+			api.require_manager()
+			self.assertEqual(api.scan_orphans(), [])
+			self.assertEqual(api.retry([]), {"requeued": 0, "released": 0, "unchanged": 0})
+
+
+class TestRetryAndVoid(ApiTestCase):
+	def test_retry_requeues_a_failed_row_and_wakes_its_drain(self):
+		failed = make_row(
+			"Failed", error_class="Validation", next_attempt_at=now_datetime() + timedelta(hours=1)
+		)
+		synced = make_row("Synced", tenant_id="tenant-other")
+		with self.set_user(MANAGER):
+			result = api.retry(frappe.as_json([failed, synced]))
+		self.assertEqual(result, {"requeued": 1, "released": 0, "unchanged": 1})
+		row = frappe.db.get_value(
+			LOG_DOCTYPE, failed, ["status", "error_class", "next_attempt_at"], as_dict=True
+		)
+		self.assertEqual((row.status, row.error_class, row.next_attempt_at), ("Queued", None, None))
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, synced, "status"), "Synced")
+		self.assertEqual(self.woken(), [TEST_TENANT])
+		self.assertEqual(self.enqueue.calls[0]["job_id"], f"xero-drain::{TEST_TENANT}")
+		self.assertTrue(self.enqueue.calls[0]["enqueue_after_commit"])
+
+	def test_retry_releases_a_stuck_row(self):
+		stuck = make_row("Queued", stuck=1, next_attempt_at=now_datetime() + timedelta(hours=1))
+		with self.set_user(MANAGER):
+			result = api.retry([stuck])
+		self.assertEqual(result, {"requeued": 0, "released": 1, "unchanged": 0})
+		self.assertIsNone(frappe.db.get_value(LOG_DOCTYPE, stuck, "next_attempt_at"))
+		self.assertEqual(self.woken(), [TEST_TENANT])
+
+	def test_void_in_xero_queues_an_orphan_with_void_confirmed(self):
+		orphan = make_row("Orphan", xero_id="inv-1")
+		failed = make_row("Failed")
+		with self.set_user(MANAGER):
+			result = api.void_in_xero([orphan, failed])
+		self.assertEqual(result, {"queued": 1, "unchanged": 1})
+		row = frappe.db.get_value(
+			LOG_DOCTYPE, orphan, ["status", "void_confirmed", "cancel_requested"], as_dict=True
+		)
+		self.assertEqual((row.status, row.void_confirmed, row.cancel_requested), ("Queued", 1, 1))
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, failed, "status"), "Failed")
+		self.assertEqual(self.woken(), [TEST_TENANT])
+
+
+class TestPush(ApiTestCase):
+	def test_push_queues_an_invoice_that_has_no_row(self):
+		configure_settings(enabled=0)
+		si = create_sales_invoice()
+		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, si.name), [])
+		configure_settings()
+		with self.set_user(MANAGER):
+			row = api.push(SALES_INVOICE_DOCTYPE, si.name)
+		self.assertEqual(row.status, "Queued")
+		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, si.name)[0].queued_by, MANAGER)
+		self.assertEqual(self.woken(), [TEST_TENANT])
+
+	def test_push_requeues_a_failed_row(self):
+		si = create_sales_invoice()
+		name = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0].name
+		frappe.db.set_value(LOG_DOCTYPE, name, "status", "Failed")
+		with self.set_user(MANAGER):
+			self.assertEqual(api.push(SALES_INVOICE_DOCTYPE, si.name).status, "Queued")
+
+	def test_push_refuses_what_is_queued_sent_or_not_submitted(self):
+		si = create_sales_invoice()
+		draft = create_sales_invoice(do_not_submit=True)
+		with self.set_user(MANAGER):
+			self.assertRaises(frappe.ValidationError, api.push, SALES_INVOICE_DOCTYPE, si.name)
+			self.assertRaises(frappe.ValidationError, api.push, SALES_INVOICE_DOCTYPE, draft.name)
+			self.assertRaises(frappe.ValidationError, api.push, "Journal Entry", si.name)
+			frappe.db.set_value(SALES_INVOICE_DOCTYPE, si.name, "xero_id", "inv-1")
+			self.assertRaises(frappe.ValidationError, api.push, SALES_INVOICE_DOCTYPE, si.name)
+
+
+class TestOrphansAndStuck(ApiTestCase):
+	def cancelled_behind_our_back(self) -> tuple[str, str]:
+		"""A synced invoice whose docstatus became 2 without on_cancel (a data fix)."""
+		si = create_sales_invoice()
+		name = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0].name
+		frappe.db.set_value(LOG_DOCTYPE, name, {"status": "Synced", "xero_id": "inv-1"})
+		frappe.db.set_value(SALES_INVOICE_DOCTYPE, si.name, "docstatus", 2)
+		self.enqueue.calls.clear()
+		return si.name, name
+
+	def test_scan_orphans_flags_a_synced_row_of_a_cancelled_invoice(self):
+		invoice, row = self.cancelled_behind_our_back()
+		with self.set_user(MANAGER):
+			found = api.scan_orphans()
+		self.assertIn({"doctype": SALES_INVOICE_DOCTYPE, "name": invoice}, found)
+		values = frappe.db.get_value(LOG_DOCTYPE, row, ["status", "cancel_requested"], as_dict=True)
+		self.assertEqual((values.status, values.cancel_requested), ("Queued", 1))
+		self.assertEqual(self.woken(), [TEST_TENANT])
+		with self.set_user(MANAGER):
+			self.assertEqual(api.scan_orphans(), [], "a flagged row is not flagged twice")
+
+	def test_hourly_scan_runs_only_when_connected(self):
+		_invoice, row = self.cancelled_behind_our_back()
+		with patch.object(jobs, "is_ready", return_value=False):
+			jobs.scan_orphans()
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, row, "status"), "Synced")
+		with patch.object(jobs, "is_ready", return_value=True):
+			jobs.scan_orphans()
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, row, "status"), "Queued")
+
+	def test_sweep_marks_rows_stuck_after_the_threshold(self):
+		configure_settings(stuck_after_minutes=10)
+		old = make_row("Queued")
+		fresh = make_row("Queued")
+		failed = make_row("Failed")
+		for name in (old, failed):
+			frappe.db.set_value(
+				LOG_DOCTYPE, name, "title", "old", modified=now_datetime() - timedelta(minutes=20)
+			)
+		frappe.db.set_value(
+			LOG_DOCTYPE, fresh, "title", "fresh", modified=now_datetime() - timedelta(minutes=5)
+		)
+		jobs.sweep()
+		stuck = dict(
+			frappe.get_all(
+				LOG_DOCTYPE,
+				filters={"name": ("in", [old, fresh, failed])},
+				fields=["name", "stuck"],
+				as_list=True,
+			)
+		)
+		self.assertEqual(stuck, {old: 1, fresh: 0, failed: 0})
+
+	def test_sweep_uses_thirty_minutes_when_unset(self):
+		configure_settings(stuck_after_minutes=0)
+		row = make_row("Queued")
+		frappe.db.set_value(LOG_DOCTYPE, row, "title", "x", modified=now_datetime() - timedelta(minutes=20))
+		jobs.sweep()
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, row, "stuck"), 0)
+
+
+class TestStatusAndLinks(ApiTestCase):
+	def test_status_summary_counts_by_status_and_stuck(self):
+		frappe.db.delete(LOG_DOCTYPE)
+		for status, stuck in (("Queued", 0), ("Queued", 1), ("Failed", 0), ("Orphan", 0), ("Synced", 0)):
+			make_row(status, stuck=stuck)
+		with self.set_user(MANAGER):
+			summary = api.status_summary()
+		self.assertEqual(
+			summary,
+			{
+				"Queued": 2,
+				"Synced": 1,
+				"Failed": 1,
+				"Voided": 0,
+				"Skipped": 0,
+				"Orphan": 1,
+				"Stuck": 1,
+				"Total": 5,
+			},
+		)
+
+	def test_view_in_xero_goes_through_the_organisation_short_code(self):
+		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings.tenants[0].short_code = "!ab&c"
+		settings.save()
+		row = make_row("Synced", xero_id="inv-1", xero_type="ACCPAYCREDIT")
+		url = urlparse(api.xero_url(row))
+		self.assertEqual(
+			f"{url.scheme}://{url.netloc}{url.path}", "https://go.xero.com/organisationlogin/default.aspx"
+		)
+		query = parse_qs(url.query)
+		self.assertEqual(query["shortcode"], ["!ab&c"])
+		self.assertEqual(query["redirecturl"], ["/AccountsPayable/ViewCreditNote.aspx?creditNoteID=inv-1"])
+
+	def test_view_in_xero_without_short_code_or_id(self):
+		self.assertEqual(
+			api.xero_url_for("unknown-tenant", "ACCREC", "inv-2"),
+			"https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=inv-2",
+		)
+		self.assertIsNone(api.xero_url_for(TEST_TENANT, "ACCREC", None))
+
+	def test_invoice_keeps_its_link_after_the_row_is_cleared(self):
+		si = create_sales_invoice()
+		frappe.db.delete(LOG_DOCTYPE, {"reference_name": si.name})
+		frappe.db.set_value(SALES_INVOICE_DOCTYPE, si.name, "xero_id", "inv-3")
+		info = api.sync_status(SALES_INVOICE_DOCTYPE, si.name)
+		self.assertIsNone(info["row"])
+		self.assertEqual(info["xero_url"], "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=inv-3")
+		self.assertTrue(info["can_manage"])

@@ -1,0 +1,87 @@
+"""`bench --site SITE xero …` through click's runner (run with bench run-tests).
+
+frappe.init/connect/destroy are patched so the commands run on the test's own connection, and
+FrappeDb.commit records the reasons instead of committing past the class rollback.
+"""
+
+from unittest.mock import MagicMock, patch
+
+import frappe
+from click.testing import CliRunner
+from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
+from frappe.tests.utils import FrappeTestCase
+
+from nexwave_xero_connector import commands
+from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
+from nexwave_xero_connector.tests.test_api import make_row
+from nexwave_xero_connector.tests.utils import TEST_TENANT, EnqueueRecorder, configure_settings, log_rows
+
+test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
+
+
+class TestBenchCommands(FrappeTestCase):
+	def setUp(self):
+		configure_settings()
+		self.enqueue = EnqueueRecorder()
+		self.commits: list[str] = []
+		for target, value in (
+			("frappe.enqueue", self.enqueue),
+			(
+				"nexwave_xero_connector.adapters.FrappeDb.commit",
+				lambda _db, reason: self.commits.append(reason),
+			),
+			("frappe.init", MagicMock()),
+			("frappe.connect", MagicMock()),
+			("frappe.destroy", MagicMock()),
+		):
+			patcher = patch(target, value)
+			patcher.start()
+			self.addCleanup(patcher.stop)
+
+	def invoke(self, *args: str):
+		result = CliRunner().invoke(
+			commands.xero, list(args), obj={"sites": [frappe.local.site], "profile": False}
+		)
+		if result.exception and not isinstance(result.exception, SystemExit):
+			raise result.exception
+		return result
+
+	def test_app_exposes_the_xero_group(self):
+		self.assertEqual([c.name for c in commands.commands], ["xero"])
+		self.assertEqual(sorted(commands.xero.commands), ["push", "retry-failed", "scan-orphans", "status"])
+
+	def test_status(self):
+		make_row("Failed")
+		result = self.invoke("status")
+		self.assertEqual(result.exit_code, 0, result.output)
+		self.assertIn("Failed", result.output)
+		self.assertIn("Stuck", result.output)
+
+	def test_retry_failed_requeues_and_commits(self):
+		failed = make_row("Failed")
+		result = self.invoke("retry-failed")
+		self.assertEqual(result.exit_code, 0, result.output)
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, failed, "status"), "Queued")
+		self.assertEqual(len(self.commits), 1)
+		self.assertIn(TEST_TENANT, [c["tenant_id"] for c in self.enqueue.calls])
+
+	def test_push_and_its_refusal(self):
+		configure_settings(enabled=0)
+		si = create_sales_invoice()
+		configure_settings()
+		result = self.invoke("push", SALES_INVOICE_DOCTYPE, si.name)
+		self.assertEqual(result.exit_code, 0, result.output)
+		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, si.name)[0].status, "Queued")
+		again = self.invoke("push", SALES_INVOICE_DOCTYPE, si.name)
+		self.assertEqual(again.exit_code, 1)
+		self.assertIn("already Queued", again.output)
+
+	def test_scan_orphans(self):
+		si = create_sales_invoice()
+		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0].name
+		frappe.db.set_value(LOG_DOCTYPE, row, {"status": "Synced", "xero_id": "inv-1"})
+		frappe.db.set_value(SALES_INVOICE_DOCTYPE, si.name, "docstatus", 2)
+		result = self.invoke("scan-orphans")
+		self.assertEqual(result.exit_code, 0, result.output)
+		self.assertIn(si.name, result.output)
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, row, "status"), "Queued")
