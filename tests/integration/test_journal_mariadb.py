@@ -220,3 +220,18 @@ def test_rows_that_do_not_move_are_flagged_stuck_but_stay_claimable(db, erp, clo
 	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
 	journal.finish("owner-a", row, Outcome(Status.SYNCED, "ok"))
 	assert _row(db, name)["stuck"] == 0
+
+
+def test_a_row_waiting_out_its_back_off_is_not_stuck_until_it_could_have_run(db, erp, clock):
+	from nexwave_xero_connector.sync.journal import mark_stuck, release_stuck
+
+	(name,) = _queue(erp, 1)
+	journal = SqlJournal(db, clock)
+	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
+	journal.finish("owner-a", row, Outcome(Status.QUEUED, "429", retry_at=clock() + timedelta(hours=1)))
+	clock.advance(50 * 60)
+	assert mark_stuck(db, clock(), minutes=30) == 0  # still inside its back-off
+	clock.advance(45 * 60)
+	assert mark_stuck(db, clock(), minutes=30) == 1  # claimable for 35 minutes and nobody took it
+	assert release_stuck(db, [name], clock()) == 1
+	assert _row(db, name)["next_attempt_at"] is None
