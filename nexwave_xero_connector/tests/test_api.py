@@ -17,8 +17,8 @@ from nexwave_xero_connector import api, jobs
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE, SETTINGS_DOCTYPE
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
-	EnqueueRecorder,
 	configure_settings,
+	isolate_jobs,
 	log_rows,
 )
 
@@ -71,15 +71,7 @@ class ApiTestCase(FrappeTestCase):
 		make_user(OUTSIDER, "Blogger")
 
 	def setUp(self):
-		configure_settings()
-		self.enqueue = EnqueueRecorder()
-		for target, value in (
-			("frappe.enqueue", self.enqueue),
-			("nexwave_xero_connector.adapters.FrappeDb.commit", lambda _db, reason: None),
-		):
-			patcher = patch(target, value)
-			patcher.start()
-			self.addCleanup(patcher.stop)
+		isolate_jobs(self)
 
 	def woken(self) -> list[str]:
 		return [c["tenant_id"] for c in self.enqueue.calls]

@@ -4,7 +4,7 @@ frappe.init/connect/destroy are patched so the commands run on the test's own co
 FrappeDb.commit records the reasons instead of committing past the class rollback.
 """
 
-from unittest.mock import MagicMock, patch
+from unittest.mock import MagicMock
 
 import frappe
 from click.testing import CliRunner
@@ -14,29 +14,19 @@ from frappe.tests.utils import FrappeTestCase
 from nexwave_xero_connector import commands
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.tests.test_api import make_row
-from nexwave_xero_connector.tests.utils import TEST_TENANT, EnqueueRecorder, configure_settings, log_rows
+from nexwave_xero_connector.tests.utils import TEST_TENANT, configure_settings, isolate_jobs, log_rows
 
 test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
 
 
 class TestBenchCommands(FrappeTestCase):
 	def setUp(self):
-		configure_settings()
-		self.enqueue = EnqueueRecorder()
-		self.commits: list[str] = []
-		for target, value in (
-			("frappe.enqueue", self.enqueue),
-			(
-				"nexwave_xero_connector.adapters.FrappeDb.commit",
-				lambda _db, reason: self.commits.append(reason),
-			),
+		isolate_jobs(
+			self,
 			("frappe.init", MagicMock()),
 			("frappe.connect", MagicMock()),
 			("frappe.destroy", MagicMock()),
-		):
-			patcher = patch(target, value)
-			patcher.start()
-			self.addCleanup(patcher.stop)
+		)
 
 	def invoke(self, *args: str):
 		result = CliRunner().invoke(

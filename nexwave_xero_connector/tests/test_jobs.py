@@ -17,9 +17,8 @@ from nexwave_xero_connector import jobs
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
-	EnqueueRecorder,
 	FakeGateway,
-	configure_settings,
+	isolate_jobs,
 	log_rows,
 	simple_mapper,
 )
@@ -30,19 +29,7 @@ test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
 
 class TestDrainAndSweep(FrappeTestCase):
 	def setUp(self):
-		configure_settings()
-		self.enqueue = EnqueueRecorder()
-		self.commits: list[str] = []
-		for target, value in (
-			("frappe.enqueue", self.enqueue),
-			(
-				"nexwave_xero_connector.adapters.FrappeDb.commit",
-				lambda _db, reason: self.commits.append(reason),
-			),
-		):
-			patcher = patch(target, value)
-			patcher.start()
-			self.addCleanup(patcher.stop)
+		isolate_jobs(self)
 
 	def test_drain_leaves_rows_queued_and_untouched_while_the_connection_is_unusable(self):
 		si = create_sales_invoice()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
+from unittest.mock import patch
 
 import frappe
 from frappe.utils import getdate
@@ -120,3 +121,23 @@ def simple_mapper(doc: dict, *, contact_id: str, **_kwargs) -> XeroPayload:
 	on: date = getdate(doc.get("posting_date"))
 	body = {"Number": doc["name"], "Contact": {"ContactID": contact_id}, "Total": str(total)}
 	return XeroPayload(kind=kind, number=doc["name"], contact_id=contact_id, body=body, total=total, date=on)
+
+
+def isolate_jobs(testcase, *extra_patches: tuple[str, object]) -> None:
+	"""Set up a test of code that enqueues and commits: settings configured, frappe.enqueue recorded in
+	`testcase.enqueue`, and the journal's commits recorded in `testcase.commits` instead of committing
+	past FrappeTestCase's class rollback. `extra_patches` are more (target, value) pairs."""
+	configure_settings()
+	testcase.enqueue = EnqueueRecorder()
+	testcase.commits = []
+	for target, value in (
+		("frappe.enqueue", testcase.enqueue),
+		(
+			"nexwave_xero_connector.adapters.FrappeDb.commit",
+			lambda _db, reason: testcase.commits.append(reason),
+		),
+		*extra_patches,
+	):
+		patcher = patch(target, value)
+		patcher.start()
+		testcase.addCleanup(patcher.stop)

@@ -30,14 +30,12 @@ from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.sync.mapping import build_payload
 from nexwave_xero_connector.sync.model import ErrorClass, Kind
-from nexwave_xero_connector.xero.client import build_accounting_api
 from nexwave_xero_connector.xero.gateway import SdkGateway
 from nexwave_xero_connector.xero.governor import RateGovernor, hooks
-from nexwave_xero_connector.xero.hosts import XeroHosts
 from tests.emulator import XeroEmulator
 from tests.support.db import PyMySqlDb, create_database, drop_database
 from tests.support.erp import SqlErp
-from tests.support.world import COMPANY, NoMasters, World, clone, nz_config
+from tests.support.world import COMPANY, NoMasters, World, clone, emulator_gateway, nz_config
 
 log = logging.getLogger(__name__)
 TEMPLATE = "si_nz_exclusive_discount"
@@ -45,15 +43,6 @@ CUSTOMER = "Tui Hardware Ltd"
 BATCH = 50
 DEADLOCK = 1213
 REDIS_URL = os.environ.get("NXC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-TOKEN = {
-	"access_token": "bench-access",
-	"refresh_token": "bench-refresh",
-	"scope": ["accounting.invoices"],
-	"expires_in": 1800,
-	"expires_at": None,
-	"token_type": "Bearer",
-	"id_token": None,
-}
 
 
 @dataclass
@@ -139,21 +128,12 @@ class ScaledGovernorHooks:
 
 def gateway_for(emulator: XeroEmulator, scaled: ScaledGovernorHooks) -> SdkGateway:
 	"""A gateway of our own (SDK clients are not shared across threads) going through the governor."""
-	hosts = XeroHosts(
-		api_url=emulator.api_url,
-		identity_url=emulator.identity_url,
-		token_url=emulator.token_url,
-		revoke_url=emulator.revoke_url,
-	)
-	api = build_accounting_api(
-		hosts,
-		token_getter=lambda: TOKEN,
-		token_saver=lambda t: None,
+	return emulator_gateway(
+		emulator.identity_url,
 		timeout=(5, 30),
 		before_request=scaled.before_request,
 		on_response=scaled.on_response,
 	)
-	return SdkGateway(api)
 
 
 def _queued(db: PyMySqlDb, tenant_id: str) -> tuple[int, datetime | None]:

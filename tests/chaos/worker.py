@@ -17,29 +17,9 @@ _gateways: dict[str, object] = {}
 def _gateway(base_url: str):
 	"""The real SdkGateway against the emulator at base_url, built as World.gateway() does."""
 	if base_url not in _gateways:
-		from nexwave_xero_connector.xero.client import build_accounting_api
-		from nexwave_xero_connector.xero.gateway import SdkGateway
-		from nexwave_xero_connector.xero.hosts import XeroHosts
+		from tests.support.world import emulator_gateway
 
-		hosts = XeroHosts(
-			api_url=base_url + "/api.xro/2.0",
-			identity_url=base_url,
-			token_url=base_url + "/connect/token",
-			revoke_url=base_url + "/connect/revocation",
-		)
-		token = {
-			"access_token": "test-access",
-			"refresh_token": "test-refresh",
-			"scope": ["accounting.invoices"],
-			"expires_in": 1800,
-			"expires_at": None,
-			"token_type": "Bearer",
-			"id_token": None,
-		}
-		api = build_accounting_api(
-			hosts, token_getter=lambda: token, token_saver=lambda t: None, timeout=(2, 5)
-		)
-		_gateways[base_url] = SdkGateway(api)
+		_gateways[base_url] = emulator_gateway(base_url)
 	return _gateways[base_url]
 
 

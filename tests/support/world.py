@@ -73,6 +73,35 @@ def nz_config(tenant_id: str, **overrides) -> SyncConfig:
 	return SyncConfig(**values)
 
 
+# A token the emulator accepts (it is lenient unless strict_auth): the 7 keys the SDK wants.
+TEST_TOKEN = {
+	"access_token": "test-access",
+	"refresh_token": "test-refresh",
+	"scope": ["accounting.invoices"],
+	"expires_in": 1800,
+	"expires_at": None,
+	"token_type": "Bearer",
+	"id_token": None,
+}
+
+
+def emulator_gateway(base_url: str, *, timeout=(2, 5), **hooks) -> SdkGateway:
+	"""The real SdkGateway (real SDK, real HTTP) against the emulator served at base_url.
+
+	`hooks` are build_accounting_api's before_request/on_response (the rate governor's, for benchmarks).
+	"""
+	hosts = XeroHosts(
+		api_url=base_url + "/api.xro/2.0",
+		identity_url=base_url,
+		token_url=base_url + "/connect/token",
+		revoke_url=base_url + "/connect/revocation",
+	)
+	api = build_accounting_api(
+		hosts, token_getter=lambda: TEST_TOKEN, token_saver=lambda t: None, timeout=timeout, **hooks
+	)
+	return SdkGateway(api)
+
+
 class NoMasters:
 	"""MasterData for documents whose lines carry their templates."""
 
@@ -109,25 +138,7 @@ class World:
 		self.erp.add_party("Supplier", "Southern Packaging Ltd")
 
 	def gateway(self) -> SdkGateway:
-		hosts = XeroHosts(
-			api_url=self.emulator.api_url,
-			identity_url=self.emulator.identity_url,
-			token_url=self.emulator.token_url,
-			revoke_url=self.emulator.revoke_url,
-		)
-		token = {
-			"access_token": "test-access",
-			"refresh_token": "test-refresh",
-			"scope": ["accounting.invoices"],
-			"expires_in": 1800,
-			"expires_at": None,
-			"token_type": "Bearer",
-			"id_token": None,
-		}
-		api = build_accounting_api(
-			hosts, token_getter=lambda: token, token_saver=lambda t: None, timeout=(2, 5)
-		)
-		return SdkGateway(api)
+		return emulator_gateway(self.emulator.identity_url)
 
 	def journal(self, worker: str = "test") -> SqlJournal:
 		return SqlJournal(self.db, self.clock, worker=worker)
