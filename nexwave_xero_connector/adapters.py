@@ -206,17 +206,30 @@ def _company_of(doctype: str, name: str) -> str:
 	return frappe.get_cached_value(doctype, name, "company") or ""
 
 
+def make_governor(settings=None):
+	"""The site's shared Redis rate governor, sized by the settings' Xero plan."""
+	from nexwave_xero_connector.constants import GOVERNOR_KEY
+	from nexwave_xero_connector.oauth import daily_limit
+	from nexwave_xero_connector.xero.governor import RateGovernor
+
+	prefix = frappe.cache.make_key(GOVERNOR_KEY)
+	return RateGovernor(
+		frappe.cache,
+		key_prefix=prefix.decode() if isinstance(prefix, bytes) else prefix,
+		per_day=daily_limit(settings or get_settings()),
+	)
+
+
 def make_gateway():
 	"""Build the Xero gateway: site-config hosts, tokens from TokenKeeper, the shared rate governor.
 
 	Tokens come from oauth.token_keeper (one refresh at a time across workers, under the Token Cache row
 	lock); every tenant call passes the Redis rate governor, sized by the settings' Xero plan.
 	"""
-	from nexwave_xero_connector.constants import GOVERNOR_KEY
-	from nexwave_xero_connector.oauth import daily_limit, token_keeper
+	from nexwave_xero_connector.oauth import token_keeper
 	from nexwave_xero_connector.xero.client import build_accounting_api
 	from nexwave_xero_connector.xero.gateway import SdkGateway
-	from nexwave_xero_connector.xero.governor import RateGovernor, hooks
+	from nexwave_xero_connector.xero.governor import hooks
 	from nexwave_xero_connector.xero.hosts import XeroHosts
 
 	settings = get_settings()
@@ -229,13 +242,7 @@ def make_gateway():
 		)
 	app = frappe.get_cached_doc(CONNECTED_APP_DOCTYPE, settings.connected_app)
 	keeper = token_keeper(settings)
-	prefix = frappe.cache.make_key(GOVERNOR_KEY)
-	governor = RateGovernor(
-		frappe.cache,
-		key_prefix=prefix.decode() if isinstance(prefix, bytes) else prefix,
-		per_day=daily_limit(settings),
-	)
-	before_request, on_response = hooks(governor)
+	before_request, on_response = hooks(make_governor(settings))
 	api = build_accounting_api(
 		XeroHosts.from_site_config(frappe.conf),
 		token_getter=keeper.current,

@@ -8,14 +8,16 @@ bench commands (commands.py) commit through FrappeDb. Drains are woken after tha
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 import frappe
 from frappe import _
-from frappe.utils import cint, now_datetime
+from frappe.utils import cint, convert_utc_to_system_timezone, format_datetime, now_datetime
 
 from nexwave_xero_connector import adapters, events, jobs
 from nexwave_xero_connector.constants import (
+	CONNECTION_BROKEN,
 	INVOICE_DOCTYPES,
 	LOG_DOCTYPE,
 	LOG_STATUSES,
@@ -145,6 +147,45 @@ def status_summary() -> dict:
 	counts["Stuck"] = frappe.db.count(LOG_DOCTYPE, {"status": "Queued", "stuck": 1})
 	counts["Total"] = sum(counts[s] for s in LOG_STATUSES)
 	return counts
+
+
+@frappe.whitelist()
+def connection_alerts() -> list[dict]:
+	"""What stops pushes right now, in words: a broken connection, an organisation out of calls.
+
+	Shown as a banner on the workspace, the log list and the settings form."""
+	require_read()
+	settings = adapters.get_settings()
+	alerts = []
+	if settings.get("connection_status") == CONNECTION_BROKEN:
+		alerts.append(
+			{
+				"colour": "red",
+				"message": _(
+					"Reconnect to Xero: Xero refused the saved login ({0}). Nothing is lost: documents wait "
+					"in the queue and go out once someone presses Connect to Xero in Xero Sync Settings."
+				).format(settings.get("connection_note") or _("no reason given")),
+			}
+		)
+	governor = adapters.make_governor(settings)
+	for row in settings.tenants:
+		until = row.tenant_id and governor.paused_until(row.tenant_id)
+		if until:
+			alerts.append(
+				{
+					"colour": "orange",
+					"message": _(
+						"Xero's call limit for {0} is used up: sending to it resumes at {1}. Documents wait "
+						"in the queue."
+					).format(
+						row.tenant_name or row.company,
+						format_datetime(
+							convert_utc_to_system_timezone(datetime.fromtimestamp(until, timezone.utc))
+						),
+					),
+				}
+			)
+	return alerts
 
 
 @frappe.whitelist()

@@ -45,3 +45,6 @@ default_log_clearing_doctypes = {"Xero Sync Log": 90}
 # -------
 # ERPNext's own preparation (setup wizard when no Company exists) so its test factories work here too.
 before_tests = "erpnext.setup.utils.before_tests"
+
+# The workspace's status banner (a Custom HTML Block: what stops pushes right now)
+fixtures = [{"dt": "Custom HTML Block", "filters": [["name", "=", "Xero Sync Status"]]}]

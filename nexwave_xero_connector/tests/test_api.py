@@ -4,8 +4,9 @@ FrappeDb.commit and frappe.enqueue are patched as in test_jobs: the class transa
 the end, and a drain wake-up is recorded instead of reaching Redis.
 """
 
+import time
 from datetime import timedelta
-from unittest.mock import patch
+from unittest.mock import MagicMock, patch
 from urllib.parse import parse_qs, urlparse
 
 import frappe
@@ -297,3 +298,34 @@ class TestStatusAndLinks(ApiTestCase):
 		self.assertIsNone(info["row"])
 		self.assertEqual(info["xero_url"], "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=inv-3")
 		self.assertTrue(info["can_manage"])
+
+
+class TestConnectionAlerts(ApiTestCase):
+	def test_broken_connection_and_exhausted_day_budget_are_reported_in_words(self):
+		frappe.db.set_single_value(
+			SETTINGS_DOCTYPE, {"connection_status": "Broken", "connection_note": "invalid_grant"}
+		)
+		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+		governor = MagicMock()
+		governor.paused_until.return_value = time.time() + 3600
+		with patch("nexwave_xero_connector.adapters.make_governor", return_value=governor):
+			alerts = api.connection_alerts()
+		self.assertEqual([a["colour"] for a in alerts], ["red", "orange"])
+		self.assertIn("Reconnect to Xero", alerts[0]["message"])
+		self.assertIn("invalid_grant", alerts[0]["message"])
+		self.assertIn("call limit", alerts[1]["message"])
+		governor.paused_until.assert_called_with(TEST_TENANT)
+
+	def test_nothing_to_say_when_connected_and_within_limits(self):
+		frappe.db.set_single_value(
+			SETTINGS_DOCTYPE, {"connection_status": "Connected", "connection_note": ""}
+		)
+		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+		governor = MagicMock()
+		governor.paused_until.return_value = None
+		with patch("nexwave_xero_connector.adapters.make_governor", return_value=governor):
+			self.assertEqual(api.connection_alerts(), [])
+
+	def test_someone_without_log_access_is_refused(self):
+		with self.set_user(OUTSIDER), self.assertRaises(frappe.PermissionError):
+			api.connection_alerts()

@@ -21,6 +21,12 @@ frappe.listview_settings["Xero Sync Log"] = {
 	},
 
 	onload(listview) {
+		frappe.xcall(`${XERO_SYNC_API}.connection_alerts`).then((alerts) => {
+			if (alerts && alerts.length) {
+				listview.page.set_indicator(__("Xero paused"), "red");
+				listview.page.add_inner_message(alerts.map((a) => frappe.utils.escape_html(a.message)).join(" "));
+			}
+		});
 		const can_manage =
 			frappe.session.user === "Administrator" ||
 			frappe.user.has_role(["Accounts Manager", "System Manager"]);

@@ -6,6 +6,11 @@ const XERO_OAUTH = "nexwave_xero_connector.oauth.";
 frappe.ui.form.on("Xero Sync Settings", {
 	refresh(frm) {
 		const group = __("Xero");
+		frappe.xcall("nexwave_xero_connector.api.connection_alerts").then((alerts) => {
+			for (const alert of alerts || []) {
+				frm.dashboard.set_headline_alert(frappe.utils.escape_html(alert.message), alert.colour);
+			}
+		});
 		frm.add_custom_button(
 			__("Connect to Xero"),
 			() => {
