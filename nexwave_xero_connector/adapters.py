@@ -46,6 +46,14 @@ class FrappeDb:
 		# The app's one commit point: only the journal (sync/journal.py) calls this, each time with a reason.
 		frappe.db.commit()
 
+	def rollback(self) -> None:
+		"""Undo the journal's transaction before it is re-run (after a deadlock)."""
+		frappe.db.rollback()
+
+	def is_lock_conflict(self, exc: Exception) -> bool:
+		"""frappe.db.sql turns MariaDB's deadlock (1213) and lock-wait timeout (1205) into these."""
+		return isinstance(exc, frappe.QueryDeadlockError | frappe.QueryTimeoutError)
+
 
 class FrappeErp:
 	"""ErpSource: ERPNext documents and parties as plain data."""

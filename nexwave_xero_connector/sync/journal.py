@@ -8,7 +8,10 @@ all go through that row, so a single lease serialises everything that can happen
 
 from __future__ import annotations
 
+import functools
 import json
+import random
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -20,6 +23,9 @@ LOG_TABLE = "`tabXero Sync Log`"
 ATTEMPT_TABLE = "`tabXero Sync Attempt`"
 # Frappe's ERP tables the log writes the Xero ID back to (custom fields added on install).
 XERO_FIELDS_TABLES = {"Sales Invoice": "`tabSales Invoice`", "Purchase Invoice": "`tabPurchase Invoice`"}
+
+# How many times a journal transaction is re-run after a deadlock or lock-wait timeout.
+LOCK_RETRIES = 5
 
 # Longest text kept for request/response/message columns (Code/Text columns are LONGTEXT/TEXT).
 MAX_TEXT = 60_000
@@ -125,9 +131,33 @@ class SqlDb(Protocol):
 	def commit(self, reason: str) -> None:
 		"""Make everything so far durable; `reason` says why this is a commit point."""
 
+	def rollback(self) -> None:
+		"""Undo the open transaction (the database already did, after a deadlock)."""
+
+	def is_lock_conflict(self, exc: Exception) -> bool:
+		"""Whether `exc` is a deadlock or lock-wait timeout, after which the transaction may be re-run."""
+
+
+def _rerun_on_lock_conflict(method):
+	"""Each journal write is one short transaction, so when InnoDB picks it as a deadlock victim (a claim's
+	range scan crossing a finish's index update, seen under 4 workers) it is simply run again."""
+
+	@functools.wraps(method)
+	def rerun(self, *args, **kwargs):
+		for attempt in range(1, LOCK_RETRIES + 1):
+			try:
+				return method(self, *args, **kwargs)
+			except Exception as exc:
+				if attempt == LOCK_RETRIES or not self.db.is_lock_conflict(exc):
+					raise
+				self.db.rollback()
+				time.sleep(random.uniform(0.005, 0.03) * attempt)
+
+	return rerun
+
 
 class SqlJournal:
-	"""Journal over SQL. Each public method ends with exactly one commit, named by its reason."""
+	"""Journal over SQL. Each public method is one transaction ending in one commit named by its reason."""
 
 	def __init__(self, db: SqlDb, clock: Callable[[], datetime], worker: str = ""):
 		self.db = db
@@ -138,6 +168,7 @@ class SqlJournal:
 	def now(self) -> datetime:
 		return self.clock()
 
+	@_rerun_on_lock_conflict
 	def claim(self, tenant_id: str, owner: str, limit: int, lease_seconds: int) -> list[SyncRow]:
 		"""Lease up to `limit` claimable rows of the tenant to `owner`."""
 		now = self.now()
@@ -157,6 +188,7 @@ class SqlJournal:
 			self._claimed_at[row.name] = now
 		return rows
 
+	@_rerun_on_lock_conflict
 	def renew(self, owner: str, names: Sequence[str], lease_seconds: int) -> set[str]:
 		"""Extend the lease of `names`; return those still held."""
 		if not names:
@@ -172,6 +204,7 @@ class SqlJournal:
 		self.db.commit("renew: a longer lease keeps other workers off rows we are still pushing")
 		return held
 
+	@_rerun_on_lock_conflict
 	def mark_sending(self, owner: str, generations: dict[str, int]) -> set[str]:
 		"""Commit the write-ahead marker; only the rows it returns may be sent."""
 		now = self.now()
@@ -185,6 +218,7 @@ class SqlJournal:
 		self.db.commit("write-ahead: from here on a retry must look in Xero before creating again")
 		return marked
 
+	@_rerun_on_lock_conflict
 	def store_xero_ids(self, owner: str, records: dict[str, XeroRecord]) -> None:
 		"""Store Xero IDs on the log rows and on the ERP documents, in one transaction."""
 		if not records:
@@ -207,6 +241,7 @@ class SqlJournal:
 				self._write_back(refs[name], record.xero_id, record.status, now)
 		self.db.commit("xero id: a crash after this point must not lose the ID Xero gave us")
 
+	@_rerun_on_lock_conflict
 	def finish(self, owner: str, row: SyncRow, outcome: Outcome) -> bool:
 		"""Record the outcome, release the lease, append the attempt; False if refused or lease lost."""
 		now = self.now()

@@ -439,8 +439,9 @@ def _url(config: SyncConfig, d: _Doc) -> str | None:
 		if d.is_sales:
 			return None
 		raise MappingError(
-			f"{d.label} cannot be sent as a bill without the site URL, which marks the bill as this site's in "
-			f"Xero. Set the Site URL in Xero Sync Settings."
+			f"{d.label} cannot be sent as a bill without the site's address, which marks the bill as this "
+			"site's in Xero. Set host_name in the site config (bench --site SITE set-config host_name "
+			"https://erp.example.com)."
 		)
 	slug = d.doctype.lower().replace(" ", "-")
 	return f"{config.site_url.rstrip('/')}/app/{slug}/{quote(d.name, safe='')}"

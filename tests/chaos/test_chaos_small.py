@@ -20,9 +20,9 @@ LAST_LINE = re.compile(
 @pytest.mark.redis
 @pytest.mark.timeout(150)
 def test_small_chaos_run_loses_and_duplicates_nothing():
-	"""120 documents, 12 SIGKILLs, emulator faults: no duplicate, lost, desynced or wrong total."""
+	"""300 documents, 30 SIGKILLs, emulator faults: no duplicate, lost, desynced or wrong total."""
 	run = subprocess.run(
-		[sys.executable, "-m", "tests.chaos", "--docs", "120", "--kills", "12", "--seed", "1"],
+		[sys.executable, "-m", "tests.chaos", "--docs", "300", "--kills", "30", "--seed", "1"],
 		cwd=REPO,
 		capture_output=True,
 		text=True,
@@ -33,6 +33,6 @@ def test_small_chaos_run_loses_and_duplicates_nothing():
 	match = LAST_LINE.match(lines[-1])
 	assert match, run.stdout[-3000:] + run.stderr[-3000:]
 	docs, kills, _faults, duplicates, lost, desynced, wrong_totals = map(int, match.groups()[:7])
-	assert (docs, kills) == (120, 12), run.stdout
+	assert (docs, kills) == (300, 30), run.stdout
 	assert (duplicates, lost, desynced, wrong_totals) == (0, 0, 0, 0), run.stdout
 	assert run.returncode == 0, run.stdout + run.stderr[-3000:]

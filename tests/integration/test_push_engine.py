@@ -243,3 +243,24 @@ def test_validation_error_fails_with_an_actionable_message(make_world):
 	assert "USD" in log["error_message"] and "Settings" in log["error_message"]
 	assert "Nothing was sent" in log["error_message"]
 	assert world.live(name) == []
+
+
+def test_retry_of_a_failed_row_that_did_reach_xero_quietly_marks_it_synced(make_world, emulator):
+	from nexwave_xero_connector.sync.journal import requeue
+
+	world = make_world()
+	world.config = world.config.__class__(**{**world.config.__dict__, "max_attempts": 1})
+	name = _invoice(world)
+	emulator.inject("lost_after_commit", method="PUT", endpoint="Invoices", tenant_id=world.tenant_id)
+	world.drain()
+	log = world.log(name)
+	assert (log["status"], log["error_class"]) == ("Failed", "Transient")  # gave up after one attempt
+	assert "press Retry" in log["error_message"]
+	assert len(world.live(name)) == 1  # but Xero had committed it
+	requeue(world.db, [log["name"]], world.clock())  # the accountant presses Retry
+	world.db.commit("retry")
+	emulator.reset_counters()
+	world.drain()
+	assert world.log(name)["status"] == "Synced"
+	assert emulator.calls[("PUT", "Invoices")] == 0
+	assert len(world.live(name)) == 1

@@ -81,5 +81,8 @@ class PyMySqlDb:
 	def rollback(self) -> None:
 		self.conn.rollback()
 
+	def is_lock_conflict(self, exc: Exception) -> bool:
+		return isinstance(exc, pymysql.err.OperationalError) and exc.args[:1] in ((1213,), (1205,))
+
 	def close(self) -> None:
 		self.conn.close()

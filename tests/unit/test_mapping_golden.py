@@ -415,7 +415,7 @@ def test_bill_without_bill_no_uses_the_document_name() -> None:
 
 
 def test_bill_needs_the_site_url_as_ownership_marker() -> None:
-	with pytest.raises(MappingError, match="Set the Site URL"):
+	with pytest.raises(MappingError, match="Set host_name in the site config"):
 		build(fixture("pi_nz_freight"), fixture_config(site_url=""))
 	assert "Url" not in build(fixture("si_nz_usd"), fixture_config(site_url="")).body
 
