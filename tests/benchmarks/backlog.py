@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import pymysql
 import redis
 
 from nexwave_xero_connector.sync.engine import drain
@@ -41,7 +40,6 @@ log = logging.getLogger(__name__)
 TEMPLATE = "si_nz_exclusive_discount"
 CUSTOMER = "Tui Hardware Ltd"
 BATCH = 50
-DEADLOCK = 1213
 REDIS_URL = os.environ.get("NXC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -154,37 +152,23 @@ def drain_with_workers(
 	config = nz_config(tenant_id)
 	synced = [0] * workers
 	errors: list[BaseException] = []
-	deadlocks: list[int] = []
 	stops: list[str] = []
 
 	def work(index: int) -> None:
 		db = PyMySqlDb(database)
-		# journal.ATTEMPT_SQL's INSERT ... SELECT MAX(idx) takes shared next-key locks under REPEATABLE
-		# READ, so workers finishing rows of neighbouring parents deadlock; READ COMMITTED reads it without
-		# locks (the fix belongs in the journal, see the report)
-		db.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", {})
 		try:
 			journal = SqlJournal(db, datetime.now, worker=f"bench-{index}")
 			erp = SqlErp(db, datetime.now)
 			gateway = gateway_for(emulator, scaled)
 			while True:
-				try:
-					report = drain(
-						tenant_id,
-						journal=journal,
-						erp=erp,
-						masters=NoMasters(),
-						gateway=gateway,
-						config=config,
-					)
-				except pymysql.err.OperationalError as exc:
-					if exc.args[0] != DEADLOCK:
-						raise
-					# the batch's rows stay leased until the lease ends; the next claim looks them up
-					log.warning("benchmark worker %s: deadlock, batch left to its lease", index)
-					db.rollback()
-					deadlocks.append(index)
-					continue
+				report = drain(
+					tenant_id,
+					journal=journal,
+					erp=erp,
+					masters=NoMasters(),
+					gateway=gateway,
+					config=config,
+				)
 				synced[index] += report.synced
 				if report.stopped_by:
 					stops.append(report.stopped_by)
@@ -209,8 +193,8 @@ def drain_with_workers(
 		t.join()
 	if errors:
 		raise errors[0]
-	if deadlocks or stops:
-		log.warning("drain: %d deadlock(s), stops %s", len(deadlocks), sorted(set(stops)))
+	if stops:
+		log.warning("drain: stops %s", sorted(set(stops)))
 	return sum(synced)
 
 
