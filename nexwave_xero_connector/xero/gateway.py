@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -227,32 +228,18 @@ class SdkGateway(XeroGateway):
 		"""PUT the documents in one request (summarizeErrors=false, unitdp); results in input order."""
 		if not bodies:
 			return []
-		label = _label(bodies, "CreditNoteNumber" if kind.is_credit_note else "InvoiceNumber")
-		if kind.is_credit_note:
-			wrapper = self._wrap(
-				"CreditNotes", "CreditNote", [{**b, "Type": kind.value} for b in bodies], label
-			)
-			answer = self._call(
-				self.api.create_credit_notes,
-				tenant_id,
-				wrapper,
-				summarize_errors=False,
-				unitdp=self.unitdp,
-				idempotency_key=idempotency_key,
-				document=label,
-			)
-			return _in_order(answer.credit_notes, len(bodies), partial(credit_note_record, fallback=kind))
-		wrapper = self._wrap("Invoices", "Invoice", [{**b, "Type": kind.value} for b in bodies], label)
+		family = _family(kind)
+		label = _label(bodies, family.number_key)
 		answer = self._call(
-			self.api.create_invoices,
+			getattr(self.api, family.create),
 			tenant_id,
-			wrapper,
+			self._wrap(family.collection, family.model, [{**b, "Type": kind.value} for b in bodies], label),
 			summarize_errors=False,
 			unitdp=self.unitdp,
 			idempotency_key=idempotency_key,
 			document=label,
 		)
-		return _in_order(answer.invoices, len(bodies), partial(invoice_record, fallback=kind))
+		return _in_order(getattr(answer, family.answer), len(bodies), partial(family.record, fallback=kind))
 
 	def set_statuses(
 		self, tenant_id: str, kind: Kind, changes: Sequence[tuple[str, str]], idempotency_key: str
@@ -260,28 +247,18 @@ class SdkGateway(XeroGateway):
 		"""POST {ID, Status} elements in one request; by ID only, since a number could match another bill."""
 		if not changes:
 			return []
+		family = _family(kind)
 		label = ", ".join(xero_id for xero_id, _ in changes[:5])
-		if kind.is_credit_note:
-			elements = [{"CreditNoteID": xero_id, "Status": status} for xero_id, status in changes]
-			answer = self._call(
-				self.api.update_or_create_credit_notes,
-				tenant_id,
-				self._wrap("CreditNotes", "CreditNote", elements, label),
-				summarize_errors=False,
-				idempotency_key=idempotency_key,
-				document=label,
-			)
-			return _in_order(answer.credit_notes, len(changes), partial(credit_note_record, fallback=kind))
-		elements = [{"InvoiceID": xero_id, "Status": status} for xero_id, status in changes]
+		elements = [{family.id_key: xero_id, "Status": status} for xero_id, status in changes]
 		answer = self._call(
-			self.api.update_or_create_invoices,
+			getattr(self.api, family.update),
 			tenant_id,
-			self._wrap("Invoices", "Invoice", elements, label),
+			self._wrap(family.collection, family.model, elements, label),
 			summarize_errors=False,
 			idempotency_key=idempotency_key,
 			document=label,
 		)
-		return _in_order(answer.invoices, len(changes), partial(invoice_record, fallback=kind))
+		return _in_order(getattr(answer, family.answer), len(changes), partial(family.record, fallback=kind))
 
 	def allocate_credit(
 		self,
@@ -478,6 +455,44 @@ class SdkGateway(XeroGateway):
 
 
 # --- SDK models -> core records ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Family:
+	"""One Xero endpoint family: invoices and bills, or credit notes of either side."""
+
+	collection: str  # the wrapper model and JSON key: Invoices / CreditNotes
+	model: str  # the element model: Invoice / CreditNote
+	number_key: str
+	id_key: str
+	create: str  # AccountingApi method names
+	update: str
+	answer: str  # attribute of the answer holding the elements
+	record: Callable[..., XeroRecord | None]
+
+
+def _family(kind: Kind) -> _Family:
+	if kind.is_credit_note:
+		return _Family(
+			"CreditNotes",
+			"CreditNote",
+			"CreditNoteNumber",
+			"CreditNoteID",
+			"create_credit_notes",
+			"update_or_create_credit_notes",
+			"credit_notes",
+			credit_note_record,
+		)
+	return _Family(
+		"Invoices",
+		"Invoice",
+		"InvoiceNumber",
+		"InvoiceID",
+		"create_invoices",
+		"update_or_create_invoices",
+		"invoices",
+		invoice_record,
+	)
 
 
 def invoice_record(invoice: Any, fallback: Kind | None = None) -> XeroRecord | None:
