@@ -206,6 +206,8 @@ class _Batch:
 		for item in pushes:
 			item.doc = self._load(item)
 			if item.doc is None:
+				if item.row.name in self.pending:
+					voids.append(item)  # deleted in ERPNext but maybe in Xero: settle it like a cancel
 				continue
 			if item.doc.get("docstatus") == 2 and not item.row.xero_id:
 				voids.append(item)
@@ -231,17 +233,20 @@ class _Batch:
 		return self.org
 
 	def _load(self, item: _Item) -> dict | None:
+		"""The ERP document, or None. A document deleted before anything reached Xero is Skipped here; one
+		that may be in Xero is left to the caller, which treats the deletion like a cancel."""
 		try:
 			return self.erp.load(item.row.reference_doctype, item.row.reference_name)
 		except LookupError:
-			self._finish(
-				item,
-				Outcome(
-					Status.SKIPPED,
-					f"{item.row.reference_doctype} {item.row.reference_name} no longer exists in ERPNext; "
-					"nothing was sent.",
-				),
-			)
+			if not (item.row.xero_id or item.row.send_started):
+				self._finish(
+					item,
+					Outcome(
+						Status.SKIPPED,
+						f"{item.row.reference_doctype} {item.row.reference_name} no longer exists in ERPNext; "
+						"nothing was sent.",
+					),
+				)
 			return None
 
 	def _map(self, item: _Item, contacts: dict[tuple[str, str], str | Exception]) -> None:
@@ -543,6 +548,16 @@ class _Batch:
 		for item in items:
 			item.doc = item.doc or self._load(item)
 			if item.doc is None:
+				self._finish(
+					item,
+					Outcome(
+						Status.FAILED,
+						f"{item.row.reference_name} was deleted in ERPNext after an interrupted push that may "
+						"have reached Xero. Look for it in Xero and void it there if it is present.",
+						ErrorClass.CONFLICT,
+						action="Void",
+					),
+				)
 				continue
 			party = _party(item.row.reference_doctype, item.doc)
 			contact = self.erp.contact_id(party[0], party[1], self.tenant_id)

@@ -243,3 +243,42 @@ def test_org_preflight_refuses_a_missing_currency_and_a_locked_period_before_any
 	other.drain(org=lambda: gateway.get_organisation(other.tenant_id))
 	log = other.log(locked)
 	assert log["status"] == "Failed" and "lock" in log["error_message"].lower()
+
+
+def _delete(world: World, name: str) -> None:
+	world.db.execute("DELETE FROM `tabSales Invoice` WHERE name = %(n)s", {"n": name})
+	world.db.commit("deleted in ERPNext")
+
+
+def test_a_document_deleted_before_anything_was_sent_is_skipped_without_a_call(world, emulator):
+	name = f"SINV-{_uid()}"
+	world.submit(clone("si_nz_exclusive_discount", name))
+	world.erp.cancel("Sales Invoice", name)
+	_delete(world, name)
+	emulator.reset_counters()
+	world.drain()
+	assert world.log(name)["status"] == "Skipped"
+	assert emulator.total_calls(world.tenant_id) == 0
+
+
+def test_a_synced_document_cancelled_then_deleted_is_still_voided_in_xero(world):
+	name = f"SINV-{_uid()}"
+	world.submit(clone("si_nz_exclusive_discount", name))
+	world.drain()
+	world.erp.cancel("Sales Invoice", name)
+	_delete(world, name)
+	assert world.drain().voided == 1
+	assert world.live(name) == []
+
+
+def test_a_document_deleted_after_an_interrupted_push_is_flagged_for_a_person(world):
+	name = f"SINV-{_uid()}"
+	world.submit(clone("si_nz_exclusive_discount", name))
+	with pytest.raises(Crash):
+		world.drain(gateway=CrashAfter(world.gateway(), "create_documents"))
+	_delete(world, name)
+	world.clock.advance(LEASE_SECONDS + 1)
+	world.drain()
+	log = world.log(name)
+	assert (log["status"], log["error_class"]) == ("Failed", "Conflict")
+	assert "void it there" in log["error_message"]
