@@ -100,3 +100,5 @@ IDLE_REFRESH_DAYS = 7
 # Organisation facts (base currency, currencies, lock dates) cached per tenant for the pre-flight
 ORG_CACHE_KEY = "xero-organisation"
 ORG_CACHE_SECONDS = 6 * 3600
+# When each organisation was last asked what was voided or deleted in Xero (the drift scan)
+DRIFT_SCAN_KEY = "xero-drift-scan"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 
 import frappe
 from frappe.utils import cint, now_datetime
@@ -12,12 +13,18 @@ from frappe.utils import cint, now_datetime
 from nexwave_xero_connector import adapters
 from nexwave_xero_connector.constants import (
 	DEFAULT_STUCK_AFTER_MINUTES,
+	DRIFT_SCAN_KEY,
 	LOG_DOCTYPE,
 	ORG_CACHE_KEY,
 	ORG_CACHE_SECONDS,
 )
 from nexwave_xero_connector.events import enqueue_drain
-from nexwave_xero_connector.sync.journal import SqlJournal, flag_cancelled_but_synced, mark_stuck
+from nexwave_xero_connector.sync.journal import (
+	SqlJournal,
+	flag_cancelled_but_synced,
+	flag_removed_in_xero,
+	mark_stuck,
+)
 
 
 def make_journal() -> SqlJournal:
@@ -85,10 +92,27 @@ def flag_stuck() -> int:
 
 
 def scan_orphans() -> None:
-	"""Hourly: catch documents cancelled while our hook could not run (connector off, data fixes)."""
+	"""Hourly: catch documents cancelled while our hook could not run (connector off, data fixes), and
+	documents someone voided or deleted in Xero while they are still submitted here."""
 	if not is_ready():
 		return
 	flag_orphans()
+	flag_drift()
+
+
+def flag_drift() -> list[str]:
+	"""Ask each organisation what was voided or deleted there since its last scan (two GETs each) and
+	fail the Synced rows concerned with the reason; return the ERP document names."""
+	gateway = adapters.make_gateway()
+	started = datetime.now(timezone.utc)
+	flagged = []
+	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
+		key = f"{DRIFT_SCAN_KEY}:{tenant_id}"
+		since = frappe.cache.get_value(key) or started - timedelta(days=1)
+		removed = gateway.removed_since(tenant_id, since)
+		flagged += flag_removed_in_xero(adapters.FrappeDb(), tenant_id, removed, now_datetime())
+		frappe.cache.set_value(key, started)
+	return flagged
 
 
 def flag_orphans() -> list[dict]:

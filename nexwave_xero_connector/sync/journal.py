@@ -429,3 +429,54 @@ def flag_cancelled_but_synced(db: SqlDb, now: datetime) -> list[tuple[str, str]]
 			if request_cancel(db, r["reference_doctype"], r["reference_name"], now):
 				found.append((r["reference_doctype"], r["reference_name"]))
 	return found
+
+
+# Someone voided or deleted in Xero a document that is still submitted here. The row fails with the
+# reason; its Xero ID moves into the message and the write-ahead marker stays set, so a Retry looks in
+# Xero first and, finding nothing live, sends the document again.
+REMOVED_IN_XERO_SQL = f"""
+UPDATE {LOG_TABLE}
+SET status = 'Failed', error_class = 'Conflict', error_message = %(message)s, title = %(title)s,
+	xero_status = %(xero_status)s, xero_id = NULL, send_started = 1, modified = %(now)s
+WHERE tenant_id = %(tenant_id)s AND xero_id = %(xero_id)s AND status = 'Synced' AND cancel_requested = 0
+"""
+
+
+def flag_removed_in_xero(
+	db: SqlDb, tenant_id: str, records: Sequence[XeroRecord], now: datetime
+) -> list[str]:
+	"""The drift scan: Synced rows whose Xero document was voided or deleted there are failed with the
+	reason, and the invoice's Xero status says so; returns the ERP document names. Does not commit."""
+	flagged = []
+	for record in records:
+		rows = db.query(
+			f"SELECT name, reference_doctype, reference_name FROM {LOG_TABLE} WHERE tenant_id = %(t)s "
+			"AND xero_id = %(x)s AND status = 'Synced' AND cancel_requested = 0",
+			{"t": tenant_id, "x": record.xero_id},
+		)
+		for row in rows:
+			state = record.status.lower()
+			message = (
+				f"{row['reference_name']} is submitted in ERPNext but was {state} in Xero "
+				f"({record.number or record.xero_id}). Cancel it in ERPNext if that was right; otherwise press "
+				"Retry to send it again (if Xero refuses the number, rename or delete its copy in Xero first)."
+			)
+			changed = db.execute(
+				REMOVED_IN_XERO_SQL,
+				{
+					"message": message,
+					"title": f"{row['reference_name']} was {state} in Xero"[:140],
+					"xero_status": record.status,
+					"now": now,
+					"tenant_id": tenant_id,
+					"xero_id": record.xero_id,
+				},
+			)
+			table = XERO_FIELDS_TABLES.get(row["reference_doctype"])
+			if changed and table:
+				db.execute(
+					f"UPDATE {table} SET xero_status = %(s)s WHERE name = %(n)s",
+					{"s": record.status, "n": row["reference_name"]},
+				)
+				flagged.append(row["reference_name"])
+	return flagged

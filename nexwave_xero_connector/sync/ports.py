@@ -22,6 +22,9 @@ class XeroGateway(Protocol):
 	) -> list[XeroRecord]:
 		"""Return every document of `kind` whose number is in `numbers` (any status), in as few calls as possible."""
 
+	def removed_since(self, tenant_id: str, since: datetime) -> list[XeroRecord]:
+		"""Documents voided or deleted in Xero since `since` (UTC), whoever did it."""
+
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
 		"""Return the documents with these Xero IDs (missing ones are left out)."""
 

@@ -18,6 +18,7 @@ from nexwave_xero_connector import api, jobs
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE, SETTINGS_DOCTYPE
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
+	FakeGateway,
 	configure_settings,
 	isolate_jobs,
 	log_rows,
@@ -214,7 +215,10 @@ class TestOrphansAndStuck(ApiTestCase):
 		with patch.object(jobs, "is_ready", return_value=False):
 			jobs.scan_orphans()
 		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, row, "status"), "Synced")
-		with patch.object(jobs, "is_ready", return_value=True):
+		with (
+			patch.object(jobs, "is_ready", return_value=True),
+			patch("nexwave_xero_connector.adapters.make_gateway", return_value=FakeGateway()),
+		):
 			jobs.scan_orphans()
 		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, row, "status"), "Queued")
 

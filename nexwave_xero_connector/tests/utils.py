@@ -76,12 +76,16 @@ class FakeGateway:
 	def __init__(self):
 		self.created: list[dict] = []
 		self.contacts: list = []
+		self.removed: list[XeroRecord] = []  # what "someone" voided or deleted in Xero
 
 	def find_documents(self, tenant_id, kind, numbers, contact_ids=()):
 		return []
 
 	def get_documents(self, tenant_id, kind, xero_ids):
 		return []
+
+	def removed_since(self, tenant_id, since):
+		return list(self.removed)
 
 	def create_documents(self, tenant_id, kind, bodies, idempotency_key):
 		results = []

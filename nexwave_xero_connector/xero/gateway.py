@@ -198,6 +198,22 @@ class SdkGateway(XeroGateway):
 			found += self._paged(self.api.get_credit_notes, "credit_notes", tenant_id, where=where(chunk))
 		return [r for r in map(credit_note_record, found) if r]
 
+	def removed_since(self, tenant_id: str, since: datetime) -> list[XeroRecord]:
+		"""Invoices, bills and credit notes voided or deleted in Xero since `since` (two paged GETs)."""
+		invoices = self._paged(
+			self.api.get_invoices, "invoices", tenant_id, if_modified_since=since, statuses=list(_REMOVED)
+		)
+		notes = self._paged(
+			self.api.get_credit_notes,
+			"credit_notes",
+			tenant_id,
+			if_modified_since=since,
+			where=" OR ".join(f"Status=={quoted(s)}" for s in _REMOVED),
+		)
+		return [r for r in map(invoice_record, invoices) if r] + [
+			r for r in map(credit_note_record, notes) if r
+		]
+
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
 		"""The documents with these IDs; invoices by IDs in batches, credit notes one by one."""
 		ids = list(dict.fromkeys(i for i in xero_ids if i))
@@ -455,6 +471,9 @@ class SdkGateway(XeroGateway):
 
 
 # --- SDK models -> core records ---------------------------------------------------------------------
+
+
+_REMOVED = ("VOIDED", "DELETED")
 
 
 @dataclass(frozen=True)

@@ -282,3 +282,36 @@ def test_a_document_deleted_after_an_interrupted_push_is_flagged_for_a_person(wo
 	log = world.log(name)
 	assert (log["status"], log["error_class"]) == ("Failed", "Conflict")
 	assert "void it there" in log["error_message"]
+
+
+def test_drift_scan_fails_a_synced_invoice_someone_voided_in_xero(world, emulator):
+	from datetime import datetime, timedelta, timezone
+
+	from nexwave_xero_connector.sync.journal import flag_removed_in_xero, requeue
+
+	voided, kept = f"SINV-{_uid()}", f"SINV-{_uid()}"
+	world.submit(clone("si_nz_exclusive_discount", voided))
+	world.submit(clone("si_nz_exclusive_discount", kept))
+	world.drain()
+	since = datetime.now(timezone.utc) - timedelta(minutes=5)
+	gateway = world.gateway()
+	xero_id = world.log(voided)["xero_id"]
+	gateway.set_statuses(world.tenant_id, Kind.SALES_INVOICE, [(xero_id, "VOIDED")], "someone-in-xero")
+	emulator.reset_counters()
+	removed = gateway.removed_since(world.tenant_id, since)
+	assert emulator.total_calls(world.tenant_id) == 2  # one GET for invoices and bills, one for credit notes
+	assert flag_removed_in_xero(world.db, world.tenant_id, removed, world.clock()) == [voided]
+	world.db.commit("scan")
+	log = world.log(voided)
+	assert (log["status"], log["error_class"], log["xero_status"]) == ("Failed", "Conflict", "VOIDED")
+	assert "was voided in Xero" in log["error_message"] and "Retry" in log["error_message"]
+	assert world.log(kept)["status"] == "Synced"
+	assert world.erp.xero_id_of("Sales Invoice", voided) == xero_id  # the invoice keeps its link
+	# Retry: Xero keeps the voided number taken, so the answer is a clear conflict, never a duplicate.
+	requeue(world.db, [log["name"]], world.clock())
+	world.db.commit("retry")
+	world.drain()
+	log = world.log(voided)
+	assert (log["status"], log["error_class"]) == ("Failed", "Conflict")
+	assert f"numbered {voided}" in log["error_message"]
+	assert world.live(voided) == []
