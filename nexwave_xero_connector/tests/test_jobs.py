@@ -5,6 +5,7 @@ FrappeTestCase's class rollback. One connection sees its own uncommitted writes,
 claim-then-select still works; what this does not test is visibility to a second worker.
 """
 
+from contextlib import contextmanager
 from datetime import timedelta
 from unittest.mock import patch
 
@@ -44,15 +45,21 @@ class TestDrainAndSweep(FrappeTestCase):
 		self.assertEqual((row.status, row.attempts), ("Queued", 0))
 		frappe.db.delete(LOG_DOCTYPE, {"name": row.name})  # tests in this class share the queue
 
-	def test_drain_marks_synced_and_writes_xero_id_back(self):
-		gateway = FakeGateway()
-		si = create_sales_invoice()
+	@contextmanager
+	def connected_to(self, gateway: FakeGateway):
+		"""Run jobs as if Xero were connected, against `gateway`, with the stand-in mapper."""
 		with (
 			patch.object(jobs, "is_ready", return_value=True),
 			patch.object(jobs, "organisation_facts", return_value=None),
 			patch("nexwave_xero_connector.adapters.make_gateway", return_value=gateway),
 			patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
 		):
+			yield
+
+	def test_drain_marks_synced_and_writes_xero_id_back(self):
+		gateway = FakeGateway()
+		si = create_sales_invoice()
+		with self.connected_to(gateway):
 			jobs.drain_tenant(TEST_TENANT)
 		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
 		self.assertEqual(row.status, "Synced", row.error_message)
@@ -71,12 +78,7 @@ class TestDrainAndSweep(FrappeTestCase):
 	def test_hourly_drift_scan_fails_an_invoice_voided_in_xero(self):
 		gateway = FakeGateway()
 		si = create_sales_invoice()
-		with (
-			patch.object(jobs, "is_ready", return_value=True),
-			patch.object(jobs, "organisation_facts", return_value=None),
-			patch("nexwave_xero_connector.adapters.make_gateway", return_value=gateway),
-			patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
-		):
+		with self.connected_to(gateway):
 			jobs.drain_tenant(TEST_TENANT)
 			row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
 			gateway.removed = [XeroRecord(Kind.SALES_INVOICE, row.xero_id, si.name, "VOIDED")]

@@ -186,13 +186,7 @@ def drain_with_workers(
 		finally:
 			db.close()
 
-	threads = [threading.Thread(target=work, args=(i,), name=f"bench-{i}") for i in range(workers)]
-	for t in threads:
-		t.start()
-	for t in threads:
-		t.join()
-	if errors:
-		raise errors[0]
+	_run_workers(work, workers, "bench", errors)
 	if stops:
 		log.warning("drain: stops %s", sorted(set(stops)))
 	return sum(synced)
@@ -236,14 +230,19 @@ def naive_push(
 		except BaseException as exc:
 			errors.append(exc)
 
-	threads = [threading.Thread(target=run, args=(i,), name=f"naive-{i}") for i in range(workers)]
+	_run_workers(run, workers, "naive", errors)
+	return sum(created)
+
+
+def _run_workers(target: Callable[[int], None], workers: int, name: str, errors: list[BaseException]) -> None:
+	"""Run target(0..workers-1) on threads, wait for all, and re-raise the first error any of them kept."""
+	threads = [threading.Thread(target=target, args=(i,), name=f"{name}-{i}") for i in range(workers)]
 	for t in threads:
 		t.start()
 	for t in threads:
 		t.join()
 	if errors:
 		raise errors[0]
-	return sum(created)
 
 
 def _measure(emulator: XeroEmulator, tenant_id: str, invoices: int, fn: Callable[[], int]) -> PathResult:

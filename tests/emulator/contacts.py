@@ -90,27 +90,26 @@ def _merge(base: dict, element: dict) -> dict:
 	return merged
 
 
-def create_contact(ctx: Ctx, element: dict) -> tuple[dict | None, list[str]]:
-	"""Create a new contact (PUT semantics)."""
-	contact = _merge({"ContactID": new_id(), "_seq": len(ctx.tenant.contacts)}, element)
+def _save(ctx: Ctx, contact: dict) -> tuple[dict | None, list[str]]:
+	"""Validate and store a created or updated contact, stamping its update time."""
 	contact["_updated"] = ctx.now
 	errors = _check(ctx.tenant, contact)
 	if errors:
 		return None, errors
 	ctx.txn.put(ctx.tenant.contacts, contact["ContactID"], contact)
 	return contact, []
+
+
+def create_contact(ctx: Ctx, element: dict) -> tuple[dict | None, list[str]]:
+	"""Create a new contact (PUT semantics)."""
+	return _save(ctx, _merge({"ContactID": new_id(), "_seq": len(ctx.tenant.contacts)}, element))
 
 
 def update_contact(ctx: Ctx, existing: dict, element: dict) -> tuple[dict | None, list[str]]:
 	"""Update an existing contact (POST semantics)."""
 	contact = _merge(existing, element)
 	contact["ContactID"] = existing["ContactID"]
-	contact["_updated"] = ctx.now
-	errors = _check(ctx.tenant, contact)
-	if errors:
-		return None, errors
-	ctx.txn.put(ctx.tenant.contacts, contact["ContactID"], contact)
-	return contact, []
+	return _save(ctx, contact)
 
 
 def upsert_contact(ctx: Ctx, element: dict) -> tuple[dict | None, list[str]]:
