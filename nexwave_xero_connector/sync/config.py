@@ -31,6 +31,10 @@ class SyncConfig:
 	batch_size: int = 50
 	stuck_after_minutes: int = 30
 	max_attempts: int = 8
+	# How long a create request may still reach Xero after it was let out: the read timeout, plus the time
+	# Xero may take to commit a request the client gave up on, rounded up past Xero's 6-minute
+	# Idempotency-Key window. Until then a lookup miss proves nothing, so nothing is created again.
+	in_flight_seconds: int = 420
 	site_url: str = ""
 	tenants: tuple[TenantLink, ...] = ()
 	# (company, template name) -> Xero TaxType; the template may be an Item Tax Template or a

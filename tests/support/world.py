@@ -122,7 +122,7 @@ class World:
 	currencies: tuple[str, ...] = ("NZD", "USD")
 
 	def __post_init__(self):
-		self.db = PyMySqlDb(self.database)
+		self.db = PyMySqlDb(self.database, offset=self.clock.seconds)
 		self.erp = SqlErp(self.db, self.clock)
 		self.config = self.config or nz_config(self.tenant_id)
 		self.emulator.add_tenant(
