@@ -104,6 +104,8 @@ class XeroPayload:
 	date: date
 	url: str | None = None
 	allocation: AllocationIntent | None = None
+	# Why a credit note against a document carries no allocation, in words for the accountant (else None).
+	unallocated_reason: str | None = None
 
 	def digest(self) -> str:
 		"""Return a stable hash of the body; it changes whenever what we would send changes."""

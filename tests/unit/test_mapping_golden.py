@@ -115,7 +115,8 @@ GOLDEN = {
 		],
 		# ERPNext: grand_total -1505.75, GST -30.16, rounded_total -1506.00
 		"totals": ("1475.84", "30.16", "1506.00"),
-		"allocation": AllocationIntent("Sales Invoice", "ACC-SINV-2026-00002", D("1506.00")),
+		# ERPNext kept the return's outstanding on itself (update_outstanding_for_self = 1)
+		"allocation": None,
 	},
 	"pi_nz_freight": {
 		"kind": Kind.BILL,
@@ -158,7 +159,8 @@ GOLDEN = {
 		],
 		# ERPNext: grand_total -135.12, rounded_total -135.00
 		"totals": ("117.38", "17.62", "135.00"),
-		"allocation": AllocationIntent("Purchase Invoice", "ACC-PINV-2026-00001", D("135.00")),
+		# ERPNext kept the return's outstanding on itself (update_outstanding_for_self = 1)
+		"allocation": None,
 	},
 	"si_au_mixed": {
 		"kind": Kind.SALES_INVOICE,
@@ -265,6 +267,58 @@ def test_live_form_with_date_objects_gives_the_same_body(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_digest_is_stable(name: str) -> None:
 	assert build(fixture(name)).digest() == build(fixture(name)).digest()
+
+
+# --- credit-note allocation follows ERPNext's update_outstanding_for_self ----------------------------------
+
+RETURNS = {
+	"si_nz_return": ("Sales Invoice", "ACC-SINV-2026-00002", D("1506.00")),
+	"pi_nz_return": ("Purchase Invoice", "ACC-PINV-2026-00001", D("135.00")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RETURNS))
+def test_return_applied_to_the_original_in_erpnext_is_allocated_to_it(name: str) -> None:
+	doc = fixture(name)
+	doc["update_outstanding_for_self"] = 0  # ERPNext posted the return against return_against
+	payload = build(doc)
+	assert payload.allocation == AllocationIntent(*RETURNS[name])
+	assert payload.unallocated_reason is None
+
+
+@pytest.mark.parametrize("name", sorted(RETURNS))
+def test_return_keeping_its_own_outstanding_is_left_unallocated(name: str) -> None:
+	doc = fixture(name)
+	assert doc["update_outstanding_for_self"] == 1  # as ERPNext 15 made it: the field defaults to 1
+	payload = build(doc)
+	original = RETURNS[name][1]
+	assert payload.allocation is None
+	assert payload.unallocated_reason == (
+		"Credit left unallocated: ERPNext keeps this return's balance on itself (Update Outstanding for "
+		f"Self), so it was not applied to {original} in Xero either."
+	)
+	# the flag changes only the allocation, never what is sent
+	unset = fixture(name)
+	unset["update_outstanding_for_self"] = 0
+	assert payload.body == build(unset).body
+
+
+def test_return_without_the_field_is_allocated_as_older_erpnext_applied_it() -> None:
+	doc = fixture("si_nz_return")
+	del doc["update_outstanding_for_self"]
+	assert build(doc).allocation == AllocationIntent(*RETURNS["si_nz_return"])
+
+
+def test_return_against_nothing_has_neither_allocation_nor_reason() -> None:
+	for flag in (0, 1):
+		doc = fixture("pi_nz_return")
+		doc.update(return_against=None, update_outstanding_for_self=flag)
+		payload = build(doc)
+		assert (payload.allocation, payload.unallocated_reason) == (None, None)
+
+
+def test_invoice_never_has_an_unallocated_reason() -> None:
+	assert build(fixture("si_nz_inclusive")).unallocated_reason is None
 
 
 def test_payload_with_org_in_base_currency_omits_the_rate() -> None:
