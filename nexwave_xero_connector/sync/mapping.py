@@ -45,7 +45,7 @@ from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import quote
 
-from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
+from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig, taxes_template_doctype
 from .errors import MappingError
 from .model import AllocationIntent, Kind, XeroPayload
 from .money import CENT, RATE_STEP, UNIT_STEP, ZERO, cents_unambiguous, dec, money, nudge_to, quantity, tidy
@@ -203,9 +203,7 @@ def _item_lines(doc: dict, d: _Doc, rows: TaxRows, config: SyncConfig, masters: 
 	if not items:
 		raise MappingError(f"{d.label} has no items to send.")
 	account_field = "income_account" if d.is_sales else "expense_account"
-	template_doctype = (
-		"Sales Taxes and Charges Template" if d.is_sales else "Purchase Taxes and Charges Template"
-	)
+	template_doctype = taxes_template_doctype(d.doctype)
 	# ERPNext checks Item Tax validity against the supplier's bill date on purchases
 	tax_on = d.on if d.is_sales else (as_date(doc.get("bill_date")) or d.on)
 	lines: list[_Line] = []
@@ -289,6 +287,7 @@ def _charge_lines(
 				row,
 				config=config,
 				company=d.company,
+				template_doctype=taxes_template_doctype(d.doctype),
 				doc_template=doc.get("taxes_and_charges") or None,
 				rates=rates,
 				label=d.label,

@@ -14,7 +14,7 @@ from nexwave_xero_connector.sync.mapping import build_payload, plain_text
 from nexwave_xero_connector.sync.model import AllocationIntent, Kind
 from nexwave_xero_connector.sync.preflight import OrgInfo, xero_totals
 
-from .fakes_masters import ATP, KTL, FakeMasters, fixture, fixture_config
+from .fakes_masters import ATP, ITEM, KTL, FakeMasters, fixture, fixture_config
 
 D = Decimal
 URL = "https://erp.example.com/app/"
@@ -370,25 +370,25 @@ def test_missing_tax_mapping_names_item_line_and_templates() -> None:
 	assert message.startswith(
 		"No tax mapping for item CONSULT-HR on line 1 of Sales Invoice ACC-SINV-2026-00002. Map it in Xero Sync Settings"
 	)
-	assert "NZ GST 15% Inclusive - KTL (not mapped)" in message
-	assert "NZ GST 15% - KTL (not mapped)" in message
+	assert "NZ GST 15% Inclusive - KTL (Sales Taxes and Charges Template, not mapped)" in message
+	assert "NZ GST 15% - KTL (Sales Taxes and Charges Template, not mapped)" in message
 
 
 def test_unmapped_zero_rated_template_does_not_fall_to_the_15_percent_type() -> None:
 	tax_map = dict(fixture_config().tax_map)
-	del tax_map[(KTL, "NZ Zero Rated - KTL")]
+	del tax_map[(KTL, ITEM, "NZ Zero Rated - KTL")]
 	with pytest.raises(MappingError) as err:
 		build(fixture("si_nz_inclusive"), fixture_config(tax_map=tax_map))
 	message = str(err.value)
 	assert "item WOOL-BALE on line 3" in message
 	assert "0%, the rate ERPNext charged" in message
-	assert "NZ Zero Rated - KTL (not mapped)" in message
-	assert "NZ GST 15% Inclusive - KTL -> OUTPUT2, which is 15%" in message
+	assert "NZ Zero Rated - KTL (Item Tax Template, not mapped)" in message
+	assert "NZ GST 15% Inclusive - KTL (Sales Taxes and Charges Template) -> OUTPUT2, which is 15%" in message
 
 
 def test_without_rates_one_type_for_two_erpnext_rates_is_refused() -> None:
 	tax_map = dict(fixture_config().tax_map)
-	tax_map[(KTL, "NZ Zero Rated - KTL")] = "OUTPUT2"
+	tax_map[(KTL, ITEM, "NZ Zero Rated - KTL")] = "OUTPUT2"
 	with pytest.raises(MappingError, match=r"OUTPUT2 is used .* taxed at 15% .* and at 0%"):
 		build(fixture("si_nz_inclusive"), fixture_config(tax_map=tax_map, tax_rates={}))
 
