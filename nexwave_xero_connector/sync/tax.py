@@ -319,3 +319,27 @@ def propose_tax_type(template_doctype: str, rate: Decimal, xero_rates: Sequence[
 		return None
 	choices = tax_type_choices(template_doctype, rate, xero_rates)
 	return choices[0] if len(choices) == 1 else None
+
+
+def template_rate(template_doctype: str, rows: Sequence[dict]) -> Decimal | None:
+	"""The percentage a template puts on a line, from its tax rows; None when it has no single rate.
+
+	A Sales/Purchase Taxes and Charges Template charges the sum of its added "On Net Total" rows (purchase
+	rows in category Valuation and "Deduct" rows left out, as in read_tax_rows). An Item Tax Template sets a
+	rate per tax account; it has one rate when its non-zero rates agree (0 when all are zero).
+	"""
+	if template_doctype == ITEM_TAX_TEMPLATE:
+		nonzero = {dec(r.get("tax_rate")) for r in rows} - {ZERO}
+		if len(nonzero) > 1:
+			return None
+		return nonzero.pop() if nonzero else ZERO
+	return sum(
+		(
+			dec(r.get("rate"))
+			for r in rows
+			if r.get("charge_type") == ON_NET_TOTAL
+			and r.get("add_deduct_tax") != "Deduct"
+			and (r.get("category") or "Total") != "Valuation"
+		),
+		ZERO,
+	)

@@ -14,7 +14,7 @@ import pytest
 
 from nexwave_xero_connector.sync.errors import MappingError
 from nexwave_xero_connector.sync.mapping import build_payload
-from nexwave_xero_connector.sync.tax import XeroTaxRate, propose_tax_type, tax_type_choices
+from nexwave_xero_connector.sync.tax import XeroTaxRate, propose_tax_type, tax_type_choices, template_rate
 
 from .fakes_masters import FIXTURES, ITEM, KTL, PURCHASE, SALES, FakeMasters, fixture, fixture_config
 
@@ -132,3 +132,25 @@ def test_two_zero_rated_choices_are_left_to_the_accountant() -> None:
 def test_archived_types_and_other_rates_are_never_proposed() -> None:
 	assert propose_tax_type(SALES, D("12.5"), NZ_RATES) is None
 	assert propose_tax_type(SALES, D(10), NZ_RATES) is None
+
+
+def test_template_rate_of_the_stock_templates_is_15() -> None:
+	templates = stock_templates()
+	assert {dt: template_rate(dt, templates[dt][0]["taxes"]) for dt in (SALES, PURCHASE, ITEM)} == {
+		SALES: D(15),
+		PURCHASE: D(15),
+		ITEM: D(15),
+	}
+
+
+def test_template_rate_leaves_out_charges_deductions_and_valuation_rows() -> None:
+	rows = [
+		{"charge_type": "On Net Total", "rate": 15, "category": "Total", "add_deduct_tax": "Add"},
+		{"charge_type": "Actual", "rate": 0, "category": "Total", "add_deduct_tax": "Add"},
+		{"charge_type": "On Net Total", "rate": 5, "category": "Valuation", "add_deduct_tax": "Add"},
+		{"charge_type": "On Net Total", "rate": 2, "category": "Total", "add_deduct_tax": "Deduct"},
+	]
+	assert template_rate(PURCHASE, rows) == D(15)
+	assert template_rate(ITEM, [{"tax_rate": 19}, {"tax_rate": 0}]) == D(19)
+	assert template_rate(ITEM, [{"tax_rate": 0}]) == D(0)
+	assert template_rate(ITEM, [{"tax_rate": 19}, {"tax_rate": 7}]) is None
