@@ -129,6 +129,9 @@ def make_invoice(doctype: str, template_doctype: str, accounts: frappe._dict):
 			"due_date": today(),
 			"currency": "NZD",
 			"conversion_rate": 1,
+			# the site's default price list may be in another currency; no exchange-rate lookup for it
+			"plc_conversion_rate": 1,
+			"ignore_pricing_rule": 1,
 			"taxes_and_charges": STOCK,
 		}
 	)
@@ -154,6 +157,7 @@ def make_invoice(doctype: str, template_doctype: str, accounts: frappe._dict):
 def stock_settings(accounts: frappe._dict, *tax_rows: tuple[str, str]):
 	"""Xero Sync Settings in memory only: the company bound to a tenant, the stock templates mapped."""
 	settings = frappe.get_single(SETTINGS_DOCTYPE)
+	settings.batch_size = 50  # validate() refuses the 0 of a Single that was never saved
 	settings.set(
 		"tenants",
 		[{"company": COMPANY, "tenant_id": TENANT, "rounding_account_code": "860", "no_tax_type": "NONE"}],
