@@ -118,6 +118,8 @@ class XeroPayload:
 	date: date
 	url: str | None = None
 	allocation: AllocationIntent | None = None
+	# Why a credit note against a document carries no allocation, in words for the accountant (else None).
+	unallocated_reason: str | None = None
 
 	unallocated_reason: str | None = None  # why a return's credit is deliberately left unallocated
 
