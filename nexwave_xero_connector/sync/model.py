@@ -121,8 +121,6 @@ class XeroPayload:
 	# Why a credit note against a document carries no allocation, in words for the accountant (else None).
 	unallocated_reason: str | None = None
 
-	unallocated_reason: str | None = None  # why a return's credit is deliberately left unallocated
-
 	def digest(self) -> str:
 		"""Return a stable hash of the body; it changes whenever what we would send changes."""
 		canonical = json.dumps(self.body, sort_keys=True, default=str, separators=(",", ":"))
