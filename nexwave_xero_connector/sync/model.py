@@ -129,6 +129,7 @@ class XeroRecord:
 	remaining_credit: Decimal | None = None
 	# A credit note's live allocations: (allocation id, invoice id, amount).
 	allocations: tuple[tuple[str, str, Decimal], ...] = ()
+	updated: datetime | None = None  # UpdatedDateUTC (aware, UTC) when Xero sent it
 
 	@property
 	def is_live(self) -> bool:
