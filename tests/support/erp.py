@@ -63,6 +63,11 @@ class SqlErp:
 				"data": json.dumps(doc, default=str),
 			},
 		)
+		if doc["doctype"] == PURCHASE_INVOICE:  # the supplier's number, as ERPNext keeps it in a column
+			self.db.execute(
+				"UPDATE `tabPurchase Invoice` SET bill_no = %(bill_no)s WHERE name = %(name)s",
+				{"bill_no": doc.get("bill_no"), "name": doc["name"]},
+			)
 		log_name = uuid.uuid4().hex[:10]
 		self.db.execute(
 			"INSERT INTO `tabXero Sync Log` (name, creation, modified, owner, modified_by, title, status, "
