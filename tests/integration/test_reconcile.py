@@ -191,3 +191,20 @@ def test_one_failing_kind_does_not_stop_the_others(world):
 	report = _run(world)
 	assert [f.xero_id for f in report.voided] == [bill_copy] and report.errors
 	assert _status(world, note_copy) == "AUTHORISED"
+
+
+def test_calls_per_run_for_five_hundred_documents(world, emulator):
+	"""Two listing GETs of up to 1000 documents each, then one read and one void per kind with copies."""
+	for i in range(500):
+		world.submit(clone("si_nz_exclusive_discount", f"SINV-R-{_uid()}-{i}"))
+	bills = [_bill(world) for _ in range(3)]
+	world.drain()
+	emulator.reset_counters()
+	quiet = _run(world)
+	assert (quiet.listed, quiet.untracked, quiet.findings) == (503, 0, [])
+	assert (emulator.total_calls(world.tenant_id), quiet.calls) == (2, 1)  # HTTP requests, gateway calls
+	copies = [_copy(world, name) for name in bills]
+	emulator.reset_counters()
+	report = _run(world)
+	assert sorted(f.xero_id for f in report.voided) == sorted(copies)
+	assert (emulator.total_calls(world.tenant_id), report.calls) == (4, 3)
