@@ -33,7 +33,7 @@ TABLES = {
 	tenant_id VARCHAR(140), xero_type VARCHAR(140), xero_id VARCHAR(140), number VARCHAR(140),
 	status VARCHAR(140) DEFAULT 'Orphan', xero_status VARCHAR(140), reference_doctype VARCHAR(140),
 	reference_name VARCHAR(140), reason TEXT, found_at DATETIME(6), voided_at DATETIME(6),
-	UNIQUE KEY xero_id (xero_id), KEY status (status)""",
+	UNIQUE KEY xero_id (xero_id)""",
 	# ERPNext's tables, cut down to what the connector reads and writes (custom fields included).
 	"tabSales Invoice": f"""{STANDARD},
 	company VARCHAR(140), customer VARCHAR(140), is_return INT(1) NOT NULL DEFAULT 0, data LONGTEXT,
