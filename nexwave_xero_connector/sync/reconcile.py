@@ -223,8 +223,15 @@ def _judge(
 			continue
 		if not claim.kind.number_is_unique and not (record.url and record.url == marker):
 			continue  # a bill number alone proves nothing: suppliers reuse them
-		state = claim.row_status or "cleared from the log"
-		return claim, None, f"{claim.doctype} {claim.name} has no Xero ID to compare it with (log: {state})"
+		if claim.xero_id:
+			reason = (
+				f"it differs (contact, total or marker) from {claim.xero_id}, the Xero document the log points "
+				"to, so it is not voided automatically"
+			)
+		else:
+			state = claim.row_status or "cleared from the log"
+			reason = f"{claim.doctype} {claim.name} has no Xero ID to compare it with (log: {state})"
+		return claim, None, reason
 	return None
 
 

@@ -124,6 +124,17 @@ def test_a_bill_of_another_supplier_with_the_same_number_is_not_ours(world, emul
 	assert _status(world, foreign) == "AUTHORISED"
 
 
+def test_a_document_with_our_marker_that_differs_from_the_tracked_one_is_only_shown(world, emulator):
+	"""Same bill number and our Url, but another contact: ours, yet not a copy to void blindly."""
+	name = _bill(world)
+	world.drain()
+	other = emulator.add_contact(world.tenant_id, f"Other Supplier {_uid()}")
+	odd = _copy(world, name, Contact={"ContactID": other})
+	(finding,) = _run(world).findings
+	assert (finding.xero_id, finding.status, _status(world, odd)) == (odd, ORPHAN, "AUTHORISED")
+	assert "differs" in finding.reason and world.log(name)["xero_id"] in finding.reason
+
+
 def test_a_copy_is_still_found_after_log_clearing_removed_the_row(world):
 	"""Log Settings deleted the row; the ERP document's own xero_id still says which one is tracked."""
 	name = _bill(world)
