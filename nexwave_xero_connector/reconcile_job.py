@@ -2,7 +2,7 @@
 
 Each organisation is asked what changed since its last run (sync.reconcile); copies nobody tracks are
 voided there, and what cannot be voided is kept as an Orphan in Xero Untracked Document. Each
-organisation's results are committed on their own, so one failing organisation never loses another's.
+organisation runs in its own savepoint, so one failing organisation never loses another's records.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from functools import partial
 
 import frappe
 from frappe import _
-from frappe.utils import cint, now_datetime
+from frappe.utils import now_datetime
 
 from nexwave_xero_connector import adapters, jobs
 from nexwave_xero_connector.api import parse_names
@@ -101,12 +101,10 @@ def record_finding(tenant_id: str, finding: Finding) -> str:
 		"reference_doctype": finding.reference[0] if finding.reference else None,
 		"reference_name": finding.reference[1] if finding.reference else None,
 	}
-	name, status = frappe.db.get_value(
-		UNTRACKED_DOCTYPE, {"xero_id": finding.xero_id}, ["name", "status"]
-	) or (
-		None,
-		None,
+	existing = frappe.db.get_value(
+		UNTRACKED_DOCTYPE, {"xero_id": finding.xero_id}, ["name", "status"], as_dict=True
 	)
+	name, status = (existing.name, existing.status) if existing else (None, None)
 	new_status = IGNORED if status == IGNORED and finding.status == ORPHAN else finding.status
 	values["status"] = new_status
 	if finding.status == VOIDED:
@@ -179,8 +177,3 @@ def ignore_untracked(names: str | list) -> dict:
 	for name in orphans:
 		frappe.db.set_value(UNTRACKED_DOCTYPE, name, "status", IGNORED)
 	return {"ignored": len(orphans), "unchanged": len(names) - len(orphans)}
-
-
-def untracked_orphans() -> int:
-	"""How many untracked documents wait for a person (what the workspace card counts)."""
-	return cint(frappe.db.count(UNTRACKED_DOCTYPE, {"status": ORPHAN}))
