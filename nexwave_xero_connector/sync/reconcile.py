@@ -35,6 +35,7 @@ ORPHAN = "Orphan"
 # Documents changed this long before the previous run started are listed again: our clock and Xero's
 # UpdatedDateUTC may disagree by a little, and listing a document twice costs nothing.
 OVERLAP = timedelta(minutes=10)
+ID_CHUNK = 1000  # Xero IDs per SELECT ... IN (...) when checking a listing against the log
 
 
 @dataclass(frozen=True)
@@ -345,7 +346,10 @@ class SqlLedger:
 			return set()
 		tables = [LOG_TABLE, *XERO_FIELDS_TABLES.values()]
 		sql = " UNION ".join(f"SELECT xero_id FROM {t} WHERE xero_id IN %(ids)s" for t in tables)
-		return {r["xero_id"] for r in self.db.query(sql, {"ids": ids})}
+		found: set[str] = set()
+		for start in range(0, len(ids), ID_CHUNK):
+			found |= {r["xero_id"] for r in self.db.query(sql, {"ids": ids[start : start + ID_CHUNK]})}
+		return found
 
 	def claims(self, tenant_id: str, numbers: Sequence[str]) -> list[Claim]:
 		wanted = tuple(dict.fromkeys(n for n in numbers if n))
