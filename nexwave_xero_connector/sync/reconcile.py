@@ -191,15 +191,12 @@ def _settle_kind(
 			report.not_ours += 1
 			continue
 		claim, copy_of, reason = verdict
+		reason = reason or _blocked(record)
 		if reason is None and not auto_void:
-			reason = "automatic voiding of untracked copies is off; press Void in Xero to void it"
+			reason = "automatic voiding (Void on Cancel) is off"
 		if reason is None:
-			blocked = _blocked(record)
-			if blocked:
-				reason = blocked
-			else:
-				to_void.append((record, claim, _new_status(record)))
-				continue
+			to_void.append((record, claim, _new_status(record)))
+			continue
 		report.findings.append(
 			_finding(record, claim, ORPHAN, _orphan_reason(record, claim, copy_of, reason))
 		)

@@ -146,6 +146,21 @@ def test_a_copy_is_still_found_after_log_clearing_removed_the_row(world):
 	assert (finding.xero_id, finding.status, _status(world, copy)) == (copy, VOIDED, "VOIDED")
 
 
+def test_a_copy_of_a_bill_deleted_in_erpnext_is_voided_through_the_row_left_behind(world):
+	"""The log keeps the row (and the number it had in Xero) when the document itself is deleted."""
+	name = _bill(world)
+	world.drain()
+	copy = _copy(world, name)
+	world.db.execute("DELETE FROM `tabPurchase Invoice` WHERE name = %(n)s", {"n": name})
+	world.db.commit("test: document deleted in ERPNext")
+	(finding,) = _run(world).findings
+	assert (finding.reference, finding.status, _status(world, copy)) == (
+		("Purchase Invoice", name),
+		VOIDED,
+		"VOIDED",
+	)
+
+
 def test_a_copy_of_a_cancelled_and_voided_bill_is_voided_too(world):
 	name = _bill(world)
 	world.drain()
