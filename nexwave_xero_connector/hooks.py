@@ -34,7 +34,10 @@ scheduler_events = {
 	"cron": {
 		"* * * * *": ["nexwave_xero_connector.jobs.sweep"],
 	},
-	"hourly": ["nexwave_xero_connector.jobs.scan_orphans"],
+	"hourly": [
+		"nexwave_xero_connector.jobs.scan_orphans",
+		"nexwave_xero_connector.reconcile_job.reconcile_untracked",
+	],
 	"daily": ["nexwave_xero_connector.oauth.refresh_idle_connection"],
 }
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 
 from . import keys
 from .config import PURCHASE_INVOICE, SyncConfig
@@ -345,7 +344,7 @@ class _Batch:
 			for item in maybe_sent:
 				if item.row.name not in self.pending:
 					continue
-				record = _match(_identity(item), found)
+				record = _identity(item).find_in(found)
 				if record:
 					item.record = record
 					item.notes.append("Already in Xero from an earlier, interrupted attempt; not sent again.")
@@ -446,7 +445,7 @@ class _Batch:
 		found = self._lookup(kind, collided)
 		adopted = []
 		for item in [i for i in collided if i.row.name in self.pending]:
-			record = _match(_identity(item), found)
+			record = _identity(item).find_in(found)
 			if record:
 				item.record = record
 				item.notes.append(
@@ -674,7 +673,7 @@ class _Batch:
 		for kind, group in by_kind.items():
 			found = self._lookup(kind, group)
 			for item in [i for i in group if i.row.name in self.pending]:
-				item.record = _match(_identity(item), found)
+				item.record = _identity(item).find_in(found)
 				if item.record is not None:
 					continue
 				if self._may_be_in_flight(item):
@@ -759,7 +758,7 @@ class _Batch:
 					),
 				)
 			elif (own := self._own_allocations(item, record)) is None:
-				self._finish(item, _orphan(item, record, _blocker(record), REMOVE_PAYMENTS))
+				self._finish(item, _orphan(item, record, record.void_blocker(), REMOVE_PAYMENTS))
 			else:
 				new_status = "DELETED" if record.status in ("DRAFT", "SUBMITTED") else "VOIDED"
 				changes.append((item, new_status, own))
@@ -848,22 +847,6 @@ def _identity(item: _Item) -> SentIdentity:
 	return SentIdentity.of(item.payload.identity())
 
 
-def _match(ident: SentIdentity, found: Sequence[XeroRecord]) -> XeroRecord | None:
-	"""The live Xero document that is this one: same number, contact and total (and our marker for
-	bills, whose numbers Xero does not keep unique)."""
-	for record in found:
-		if record.number != ident.number or not record.is_live or record.kind != ident.kind:
-			continue
-		if record.contact_id and record.contact_id != ident.contact_id:
-			continue
-		if record.total is not None and Decimal(record.total) != ident.total:
-			continue
-		if not ident.kind.number_is_unique and ident.url and record.url != ident.url:
-			continue
-		return record
-	return None
-
-
 def _clash(kind: Kind, item: _Item, found: Sequence[XeroRecord]) -> Outcome:
 	"""Xero refused the number and no live copy of ours holds it: say who holds it and what to do."""
 	number = item.payload.number
@@ -906,20 +889,6 @@ def _kind_label(kind: Kind) -> str:
 		Kind.BILL: "bill",
 		Kind.BILL_CREDIT: "supplier credit note",
 	}[kind]
-
-
-def _blocker(record: XeroRecord) -> str:
-	if record.kind.is_credit_note:
-		if record.amount_paid:
-			return f"{record.amount_paid} of it was refunded in Xero"
-		return (
-			f"{record.amount_credited} of it is allocated in Xero to invoices this connector did not allocate"
-		)
-	if record.amount_paid:
-		return f"it has payments of {record.amount_paid} in Xero"
-	if record.amount_credited:
-		return f"credit notes of {record.amount_credited} are allocated to it in Xero"
-	return "it is paid in Xero"
 
 
 def _orphan(item: _Item, record: XeroRecord, reason: str, remedy: str) -> Outcome:

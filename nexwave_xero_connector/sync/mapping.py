@@ -443,8 +443,13 @@ def _url(config: SyncConfig, d: _Doc) -> str | None:
 			"site's in Xero. Set host_name in the site config (bench --site SITE set-config host_name "
 			"https://erp.example.com)."
 		)
-	slug = d.doctype.lower().replace(" ", "-")
-	return f"{config.site_url.rstrip('/')}/app/{slug}/{quote(d.name, safe='')}"
+	return document_url(config.site_url, d.doctype, d.name)
+
+
+def document_url(site_url: str, doctype: str, name: str) -> str:
+	"""The desk address of an ERP document: the Url marker our invoices and bills carry in Xero."""
+	slug = doctype.lower().replace(" ", "-")
+	return f"{site_url.rstrip('/')}/app/{slug}/{quote(name, safe='')}"
 
 
 def _allocation(doc: dict, d: _Doc, total: Decimal) -> tuple[AllocationIntent | None, str | None]:

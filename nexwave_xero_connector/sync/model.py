@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 
@@ -148,6 +149,21 @@ class SentIdentity:
 	total: Decimal
 	url: str | None = None
 
+	def find_in(self, found: Sequence[XeroRecord]) -> XeroRecord | None:
+		"""The live Xero document that is this one: same number, contact and total (and our marker for
+		bills, whose numbers Xero does not keep unique)."""
+		for record in found:
+			if record.number != self.number or not record.is_live or record.kind != self.kind:
+				continue
+			if record.contact_id and record.contact_id != self.contact_id:
+				continue
+			if record.total is not None and Decimal(record.total) != self.total:
+				continue
+			if not self.kind.number_is_unique and self.url and record.url != self.url:
+				continue
+			return record
+		return None
+
 	@classmethod
 	def of(cls, value: dict) -> SentIdentity:
 		return cls(
@@ -177,10 +193,23 @@ class XeroRecord:
 	remaining_credit: Decimal | None = None
 	# A credit note's live allocations: (allocation id, invoice id, amount).
 	allocations: tuple[tuple[str, str, Decimal], ...] = ()
+	updated: datetime | None = None  # UpdatedDateUTC (aware, UTC) when Xero sent it
 
 	@property
 	def is_live(self) -> bool:
 		return self.status in LIVE_XERO_STATUSES
+
+	def void_blocker(self) -> str:
+		"""What in Xero stops this document from being voided, in words for the accountant."""
+		if self.kind.is_credit_note:
+			if self.amount_paid:
+				return f"{self.amount_paid} of it was refunded in Xero"
+			return f"{self.amount_credited} of it is allocated in Xero to invoices this connector did not allocate"
+		if self.amount_paid:
+			return f"it has payments of {self.amount_paid} in Xero"
+		if self.amount_credited:
+			return f"credit notes of {self.amount_credited} are allocated to it in Xero"
+		return "it is paid in Xero"
 
 
 @dataclass(frozen=True)

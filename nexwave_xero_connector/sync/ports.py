@@ -25,6 +25,10 @@ class XeroGateway(Protocol):
 	def removed_since(self, tenant_id: str, since: datetime) -> list[XeroRecord]:
 		"""Documents voided or deleted in Xero since `since` (UTC), whoever did it."""
 
+	def live_since(self, tenant_id: str, since: datetime) -> list[XeroRecord]:
+		"""Live documents (DRAFT, SUBMITTED, AUTHORISED, PAID) created or changed since `since` (UTC), with at
+		least kind, ID, number, status and UpdatedDateUTC; read one by ID before acting on it."""
+
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
 		"""Return the documents with these Xero IDs (missing ones are left out)."""
 

@@ -11,7 +11,7 @@ import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from enum import Enum
 from functools import partial
@@ -22,7 +22,15 @@ from xero_python.accounting import AccountingApi
 from xero_python.models import BaseModel
 
 from ..sync.errors import XeroError
-from ..sync.model import ContactRecord, ContactRequest, ElementResult, ErrorClass, Kind, XeroRecord
+from ..sync.model import (
+	LIVE_XERO_STATUSES,
+	ContactRecord,
+	ContactRequest,
+	ElementResult,
+	ErrorClass,
+	Kind,
+	XeroRecord,
+)
 from ..sync.ports import XeroGateway
 from ..sync.preflight import OrgInfo
 from .errors import classify, explain
@@ -123,10 +131,13 @@ class SdkGateway(XeroGateway):
 		page_size: int = 100,
 		max_batch: int = 50,
 		max_url: int = 1800,
+		scan_page_size: int = 1000,
 	):
 		self.api = api
 		self.unitdp = unitdp
 		self.page_size = page_size
+		# the organisation-wide scans read up to Xero's largest page (1000) per call
+		self.scan_page_size = scan_page_size
 		self.max_batch = max_batch
 		# Xero documents no limit for IDs/InvoiceNumbers; long URLs fail at proxies around 2,000 chars
 		self.max_url = max_url
@@ -200,15 +211,38 @@ class SdkGateway(XeroGateway):
 
 	def removed_since(self, tenant_id: str, since: datetime) -> list[XeroRecord]:
 		"""Invoices, bills and credit notes voided or deleted in Xero since `since` (two paged GETs)."""
+		return self.modified_since(tenant_id, since, _REMOVED)
+
+	def live_since(self, tenant_id: str, since: datetime) -> list[XeroRecord]:
+		"""Live invoices, bills and credit notes created or changed since `since`, as light records: the
+		invoices' listing is summaryOnly, so payments, allocations and Url may be absent (read a document
+		by ID before acting on it). Pages of scan_page_size keep a large organisation to a few calls."""
+		return self.modified_since(tenant_id, since, _LIVE, summary_only=True)
+
+	def modified_since(
+		self, tenant_id: str, since: datetime, statuses: Sequence[str], *, summary_only: bool = False
+	) -> list[XeroRecord]:
+		"""Every invoice, bill and credit note in one of `statuses` created or changed since `since`: two
+		paged GETs with If-Modified-Since (invoices by Statuses, credit notes by a where clause, since
+		GET /CreditNotes has neither Statuses nor summaryOnly)."""
+		wanted = list(dict.fromkeys(statuses))
+		extra = {"summary_only": True} if summary_only else {}
 		invoices = self._paged(
-			self.api.get_invoices, "invoices", tenant_id, if_modified_since=since, statuses=list(_REMOVED)
+			self.api.get_invoices,
+			"invoices",
+			tenant_id,
+			page_size=self.scan_page_size,
+			if_modified_since=since,
+			statuses=wanted,
+			**extra,
 		)
 		notes = self._paged(
 			self.api.get_credit_notes,
 			"credit_notes",
 			tenant_id,
+			page_size=self.scan_page_size,
 			if_modified_since=since,
-			where=" OR ".join(f"Status=={quoted(s)}" for s in _REMOVED),
+			where=any_of("Status", wanted),
 		)
 		return [r for r in map(invoice_record, invoices) if r] + [
 			r for r in map(credit_note_record, notes) if r
@@ -405,16 +439,25 @@ class SdkGateway(XeroGateway):
 		# raised outside the except block so the SDK exception (headers, body) is not chained to it
 		raise error
 
-	def _paged(self, method: Callable[..., Any], field: str, tenant_id: str, **params: Any) -> list[Any]:
+	def _paged(
+		self,
+		method: Callable[..., Any],
+		field: str,
+		tenant_id: str,
+		*,
+		page_size: int | None = None,
+		**params: Any,
+	) -> list[Any]:
 		"""Follow page=1.. until a short page or the last page Xero reports."""
+		size = page_size or self.page_size
 		items: list[Any] = []
 		for page in range(1, _MAX_PAGES + 1):
-			answer = self._call(method, tenant_id, page=page, page_size=self.page_size, **params)
+			answer = self._call(method, tenant_id, page=page, page_size=size, **params)
 			batch = getattr(answer, field, None) or []
 			items += batch
 			pagination = getattr(answer, "pagination", None)
 			page_count = getattr(pagination, "page_count", None)
-			if len(batch) < self.page_size or (page_count is not None and page >= page_count):
+			if len(batch) < size or (page_count is not None and page >= page_count):
 				break
 		return items
 
@@ -474,6 +517,7 @@ class SdkGateway(XeroGateway):
 
 
 _REMOVED = ("VOIDED", "DELETED")
+_LIVE = tuple(sorted(LIVE_XERO_STATUSES))
 
 
 @dataclass(frozen=True)
@@ -532,6 +576,7 @@ def invoice_record(invoice: Any, fallback: Kind | None = None) -> XeroRecord | N
 		amount_paid=invoice.amount_paid or Decimal(0),
 		amount_credited=invoice.amount_credited or Decimal(0),
 		amount_due=invoice.amount_due,
+		updated=_utc(invoice.updated_date_utc),
 	)
 
 
@@ -558,6 +603,7 @@ def credit_note_record(credit_note: Any, fallback: Kind | None = None) -> XeroRe
 			for a in credit_note.allocations or []
 			if not a.is_deleted and a.allocation_id
 		),
+		updated=_utc(credit_note.updated_date_utc),
 	)
 
 
@@ -694,6 +740,13 @@ def _unique(records: Iterable[XeroRecord]) -> list[XeroRecord]:
 	for record in records:
 		seen.setdefault(record.xero_id, record)
 	return list(seen.values())
+
+
+def _utc(value: Any) -> datetime | None:
+	"""An SDK datetime as an aware UTC datetime (Xero's /Date(ms)/ values are UTC)."""
+	if not isinstance(value, datetime):
+		return None
+	return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def _enum_value(value: Any) -> str:

@@ -275,6 +275,31 @@ def test_lookups_by_numbers_statuses_where_and_paging(emu, api):
 		api.get_invoices(NZ, where='Type=="ACCREC" AND')
 
 
+def test_if_modified_since_with_paging_and_summary_only_on_invoices_and_credit_notes(emu, api):
+	"""What the organisation-wide scans rely on: the header filters both lists, paging still applies."""
+	api.create_invoices(NZ, Invoices(invoices=[bill(emu.ids["kea"], "OLD-B", url="https://erp.example/x")]))
+	api.create_credit_notes(
+		NZ, CreditNotes(credit_notes=[credit_note(emu.ids["kea"], "OLD-C", kind="ACCPAYCREDIT")])
+	)
+	emu.advance(60)
+	since = dt.datetime.fromtimestamp(emu.now() - 1, tz=dt.timezone.utc)
+	fresh = [bill(emu.ids["kea"], f"NEW-{n}", url="https://erp.example/x") for n in range(3)]
+	api.create_invoices(NZ, Invoices(invoices=fresh))
+	api.create_credit_notes(
+		NZ, CreditNotes(credit_notes=[credit_note(emu.ids["kea"], "NEW-C", kind="ACCPAYCREDIT")])
+	)
+	pages = [
+		api.get_invoices(NZ, if_modified_since=since, page=p, page_size=2, summary_only=True) for p in (1, 2)
+	]
+	assert [[i.invoice_number for i in page.invoices] for page in pages] == [["NEW-0", "NEW-1"], ["NEW-2"]]
+	assert pages[0].pagination.item_count == 3
+	summary = pages[0].invoices[0]
+	assert summary.url is None and not summary.line_items and summary.invoice_id and summary.updated_date_utc
+	assert api.get_invoices(NZ, if_modified_since=since, page=1).invoices[0].url == "https://erp.example/x"
+	notes = api.get_credit_notes(NZ, if_modified_since=since, page=1, page_size=1).credit_notes
+	assert [n.credit_note_number for n in notes] == ["NEW-C"]
+
+
 def test_status_rules_void_delete_and_paid(emu, api):
 	draft, live, paid = api.create_invoices(
 		NZ,

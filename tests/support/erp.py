@@ -62,6 +62,11 @@ class SqlErp:
 				"data": json.dumps(doc, default=str),
 			},
 		)
+		if doc["doctype"] == PURCHASE_INVOICE:  # the supplier's number, as ERPNext keeps it in a column
+			self.db.execute(
+				"UPDATE `tabPurchase Invoice` SET bill_no = %(bill_no)s WHERE name = %(name)s",
+				{"bill_no": doc.get("bill_no"), "name": doc["name"]},
+			)
 		log_name = insert_row(
 			self.db,
 			doctype=doc["doctype"],
