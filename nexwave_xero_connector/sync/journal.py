@@ -419,6 +419,12 @@ class SqlJournal:
 		)
 
 
+def read_row(db: SqlDb, name: str) -> SyncRow | None:
+	"""One row as a drain would see it (for the desk and tests; drains get theirs from claim)."""
+	rows = db.query(f"SELECT {ROW_COLUMNS} FROM {LOG_TABLE} WHERE name = %(name)s", {"name": name})
+	return _to_row(rows[0]) if rows else None
+
+
 def title_for(row: SyncRow, outcome: Outcome) -> str:
 	"""Say what happened in words, for the list view."""
 	verb = {

@@ -52,6 +52,10 @@ TRANSITIONS: dict[Actor, frozenset[tuple[Status | None, Status | None]]] = {
 	Actor.CLEAR: frozenset({(SY, None), (V, None), (SK, None)}),
 }
 
+# Transitions a pending cancel forbids: a push that finishes after the cancel committed must not record
+# Synced (the journal refuses, says CANCELLED, and the drain voids instead).
+BLOCKED_BY_CANCEL = frozenset({(Actor.DRAIN, Q, SY)})
+
 # Statuses in which the ERP document may still have a live copy in Xero we are responsible for.
 MAY_BE_LIVE = (Q, SY, F, OR)
 # Statuses Log Settings may delete (the ERP document's own Xero ID keeps the link).
@@ -63,8 +67,11 @@ def sources(actor: Actor, to: Status | None) -> tuple[str, ...]:
 	return tuple(sorted(f.value for f, t in TRANSITIONS[actor] if t == to and f is not None))
 
 
-def allowed(actor: Actor, before: Status | None, after: Status | None) -> bool:
-	"""Whether `actor` may turn a row in `before` into `after` (keeping the status is always allowed)."""
+def allowed(actor: Actor, before: Status | None, after: Status | None, cancelled: bool = False) -> bool:
+	"""Whether `actor` may turn a row in `before` into `after` (keeping the status is always allowed);
+	`cancelled`: the row carried a pending cancel."""
+	if cancelled and (actor, before, after) in BLOCKED_BY_CANCEL:
+		return False
 	return before == after or (before, after) in TRANSITIONS[actor]
 
 
