@@ -224,6 +224,20 @@ class XeroEmulator:
 			rows += [documents.ledger_row(tenant, CREDIT_NOTE, d) for d in tenant.credit_notes.values()]
 		return sorted(rows, key=lambda r: r["seq"])
 
+	def contacts(self, tenant_id: str) -> list[dict]:
+		"""Every contact of the tenant as {contact_id, name, number, status}, oldest first."""
+		with self._lock:
+			contacts = sorted(self._tenant(tenant_id).contacts.values(), key=lambda c: c.get("_seq", 0))
+			return [
+				{
+					"contact_id": c["ContactID"],
+					"name": c.get("Name"),
+					"number": c.get("ContactNumber"),
+					"status": c.get("ContactStatus"),
+				}
+				for c in contacts
+			]
+
 	def live_documents(self, tenant_id: str, number: str | None = None) -> list[dict]:
 		"""Ledger rows that are DRAFT/SUBMITTED/AUTHORISED/PAID, optionally with this number."""
 		return [
@@ -247,7 +261,8 @@ class XeroEmulator:
 		tenant_id: str | None = None,
 		times: int | None = 1,
 	) -> None:
-		"""Queue a fault for matching requests ("500", "503", "429", "latency:S", "drop_before_commit", "lost_after_commit")."""
+		"""Queue a fault for matching requests ("500", "503", "429", "latency:S", "drop_before_commit",
+		"lost_after_commit", "late_commit:S": a create held S seconds, committed, then left unanswered)."""
 		self.faults.add(fault, method, endpoint, tenant_id, times)
 
 	def set_chaos(
@@ -289,7 +304,8 @@ class XeroEmulator:
 		early = self._early_fault(fault)
 		if early is not None:
 			return early
-		latency = float(fault.split(":", 1)[1]) if fault and fault.startswith("latency:") else 0.0
+		timed = fault and fault.startswith(("latency:", "late_commit:"))
+		latency = float(fault.split(":", 1)[1]) if timed else 0.0
 		try:
 			if area == "api":
 				reply = self._api(method, path, parts, query, headers, body, tenant_id, latency)
@@ -301,7 +317,7 @@ class XeroEmulator:
 			reply = json_reply(
 				500, {"Title": "Emulator error", "Status": 500, "Detail": traceback.format_exc()}
 			)
-		if fault == "lost_after_commit":
+		if fault == "lost_after_commit" or (fault and fault.startswith("late_commit:")):
 			return Reply(0, drop=True)
 		return reply
 
