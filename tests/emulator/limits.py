@@ -116,6 +116,7 @@ class FaultPlan:
 	chaos_reads: bool = False
 	rng: random.Random = field(default_factory=lambda: random.Random(0))
 	injected: int = 0
+	by_fault: Counter[str] = field(default_factory=Counter)
 	lock: threading.Lock = field(default_factory=threading.Lock)
 
 	def add(
@@ -163,6 +164,7 @@ class FaultPlan:
 						if rule["times"] <= 0:
 							self.rules.remove(rule)
 					self.injected += 1
+					self.by_fault[rule["fault"].partition(":")[0]] += 1
 					return rule["fault"]
 			is_write = method in ("PUT", "POST", "DELETE", "PATCH")
 			if (
@@ -176,6 +178,7 @@ class FaultPlan:
 					if not fault_applies(fault, method, endpoint):
 						return None
 					self.injected += 1
+					self.by_fault[fault.partition(":")[0]] += 1
 					return fault
 		return None
 

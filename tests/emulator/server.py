@@ -172,6 +172,7 @@ class XeroEmulator:
 			self._tenant_calls.clear()
 			self.rate_limit_hits = 0
 			self.faults.injected = 0
+			self.faults.by_fault.clear()
 			self.tokens.calls = 0
 
 	def reset(self) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
-from nexwave_xero_connector.sync.journal import request_cancel
+from nexwave_xero_connector.sync.journal import request_cancel, requeue
 from nexwave_xero_connector.sync.model import ContactRequest, Kind
 
 from .db import PyMySqlDb
@@ -93,6 +93,55 @@ class SqlErp:
 		changed = request_cancel(self.db, doctype, name, now)
 		self.db.commit("test: cancel (docstatus and void request together)")
 		return changed
+
+	def add_named_party(self, party_type: str, name: str, title: str, email: str | None = None) -> None:
+		"""A party whose ID and display name differ (two Customers may share a customer_name)."""
+		field = "customer_name" if party_type == "Customer" else "supplier_name"
+		self.db.execute(
+			f"INSERT IGNORE INTO `tab{party_type}` (name, creation, modified, {field}, email_id) "
+			"VALUES (%(name)s, %(now)s, %(now)s, %(title)s, %(email)s)",
+			{"name": name, "title": title, "now": self.clock(), "email": email},
+		)
+		self.db.commit("test: party")
+
+	def delete(self, doctype: str, name: str) -> None:
+		"""Delete a (cancelled) document as the desk's Delete does, with whatever our delete hook does.
+
+		Today the app has no delete hook: the document row goes and its Xero Sync Log row stays as it was.
+		"""
+		self.db.execute(f"DELETE FROM `tab{doctype}` WHERE name = %(name)s", {"name": name})
+		self.db.commit("test: delete (document and hook together)")
+
+	def submit_over_row(self, doc: dict, tenant_id: str) -> str:
+		"""Submit a document whose name already has a log row (a deleted document's name, reused), as
+		events.queue_push does it: the row is pointed at the tenant and requeued if Failed or Skipped."""
+		party_field = PARTY[doc["doctype"]][1]
+		now = self.clock()
+		doc = {**doc, "docstatus": 1}
+		self.db.execute(
+			f"INSERT INTO `tab{doc['doctype']}` (name, creation, modified, docstatus, company, {party_field}, "
+			"is_return, data) VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(data)s)",
+			{
+				"name": doc["name"],
+				"now": now,
+				"company": doc["company"],
+				"party": doc[party_field],
+				"ret": int(bool(doc.get("is_return"))),
+				"data": json.dumps(doc, default=str),
+			},
+		)
+		rows = self.db.query(
+			"SELECT name FROM `tabXero Sync Log` WHERE reference_doctype = %(dt)s AND reference_name = %(dn)s",
+			{"dt": doc["doctype"], "dn": doc["name"]},
+		)
+		self.db.execute(
+			"UPDATE `tabXero Sync Log` SET tenant_id = %(tenant)s, company = %(company)s, queued_by = 'test' "
+			"WHERE name = %(log)s",
+			{"tenant": tenant_id, "company": doc["company"], "log": rows[0]["name"]},
+		)
+		requeue(self.db, [rows[0]["name"]], now, from_statuses=("Failed", "Skipped"))
+		self.db.commit("test: submit over an existing row (document and requeue together)")
+		return rows[0]["name"]
 
 	# -- ErpSource ------------------------------------------------------------------------------
 
