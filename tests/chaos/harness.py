@@ -598,7 +598,7 @@ class Harness:
 
 	def clear(self) -> None:
 		"""Log Settings' clean-up, run several times during the run."""
-		rows = clear_logs(self.db, self.args.clear_after)
+		rows = self.user(clear_logs, self.db, self.args.clear_after)
 		self.stats["log_clears"] += 1
 		self.stats["log_rows_cleared"] += len(rows)
 		for r in rows:
@@ -870,6 +870,7 @@ class Harness:
 		result = Counter(duplicates=0, lost=0, desynced=0, wrong_totals=0, untracked=0, wrong_party=0)
 		problems: list[str] = []
 		by_tag: Counter[str] = Counter()
+		shown: Counter[str] = Counter()
 		unmatched = 0
 
 		def bad(metric: str, ref, why: str) -> None:
@@ -878,7 +879,8 @@ class Harness:
 			tags = sorted(doc.tags) if doc else []
 			for tag in tags or ["plain"]:
 				by_tag[f"{metric}:{tag}"] += 1
-			if len(problems) < 25:
+			shown[metric] += 1
+			if shown[metric] <= 6:
 				problems.append(f"{metric}: {ref[1]}: {why}" + (f" [{','.join(tags)}]" if tags else ""))
 
 		for entry in ledger:
