@@ -19,6 +19,7 @@ the verdict on its last line.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import random
@@ -28,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -260,6 +262,11 @@ def _children(pid: int) -> list[int]:
 	return kids
 
 
+def _die_with_parent() -> None:
+	"""In a worker before exec: the kernel SIGKILLs it when the harness dies (a test timeout, Ctrl-C)."""
+	ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def _signal(ident: tuple[int, str] | None, sig: int) -> bool:
 	"""Send sig to that very process if it still runs."""
 	if ident is None or _identity(ident[0]) != ident:
@@ -299,6 +306,7 @@ class Harness:
 		self.dead_names: set[str] = set()
 		self.leftovers: list[tuple[int, str]] = []  # horses whose worker was killed, still running
 		self.stalled: list[tuple[tuple[int, str], float, str]] = []  # (process, resume at, what)
+		self.stall_lock = threading.Lock()
 		self.events: list[Event] = []
 		self.cleared: dict[tuple[str, str], dict] = {}
 		self.attempts_seen: dict[str, int] = {}
@@ -411,6 +419,7 @@ class Harness:
 			env=env,
 			stdout=log,
 			stderr=subprocess.STDOUT,
+			preexec_fn=_die_with_parent,
 		)
 		log.close()
 		self.procs[slot] = (proc, name)
@@ -673,18 +682,28 @@ class Harness:
 		self._event(f"stall {target}", horse)
 		if not _signal(ident, signal.SIGSTOP):
 			return False
-		resume_at = time.monotonic() + self.args.lease + self.rng.uniform(1.0, 6.0)
-		self.stalled.append((ident, resume_at, target))
+		delay = self.args.lease + self.rng.uniform(1.0, 6.0)
+		entry = (ident, time.monotonic() + delay, target)
+		self.stalled.append(entry)
+		# Its own thread: the frozen process may hold row locks our next statement waits for.
+		timer = threading.Timer(delay, self._resume_one, (entry,))
+		timer.daemon = True
+		timer.start()
 		self.stats[f"stalls_{target}"] += 1
 		self.stats["stalls"] += 1
 		return True
+
+	def _resume_one(self, entry) -> None:
+		with self.stall_lock:
+			if entry in self.stalled:
+				_signal(entry[0], signal.SIGCONT)
+				self.stalled.remove(entry)
 
 	def resume(self, force: bool = False) -> None:
 		now = time.monotonic()
 		for entry in list(self.stalled):
 			if force or entry[1] <= now:
-				_signal(entry[0], signal.SIGCONT)
-				self.stalled.remove(entry)
+				self._resume_one(entry)
 
 	def check_workers(self) -> None:
 		for slot, (proc, name) in list(self.procs.items()):
