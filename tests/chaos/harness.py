@@ -933,7 +933,12 @@ class Harness:
 				elif doc["docstatus"] == 1:
 					match = [x for x in in_xero if x["xero_id"] == doc["xero_id"]]
 					if not match:
-						bad("desynced", ref, "log row cleared and its Xero document is not live")
+						was = self.cleared[ref]["status"]
+						bad(
+							"desynced",
+							ref,
+							f"submitted, its log row (then {was}) cleared, nothing live in Xero",
+						)
 					else:
 						self._check_total(bad, ref, doc, match[0])
 				continue

@@ -43,7 +43,9 @@ def run_chaos(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess, 
 @pytest.mark.timeout(150)
 def test_small_chaos_run_loses_and_duplicates_nothing():
 	"""300 documents, 30 SIGKILLs, emulator faults: no duplicate, lost, desynced or wrong total."""
-	run, got = run_chaos("--docs", "300", "--kills", "30", "--seed", "1", timeout=140)
+	run, got = run_chaos(
+		"--docs", "300", "--kills", "30", "--seed", "1", "--settle-timeout", "60", timeout=140
+	)  # fmt: skip
 	assert (got["docs"], got["kills"]) == (300, 30), run.stdout
 	verdict = {
 		k: got[k] for k in ("duplicates", "lost", "desynced", "wrong_totals", "untracked", "wrong_party")
