@@ -307,6 +307,8 @@ class Harness:
 		self.leftovers: list[tuple[int, str]] = []  # horses whose worker was killed, still running
 		self.stalled: list[tuple[tuple[int, str], float, str]] = []  # (process, resume at, what)
 		self.stall_lock = threading.Lock()
+		self.armed: list[str] = []  # aimed stalls waiting for their create: "before" | "after"
+		self.aimed: list[tuple[float, int, str]] = []  # fired aimed stalls: (at, pid, phase)
 		self.events: list[Event] = []
 		self.cleared: dict[tuple[str, str], dict] = {}
 		self.attempts_seen: dict[str, int] = {}
@@ -350,6 +352,7 @@ class Harness:
 		self.emulator.set_chaos(
 			rate=self.args.fault_rate, seed=self.args.seed, faults=faults, reads=self.args.chaos_reads
 		)
+		self.emulator.interceptor = self.intercept
 		self.redis = Redis.from_url(REDIS_URL)
 		self.redis.ping()
 		self.queue = Queue(self.qname, connection=self.redis)
@@ -667,6 +670,43 @@ class Harness:
 		self.stats["kills"] += 1
 		return True
 
+	def arm_stall(self) -> None:
+		"""An aimed stall: freeze the next horse that creates invoices or credit notes, either as its request
+		arrives (the request lands only after its lease is gone: issue 10, 2b) or right after Xero applied it
+		(the answer waits in the socket while another worker takes the row: 1)."""
+		self.armed.append(self.rng.choice(("before", "after")))
+
+	def intercept(self, phase: str, method: str, endpoint: str, headers) -> None:
+		"""The emulator's interceptor, in the request's thread: fire an armed stall on a create."""
+		pid = headers.get(chaos_worker.PID_HEADER)
+		if method != "PUT" or endpoint not in ("Invoices", "CreditNotes") or not pid or not self.armed:
+			return
+		with self.stall_lock:
+			if not self.armed or self.armed[0] != phase:
+				return
+			self.armed.pop(0)
+			ident = _identity(int(pid))
+			if ident is None or not _signal(ident, signal.SIGSTOP):
+				return
+			delay = self.args.lease + self.rng.uniform(1.0, 6.0)
+			entry = (ident, time.monotonic() + delay, f"aimed {phase} {endpoint}")
+			self.stalled.append(entry)
+			self.aimed.append((time.monotonic() - self.t0, int(pid), phase))
+		timer = threading.Timer(delay, self._resume_one, (entry,))
+		timer.daemon = True
+		timer.start()
+		if phase == "before":
+			time.sleep(max(0.0, delay - 0.3))  # the request is applied just before its sender wakes up
+
+	def take_aimed(self) -> None:
+		"""Turn the aimed stalls fired since the last tick into events (the frozen horse's rows stay put)."""
+		while self.aimed:
+			at, pid, phase = self.aimed.pop(0)
+			held = self._held_by(pid)
+			self.events.append(Event(at, f"stall aimed {phase}", held, True))
+			self.stats[f"stalls_aimed_{phase}"] += 1
+			self.stats["stalls"] += 1
+
 	def stall(self) -> bool:
 		"""SIGSTOP a busy worker's horse (the process doing HTTP) or the worker itself for longer than the
 		lease; resume() sends SIGCONT. False while no worker is busy."""
@@ -751,7 +791,9 @@ class Harness:
 		self.t0 = t0 = time.monotonic()
 		next_sweep = 0.0
 		last_kill_at, last_kill_calls = 0.0, 0
-		while pending or kill_at or pushing or stall_at or self.stalled or clear_at:
+		while (
+			pending or kill_at or pushing or stall_at or self.stalled or clear_at or self.armed or self.aimed
+		):
 			now = time.monotonic() - t0
 			submitted = False
 			while pending and pending[0].submit_at <= now:
@@ -769,7 +811,10 @@ class Harness:
 					last_kill_at, last_kill_calls = now, self.emulator.total_calls(TENANT)
 				else:
 					kill_at[0] = now + 0.2
-			if stall_at and stall_at[0] <= now:
+			if stall_at and stall_at[0] <= now and rng.random() < self.args.aimed:
+				stall_at.pop(0)
+				self.arm_stall()
+			elif stall_at and stall_at[0] <= now:
 				if self.stall():
 					stall_at.pop(0)
 				elif now > self.submit_s + 30:
@@ -778,6 +823,11 @@ class Harness:
 				else:
 					stall_at[0] = now + 0.2
 			self.resume()
+			self.take_aimed()
+			if self.armed and now > self.submit_s + 30:
+				with self.stall_lock:
+					self.stats["stalls_missed"] += len(self.armed)
+					self.armed.clear()
 			if clear_at and clear_at[0] <= now:
 				clear_at.pop(0)
 				self.clear()
@@ -800,7 +850,11 @@ class Harness:
 		"""Chaos off; keep scheduling until nothing is queued or running; return the seconds it took."""
 		self.calls_in_chaos = self.emulator.total_calls(TENANT)
 		self.emulator.set_chaos(rate=0)
+		with self.stall_lock:
+			self.stats["stalls_missed"] += len(self.armed)
+			self.armed.clear()
 		self.resume(force=True)
+		self.take_aimed()
 		self.press_retry(bulk=True, error_class="Transient")
 		t1 = time.monotonic()
 		stable = 0
@@ -1021,6 +1075,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 	p.add_argument("--docs", type=int, default=300)
 	p.add_argument("--kills", type=int, default=30)
 	p.add_argument("--stalls", type=int, default=0, help="SIGSTOPs of a busy horse or worker past the lease")
+	p.add_argument("--aimed", type=float, default=0.6, help="share of stalls aimed at a create request")
 	p.add_argument("--seed", type=int, default=1)
 	p.add_argument("--workers", type=int, default=4)
 	p.add_argument("--fault-rate", type=float, default=0.15)
@@ -1121,8 +1176,9 @@ def main(argv: list[str] | None = None) -> int:
 			f"{s['kills']} ({s['kills_horse']}/{s['kills_worker']}/{s['kills_both']}/{s['kills_idle']})",
 		),
 		(
-			"stalls past the lease (horse/worker, missed)",
-			f"{s['stalls']} ({s['stalls_horse']}/{s['stalls_worker']}, {s['stalls_missed']})",
+			"stalls past the lease (horse/worker/aimed before/after create, missed)",
+			f"{s['stalls']} ({s['stalls_horse']}/{s['stalls_worker']}/{s['stalls_aimed_before']}/"
+			f"{s['stalls_aimed_after']}, {s['stalls_missed']})",
 		),
 		("max resume after a kill or stall (never)", f"{resume_s:.1f} s ({unresumed})"),
 		("worker clocks skewed (max ms)", f"{s['clock_skews']} ({s['max_skew_ms']})"),

@@ -23,6 +23,7 @@ READ_TIMEOUT_ENV = "NXC_CHAOS_READ_TIMEOUT"
 CLOCK_OFFSET_ENV = "NXC_CHAOS_CLOCK_OFFSET"  # seconds this worker's clock is ahead (negative: behind)
 DST_AT_ENV = "NXC_CHAOS_DST_AT"  # epoch seconds at which this worker's clock jumps ...
 DST_SHIFT_ENV = "NXC_CHAOS_DST_SHIFT"  # ... by this many seconds (+3600 or -3600)
+PID_HEADER = "X-Chaos-Pid"
 
 
 def worker_clock() -> datetime:
@@ -38,7 +39,10 @@ def _gateway(base_url: str):
 	"""The real SdkGateway against the emulator, with the chaos run's (short) read timeout."""
 	from tests.support.world import emulator_gateway
 
-	return emulator_gateway(base_url, timeout=(2, float(os.environ.get(READ_TIMEOUT_ENV) or 5)))
+	gateway = emulator_gateway(base_url, timeout=(2, float(os.environ.get(READ_TIMEOUT_ENV) or 5)))
+	# Tell the emulator which process calls, so the harness can freeze this horse at a chosen request.
+	gateway.api.api_client.rest_client.pool_manager.session.headers[PID_HEADER] = str(os.getpid())
+	return gateway
 
 
 def drain_job(database: str, base_url: str, tenant_id: str) -> dict:

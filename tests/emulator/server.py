@@ -9,7 +9,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,6 +57,10 @@ class XeroEmulator:
 		self.rate_limits = rate_limits
 		self.strict_auth = strict_auth
 		self._lock = threading.RLock()
+		# interceptor(phase, method, endpoint, headers): called in the request's thread for every Accounting
+		# API request, with phase "before" (nothing applied yet) and "after" (applied, reply not yet sent);
+		# it may block. The chaos harness freezes the calling worker there.
+		self.interceptor: Callable[[str, str, str, Any], None] | None = None
 		self._server: ThreadingHTTPServer | None = None
 		self._thread: threading.Thread | None = None
 		self.base_url = ""
@@ -305,6 +309,9 @@ class XeroEmulator:
 		early = self._early_fault(fault)
 		if early is not None:
 			return early
+		intercept = self.interceptor if area == "api" else None
+		if intercept:
+			intercept("before", method, endpoint, headers)
 		timed = fault and fault.startswith(("latency:", "late_commit:"))
 		latency = float(fault.split(":", 1)[1]) if timed else 0.0
 		try:
@@ -320,6 +327,8 @@ class XeroEmulator:
 			)
 		if fault == "lost_after_commit" or (fault and fault.startswith("late_commit:")):
 			return Reply(0, drop=True)
+		if intercept and reply.status < 300:
+			intercept("after", method, endpoint, headers)
 		return reply
 
 	def _early_fault(self, fault: str | None) -> Reply | None:

@@ -590,6 +590,17 @@ def test_late_commit_spares_reads_and_updates(emu, api):
 	assert emu.faults_injected == 0
 
 
+def test_interceptor_sees_a_create_before_and_after_it_is_applied(emu, api):
+	seen = []
+	emu.interceptor = lambda phase, method, endpoint, headers: seen.append(
+		(phase, method, endpoint, headers.get("X-Probe"), len(emu.ledger(NZ)))
+	)
+	client = api.api_client
+	client.default_headers["X-Probe"] = "p1"
+	api.create_invoices(NZ, Invoices(invoices=[bill(emu.ids["kea"])]))
+	assert seen == [("before", "PUT", "Invoices", "p1", 0), ("after", "PUT", "Invoices", "p1", 1)]
+
+
 def test_chaos_is_reproducible_by_seed(emu):
 	def outcomes(seed):
 		emu.set_chaos(rate=0.5, seed=seed, faults=("500", "503", "429"))
