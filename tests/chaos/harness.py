@@ -173,15 +173,20 @@ def _plan_parties(docs: list[Doc], rng: random.Random, args: argparse.Namespace,
 		doc.tags.add("shared_name")
 	rest = [d for d in docs if d.template == "si_nz_exclusive_discount" and _plain(d) and d.fate == "keep"]
 	for group in range(args.new_customers):
-		if len(rest) < 2:
+		# Two or three new customers, their first invoices interleaved and submitted within a second or two,
+		# so that concurrent drains need overlapping but different sets of new contacts.
+		customers = rng.randint(2, 4)
+		size = customers * rng.randint(3, 5)
+		if len(rest) < size:
 			break
-		start = rng.randrange(len(rest))
-		burst = rest[start : start + rng.randint(3, 5)]
-		rest = [d for d in rest if d not in burst]
-		party = f"NEWCUST-{seed}-{group:03d}"
-		for doc in burst:
-			doc.party, doc.party_title = party, f"Harbour Trading {seed}-{group:03d}"
-			doc.submit_at = burst[0].submit_at  # all at once: two drains may create the contact together
+		start = rng.randrange(len(rest) - size + 1)
+		burst = rest[start : start + size]
+		rest = rest[:start] + rest[start + size :]
+		for k, doc in enumerate(burst):
+			number = f"{group:03d}{'abcd'[k % customers]}"
+			doc.party, doc.party_title = f"NEWCUST-{seed}-{number}", f"Harbour Trading {seed}-{number}"
+			# one after another, as people submit: each wakes a drain while the previous drains still run
+			doc.submit_at = burst[0].submit_at + k * rng.uniform(0.02, 0.15)
 			doc.tags.add("new_customer")
 	docs.sort(key=lambda d: d.submit_at)
 
@@ -353,6 +358,8 @@ class Harness:
 			rate=self.args.fault_rate, seed=self.args.seed, faults=faults, reads=self.args.chaos_reads
 		)
 		self.emulator.interceptor = self.intercept
+		if self.args.contact_latency:
+			self.emulator.slow("PUT", "Contacts", self.args.contact_latency)
 		self.redis = Redis.from_url(REDIS_URL)
 		self.redis.ping()
 		self.queue = Queue(self.qname, connection=self.redis)
@@ -795,11 +802,8 @@ class Harness:
 			pending or kill_at or pushing or stall_at or self.stalled or clear_at or self.armed or self.aimed
 		):
 			now = time.monotonic() - t0
-			submitted = False
 			while pending and pending[0].submit_at <= now:
 				self.submit(pending.pop(0))
-				submitted = True
-			if submitted:
 				self.wake(TENANT)  # on_submit enqueues after commit
 			while pushing and pushing[0].cancel_at <= now and pushing[0].submitted:
 				self.cancel(pushing.pop(0))
@@ -1035,6 +1039,15 @@ class Harness:
 		self.unexpected_failed = [
 			r for r in all_rows if r["status"] == "Failed" and r["reference_name"] not in planned_to_fail
 		]
+		# Failed on the way, then retried by a person (the run's random Retry hides them from the statuses).
+		self.failed_attempts = [
+			a
+			for a in self.read(
+				f"SELECT l.reference_name, a.message FROM {ATTEMPTS} a JOIN {LOG} l ON l.name = a.parent "
+				"WHERE a.outcome = 'Failed'"
+			)
+			if a["reference_name"] not in planned_to_fail
+		]
 		if self.args.verbose:
 			for ref, row in rows.items():
 				if row["status"] in ("Orphan", "Failed"):
@@ -1101,7 +1114,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 		"--shared-names", type=float, default=0.15, help="share of sales invoices to same-name customers"
 	)
 	p.add_argument(
-		"--new-customers", type=int, default=None, help="bursts of a new customer (default docs/40)"
+		"--new-customers", type=int, default=None, help="bursts of new customers (default docs/100)"
+	)
+	p.add_argument(
+		"--contact-latency",
+		type=float,
+		default=0.4,
+		help="seconds a contact create takes (Xero is not instant)",
 	)
 	p.add_argument("--duplicate-rate", type=float, default=0.4, help="chance per tick of a duplicate drain")
 	p.add_argument("--verbose", action="store_true", help="trace the settle phase on stderr")
@@ -1110,7 +1129,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 	if args.late_commit_hold is None:
 		args.late_commit_hold = args.read_timeout + 2.5
 	if args.new_customers is None:
-		args.new_customers = max(1, args.docs // 40)
+		args.new_customers = max(1, args.docs // 100)
 	return args
 
 
@@ -1139,6 +1158,8 @@ def main(argv: list[str] | None = None) -> int:
 		resume_s, unresumed = harness.max_resume()
 		result = harness.check()
 		calls = harness.emulator.total_calls(TENANT)
+		harness.contact_puts = harness.emulator.calls[("PUT", "Contacts")]
+		harness.contact_count = len(harness.emulator.contacts(TENANT))
 		faults = harness.emulator.faults_injected
 		by_fault = dict(harness.emulator.faults.by_fault)
 		failed_jobs = FailedJobRegistry(queue=harness.queue)
@@ -1166,10 +1187,12 @@ def main(argv: list[str] | None = None) -> int:
 		("  cancelled after their log row was cleared", s["cancel_cleared"]),
 		("  cancelled, deleted, name reused (over old row)", f"{s['reuse']} ({s['submitted_over_old_row']})"),
 		("  to two customers named " + SHARED_NAME, sum("shared_name" in d.tags for d in harness.docs)),
-		("  first invoices of new customers, at once", sum("new_customer" in d.tags for d in harness.docs)),
+		("  first invoices of new customers, together", sum("new_customer" in d.tags for d in harness.docs)),
 		*((f"log rows {status}", harness.statuses.get(status, 0)) for status in ("Queued", *FINAL)),
 		("  Failed although planned to succeed", len(harness.unexpected_failed)),
+		("  attempts Failed although planned to succeed", len(harness.failed_attempts)),
 		("emulator calls (while faults were on)", f"{calls} ({harness.calls_in_chaos})"),
+		("contact creates (PUT Contacts), contacts", f"{harness.contact_puts}, {harness.contact_count}"),
 		("faults injected", f"{faults} {by_fault}"),
 		(
 			"workers killed (horse/worker/both/idle)",
@@ -1203,6 +1226,12 @@ def main(argv: list[str] | None = None) -> int:
 		print(f"{key:<{width}}  {value}")
 	for row in harness.unexpected_failed[:3]:
 		print(f"  failed: {row['reference_name']}: {(row['error_message'] or '')[:160]}")
+	kinds = Counter((a["message"] or "")[:60] for a in harness.failed_attempts)
+	for message, count in kinds.most_common(3):
+		example = next(a for a in harness.failed_attempts if (a["message"] or "")[:60] == message)
+		print(
+			f"  failed attempts ({count}x) e.g. {example['reference_name']}: {(example['message'] or '')[:160]}"
+		)
 	for line in harness.problems:
 		print("  " + line)
 	print(last_line(args, s, faults, result, quiesce_s, resume_s))

@@ -61,6 +61,7 @@ class XeroEmulator:
 		# API request, with phase "before" (nothing applied yet) and "after" (applied, reply not yet sent);
 		# it may block. The chaos harness freezes the calling worker there.
 		self.interceptor: Callable[[str, str, str, Any], None] | None = None
+		self.base_latency: dict[tuple[str, str], float] = {}
 		self._server: ThreadingHTTPServer | None = None
 		self._thread: threading.Thread | None = None
 		self.base_url = ""
@@ -270,6 +271,10 @@ class XeroEmulator:
 		"lost_after_commit", "late_commit:S": a create held S seconds, committed, then left unanswered)."""
 		self.faults.add(fault, method, endpoint, tenant_id, times)
 
+	def slow(self, method: str, endpoint: str, seconds: float) -> None:
+		"""Make every such request take `seconds` longer before it is applied (real Xero is not instant)."""
+		self.base_latency[(method.upper(), endpoint.strip("/"))] = float(seconds)
+
 	def set_chaos(
 		self,
 		rate: float = 0.1,
@@ -314,6 +319,7 @@ class XeroEmulator:
 			intercept("before", method, endpoint, headers)
 		timed = fault and fault.startswith(("latency:", "late_commit:"))
 		latency = float(fault.split(":", 1)[1]) if timed else 0.0
+		latency += self.base_latency.get((method, endpoint), 0.0)
 		try:
 			if area == "api":
 				reply = self._api(method, path, parts, query, headers, body, tenant_id, latency)

@@ -601,6 +601,16 @@ def test_interceptor_sees_a_create_before_and_after_it_is_applied(emu, api):
 	assert seen == [("before", "PUT", "Invoices", "p1", 0), ("after", "PUT", "Invoices", "p1", 1)]
 
 
+def test_slow_endpoint_takes_longer_and_others_do_not(emu, api):
+	emu.slow("PUT", "Contacts", 0.4)
+	started = time.monotonic()
+	api.create_contacts(NZ, Contacts(contacts=[Contact(name="Slow Ltd")]))
+	assert time.monotonic() - started >= 0.4
+	started = time.monotonic()
+	api.get_contacts(NZ)
+	assert time.monotonic() - started < 0.4 and emu.faults_injected == 0
+
+
 def test_chaos_is_reproducible_by_seed(emu):
 	def outcomes(seed):
 		emu.set_chaos(rate=0.5, seed=seed, faults=("500", "503", "429"))
