@@ -314,6 +314,7 @@ class Harness:
 		self.stall_lock = threading.Lock()
 		self.armed: list[str] = []  # aimed stalls waiting for their create: "before" | "after"
 		self.aimed: list[tuple[float, int, str]] = []  # fired aimed stalls: (at, pid, phase)
+		self.aimed_misfired = 0
 		self.events: list[Event] = []
 		self.cleared: dict[tuple[str, str], dict] = {}
 		self.attempts_seen: dict[str, int] = {}
@@ -694,6 +695,7 @@ class Harness:
 			self.armed.pop(0)
 			ident = _identity(int(pid))
 			if ident is None or not _signal(ident, signal.SIGSTOP):
+				self.aimed_misfired += 1  # the caller was gone already (killed meanwhile)
 				return
 			delay = self.args.lease + self.rng.uniform(1.0, 6.0)
 			entry = (ident, time.monotonic() + delay, f"aimed {phase} {endpoint}")
@@ -1178,6 +1180,7 @@ def main(argv: list[str] | None = None) -> int:
 		return 2
 	harness.stop()
 	s = harness.stats
+	s["stalls_missed"] += harness.aimed_misfired
 	wall = time.monotonic() - started
 	table = [
 		("documents submitted (names reused)", f"{s['submitted']} ({s['names_reused']})"),
