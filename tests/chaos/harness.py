@@ -315,6 +315,8 @@ class Harness:
 		self.armed: list[str] = []  # aimed stalls waiting for their create: "before" | "after"
 		self.aimed: list[tuple[float, int, str]] = []  # fired aimed stalls: (at, pid, phase)
 		self.aimed_misfired = 0
+		self.quiet_since = 0.0
+		self.max_asleep = 0.0
 		self.events: list[Event] = []
 		self.cleared: dict[tuple[str, str], dict] = {}
 		self.attempts_seen: dict[str, int] = {}
@@ -772,6 +774,11 @@ class Harness:
 				claimed = True
 		self.attempts_seen = {n: a for n, (_, a) in current.items()}
 		now = time.monotonic() - self.t0
+		self.db.commit("chaos: fresh snapshot")
+		if claimed or not self.journal.tenants_with_work():
+			self.quiet_since = now
+		else:  # claimable rows and nobody claims them: the queue sleeps
+			self.max_asleep = max(self.max_asleep, now - self.quiet_since)
 		for event in self.events:
 			if event.resumed_at is not None:
 				continue
@@ -1207,6 +1214,7 @@ def main(argv: list[str] | None = None) -> int:
 			f"{s['stalls_aimed_after']}, {s['stalls_missed']})",
 		),
 		("max resume after a kill or stall (never)", f"{resume_s:.1f} s ({unresumed})"),
+		("longest stretch with claimable rows and no claim", f"{harness.max_asleep:.1f} s"),
 		("worker clocks skewed (max ms)", f"{s['clock_skews']} ({s['max_skew_ms']})"),
 		("DST jumps on workers (+1 h / -1 h)", f"{s['dst_forward']} / {s['dst_back']}"),
 		("log clean-ups, rows cleared", f"{s['log_clears']}, {s['log_rows_cleared']}"),
