@@ -1,25 +1,41 @@
-"""The chaos run: real drains in RQ worker processes, killed at random, against a faulty emulator.
+"""The chaos run: real drains in forking RQ workers, killed and frozen at random, against a faulty emulator.
 
-The harness plays ERPNext (submit, cancel, Retry through the same SQL the Frappe hooks run, in a fresh
-MariaDB database), Frappe's enqueue (deduplicated per tenant, plus deliberate duplicates) and its
-scheduler (a sweeper that enqueues a drain whenever the log has claimable work). When the run has
-quiesced it compares the log with the emulator's ledger and prints the verdict on its last line.
+The harness plays ERPNext (submit, cancel, delete, Retry through the same SQL the Frappe hooks run, in a
+fresh MariaDB database), Frappe's enqueue (`wake`, deduplicated per tenant, plus deliberate duplicates),
+its scheduler (a sweeper that wakes a drain whenever the log has claimable work) and Log Settings (which
+clears old finished log rows). The faults it injects, each counted in its table:
+
+- SIGKILL of the worker, its work horse or both (Frappe's RQ workers fork a horse per job);
+- SIGSTOP of a busy horse or worker for longer than the lease, then SIGCONT;
+- emulator faults, among them a create Xero commits only after the client's read timeout;
+- per-worker clock skew and a daylight-saving jump of ±1 h on some workers mid-run;
+- log clearing during the run; cancelled documents deleted and their names reused by new documents;
+- two customers sharing one name; brand-new customers whose first documents are submitted at once.
+
+When the run has quiesced it compares the ERP documents and the log with the emulator's ledger and prints
+the verdict on its last line.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import json
+import math
 import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
+import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -31,20 +47,33 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
+from nexwave_xero_connector.constants import CLEARABLE_LOG_STATUSES
 from nexwave_xero_connector.sync.journal import SqlJournal, requeue
 from tests.emulator import XeroEmulator
 from tests.support.db import PyMySqlDb, create_database, drop_database
 from tests.support.erp import SqlErp
 from tests.support.world import COMPANY, SITE_URL, clone
 
+from . import worker as chaos_worker
+
 REPO = Path(__file__).resolve().parents[2]
 TENANT = "tenant-nz"
 REDIS_URL = os.environ.get("NXC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DRAIN_JOB = "tests.chaos.worker.drain_job"
-CHAOS_FAULTS = ("500", "503", "429", "latency:0.3", "drop_before_commit", "lost_after_commit")
+DRAIN_TIMEOUT = 1500  # Frappe's "long" queue, where the app's drain runs
+BASE_FAULTS = ("500", "503", "429", "latency:0.3", "drop_before_commit", "lost_after_commit")
 FINAL = ("Synced", "Voided", "Failed", "Skipped", "Orphan")
 SLUGS = {"sales-invoice": "Sales Invoice", "purchase-invoice": "Purchase Invoice"}
 LOG = "`tabXero Sync Log`"
+ATTEMPTS = "`tabXero Sync Attempt`"
+LIVE = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID")
+HOSTNAME = socket.gethostname()
+
+# Two customers with one name (scenario 5) and the alternative parties a reused name may get.
+SHARED_NAME = "Kauri Traders Ltd"
+SHARED_CUSTOMERS = ("CUST-KAURI-A", "CUST-KAURI-B")
+OTHER_CUSTOMER = "Pacific Rim Traders Inc"
+OTHER_SUPPLIER = "Harakeke Supplies Ltd"
 
 
 @dataclass
@@ -54,14 +83,20 @@ class Doc:
 	name: str
 	doctype: str
 	template: str
-	fate: str = "keep"  # keep | cancel_now | cancel_pushing | cancel_synced
+	fate: str = "keep"  # keep | cancel_now | cancel_pushing | cancel_synced | cancel_cleared | reuse
 	against: str | None = None
 	unmapped: bool = False
 	bill_no: str | None = None
+	party: str | None = None  # another customer/supplier than the template's
+	party_title: str | None = None
 	submit_at: float = 0.0
 	cancel_at: float | None = None
+	delete_at_once: bool = False  # reuse: delete right after the cancel, not once the row settled
+	successor: Doc | None = None  # reuse: the new document that takes this name
+	tags: set[str] = field(default_factory=set)
 	submitted: bool = False
 	cancelled: bool = False
+	deleted: bool = False
 
 	def body(self) -> dict:
 		changes = {}
@@ -70,14 +105,18 @@ class Doc:
 		if self.against:
 			# a return ERPNext applied to the original (update_outstanding_for_self unset) is allocated
 			changes.update(return_against=self.against, update_outstanding_for_self=0)
+		if self.party:
+			field_ = "supplier" if self.doctype == "Purchase Invoice" else "customer"
+			changes[field_] = self.party
+			changes[f"{field_}_name"] = self.party_title or self.party
 		body = clone(self.template, self.name, **changes)
 		if self.unmapped:
 			body["items"][0]["income_account"] = "Unmapped Income - KTL"  # fails mapping: Failed, Retry
 		return body
 
 
-def plan(count: int, seed: int, submit_s: float) -> list[Doc]:
-	"""Mixed documents (invoices, returns, bills) and their fates, reproducible from the seed."""
+def plan(count: int, seed: int, submit_s: float, args: argparse.Namespace | None = None) -> list[Doc]:
+	"""Mixed documents (invoices, returns, bills), their parties and fates, reproducible from the seed."""
 	rng = random.Random(seed)
 	docs: list[Doc] = []
 	free_originals: list[Doc] = []
@@ -100,6 +139,7 @@ def plan(count: int, seed: int, submit_s: float) -> list[Doc]:
 			)
 		doc.submit_at = submit_s * i / max(1, count)
 		docs.append(doc)
+	clearing = bool(args and args.clear_logs)
 	for doc in docs:
 		if doc.name in protected:
 			continue
@@ -111,7 +151,149 @@ def plan(count: int, seed: int, submit_s: float) -> list[Doc]:
 			doc.cancel_at = doc.submit_at + rng.uniform(0.02, 1.5)
 		elif r < 0.25:
 			doc.fate = "cancel_synced"
+		elif r < 0.29 and clearing:
+			doc.fate = "cancel_cleared"  # cancelled once Log Settings cleared its Synced row (scenario 3)
+			doc.tags.add("log_cleared")
+	if args is not None:
+		_plan_parties(docs, rng, args, seed)
+		_plan_reuse(docs, rng, args, seed)
 	return docs
+
+
+def _plain(doc: Doc) -> bool:
+	"""A document no other scenario has claimed yet (new parties and reuse stay apart)."""
+	return not (doc.unmapped or doc.party or doc.against or doc.tags) and doc.template != "si_nz_return"
+
+
+def _plan_parties(docs: list[Doc], rng: random.Random, args: argparse.Namespace, seed: int) -> None:
+	"""Customers sharing a name, and bursts of first invoices of brand-new customers."""
+	sales = [d for d in docs if d.template == "si_nz_exclusive_discount" and _plain(d) and d.fate == "keep"]
+	rng.shuffle(sales)
+	shared = sales[: int(len(sales) * args.shared_names)]
+	for k, doc in enumerate(shared):
+		doc.party, doc.party_title = SHARED_CUSTOMERS[k % 2], SHARED_NAME
+		doc.tags.add("shared_name")
+	rest = [d for d in docs if d.template == "si_nz_exclusive_discount" and _plain(d) and d.fate == "keep"]
+	for group in range(args.new_customers):
+		# Two or three new customers, their first invoices interleaved and submitted within a second or two,
+		# so that concurrent drains need overlapping but different sets of new contacts.
+		customers = rng.randint(2, 4)
+		size = customers * rng.randint(3, 5)
+		if len(rest) < size:
+			break
+		start = rng.randrange(len(rest) - size + 1)
+		burst = rest[start : start + size]
+		rest = rest[:start] + rest[start + size :]
+		for k, doc in enumerate(burst):
+			number = f"{group:03d}{'abcd'[k % customers]}"
+			doc.party, doc.party_title = f"NEWCUST-{seed}-{number}", f"Harbour Trading {seed}-{number}"
+			# one after another, as people submit: each wakes a drain while the previous drains still run
+			doc.submit_at = burst[0].submit_at + k * rng.uniform(0.02, 0.15)
+			doc.tags.add("new_customer")
+	docs.sort(key=lambda d: d.submit_at)
+
+
+def _plan_reuse(docs: list[Doc], rng: random.Random, args: argparse.Namespace, seed: int) -> None:
+	"""Documents cancelled, deleted and whose name a new document (other party or amounts) takes."""
+	for doc in docs:
+		plain = (
+			_plain(doc)
+			and doc.fate == "keep"
+			and doc.template in ("si_nz_exclusive_discount", "pi_nz_freight")
+		)
+		if not plain or rng.random() >= args.reuse:
+			continue
+		doc.fate = "reuse"
+		doc.tags.add("reuse")
+		doc.cancel_at = doc.submit_at + rng.uniform(0.05, 4.0)
+		doc.delete_at_once = rng.random() < 0.5
+		successor = Doc(doc.name, doc.doctype, doc.template, tags={"reuse"})
+		choice = rng.randrange(3)
+		if doc.doctype == "Purchase Invoice":
+			successor.bill_no = f"{doc.bill_no}-R"
+			successor.party = OTHER_SUPPLIER
+		else:
+			if choice != 1:
+				successor.party = OTHER_CUSTOMER
+			if choice != 0:
+				successor.template = "si_nz_inclusive"  # other lines and totals
+		doc.successor = successor
+
+
+def clear_logs(db: PyMySqlDb, older_than_seconds: float) -> list[dict]:
+	"""Log Settings' clean-up of Xero Sync Log, as XeroSyncLog.clear_old_logs does it (its `days` in
+	seconds here): finished rows older than the threshold are deleted with their attempts. Returns the
+	deleted rows (name, reference_doctype, reference_name, status, xero_id)."""
+	db.commit("chaos: fresh snapshot")
+	rows = db.query(
+		f"SELECT name, reference_doctype, reference_name, status, xero_id FROM {LOG} "
+		"WHERE modified < NOW(6) - INTERVAL %(s)s MICROSECOND AND status IN %(statuses)s",
+		{"s": int(older_than_seconds * 1_000_000), "statuses": CLEARABLE_LOG_STATUSES},
+	)
+	if rows:
+		names = tuple(r["name"] for r in rows)
+		db.execute(
+			f"DELETE FROM {ATTEMPTS} WHERE parenttype = 'Xero Sync Log' AND parent IN %(n)s", {"n": names}
+		)
+		db.execute(f"DELETE FROM {LOG} WHERE name IN %(n)s", {"n": names})
+	db.commit("chaos: Log Settings clean-up")
+	return rows
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> list[str] | None:
+	"""Fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None if gone."""
+	try:
+		text = Path(f"/proc/{pid}/stat").read_text()
+	except OSError:
+		return None
+	return text.rsplit(")", 1)[1].split()
+
+
+def _identity(pid: int) -> tuple[int, str] | None:
+	"""(pid, start time): a process, not just a number the kernel may hand out again."""
+	fields = _stat(pid)
+	return (pid, fields[19]) if fields and fields[0] != "Z" else None
+
+
+def _children(pid: int) -> list[int]:
+	"""Live child processes of pid (a forking RQ worker's work horse)."""
+	kids = []
+	for entry in os.listdir("/proc"):
+		if entry.isdigit():
+			fields = _stat(int(entry))
+			if fields and fields[0] != "Z" and int(fields[1]) == pid:
+				kids.append(int(entry))
+	return kids
+
+
+def _die_with_parent() -> None:
+	"""In a worker before exec: the kernel SIGKILLs it when the harness dies (a test timeout, Ctrl-C)."""
+	ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _signal(ident: tuple[int, str] | None, sig: int) -> bool:
+	"""Send sig to that very process if it still runs."""
+	if ident is None or _identity(ident[0]) != ident:
+		return False
+	try:
+		os.kill(ident[0], sig)
+	except ProcessLookupError:
+		return False
+	return True
+
+
+@dataclass
+class Event:
+	"""A kill or stall, and what has to move again before the organisation counts as resumed."""
+
+	at: float
+	what: str
+	held: dict[str, int]  # rows the victim horse held: name -> attempts at the event
+	work: bool  # whether rows were claimable at the event
+	resumed_at: float | None = None
 
 
 class Harness:
@@ -121,17 +303,33 @@ class Harness:
 		self.args = args
 		self.rng = random.Random(args.seed * 7919 + 1)
 		self.qname = f"nxc-chaos-{args.seed}-{os.getpid()}"
-		self.drain_id = f"{self.qname}--xero-drain--{TENANT}"
+		self.drain_id = f"{self.qname}::xero-drain::{TENANT}"  # Frappe's "<site>::<job_id>"
 		self.submit_s = args.submit_seconds or max(3.0, args.docs * 0.05)
-		self.docs = plan(args.docs, args.seed, self.submit_s)
+		self.docs = plan(args.docs, args.seed, self.submit_s, args)
 		self.by_name = {d.name: d for d in self.docs}
 		self.stats: Counter[str] = Counter()
 		self.procs: dict[int, tuple[subprocess.Popen, str]] = {}
 		self.generation = 0
 		self.dead_names: set[str] = set()
+		self.leftovers: list[tuple[int, str]] = []  # horses whose worker was killed, still running
+		self.stalled: list[tuple[tuple[int, str], float, str]] = []  # (process, resume at, what)
+		self.stall_lock = threading.Lock()
+		self.armed: list[str] = []  # aimed stalls waiting for their create: "before" | "after"
+		self.aimed: list[tuple[float, int, str]] = []  # fired aimed stalls: (at, pid, phase)
+		self.aimed_misfired = 0
+		self.quiet_since = 0.0
+		self.max_asleep = 0.0
+		self.events: list[Event] = []
+		self.cleared: dict[tuple[str, str], dict] = {}
+		self.attempts_seen: dict[str, int] = {}
 		self.logdir = Path(tempfile.mkdtemp(prefix=f"{self.qname}-"))
 		self.database = ""
 		self.emulator: XeroEmulator | None = None
+		self.t0 = time.monotonic()
+		self.calls_in_chaos = 0
+		self.problems: list[str] = []
+		self.statuses: Counter[str] = Counter()
+		self.unmatched = 0
 
 	# -- setup and teardown ---------------------------------------------------------------------
 
@@ -141,7 +339,11 @@ class Harness:
 		self.erp = SqlErp(self.db, datetime.now)
 		self.journal = SqlJournal(self.db, datetime.now, worker="scheduler")
 		self.erp.add_party("Customer", "Tui Hardware Ltd", "accounts@tui.example")
+		self.erp.add_party("Customer", OTHER_CUSTOMER)
 		self.erp.add_party("Supplier", "Southern Packaging Ltd")
+		self.erp.add_party("Supplier", OTHER_SUPPLIER)
+		for customer in SHARED_CUSTOMERS:
+			self.erp.add_named_party("Customer", customer, SHARED_NAME)
 		self.emulator = XeroEmulator(rate_limits=False)
 		self.emulator.start(port=0)
 		# A dropped connection makes the server thread print a BrokenPipe traceback: expected here.
@@ -154,12 +356,19 @@ class Harness:
 			currencies=("NZD", "USD"),
 			short_code="!kTl1",
 		)
+		faults = BASE_FAULTS
+		if self.args.late_commit_hold > 0:
+			faults += (f"late_commit:{self.args.late_commit_hold}",)
 		self.emulator.set_chaos(
-			rate=self.args.fault_rate, seed=self.args.seed, faults=CHAOS_FAULTS, reads=self.args.chaos_reads
+			rate=self.args.fault_rate, seed=self.args.seed, faults=faults, reads=self.args.chaos_reads
 		)
+		self.emulator.interceptor = self.intercept
+		if self.args.contact_latency:
+			self.emulator.slow("PUT", "Contacts", self.args.contact_latency)
 		self.redis = Redis.from_url(REDIS_URL)
 		self.redis.ping()
 		self.queue = Queue(self.qname, connection=self.redis)
+		self.t0 = time.monotonic()
 		for slot in range(self.args.workers):
 			self.spawn(slot)
 
@@ -169,6 +378,8 @@ class Harness:
 				proc.send_signal(signal.SIGKILL)
 				proc.wait()
 		self.procs.clear()
+		for ident in self.leftovers + [s[0] for s in self.stalled]:
+			_signal(ident, signal.SIGKILL)
 		try:
 			for key in self.redis.scan_iter(f"*{self.qname}*"):
 				self.redis.delete(key)
@@ -185,15 +396,32 @@ class Harness:
 			shutil.rmtree(self.logdir, ignore_errors=True)
 
 	def spawn(self, slot: int) -> None:
-		"""Start a fresh worker process in this slot (RQ worker names must be unique)."""
+		"""Start a fresh worker process in this slot (RQ worker names must be unique), with its own clock."""
 		self.generation += 1
 		name = f"{self.qname}-w{slot}-{self.generation}"
+		skew = self.rng.uniform(-self.args.skew, self.args.skew) if self.args.skew else 0.0
 		env = {
 			**os.environ,
-			"NXC_CHAOS_LEASE_SECONDS": str(self.args.lease),
-			"NXC_CHAOS_BATCH_SIZE": str(self.args.batch_size),
+			chaos_worker.LEASE_ENV: str(self.args.lease),
+			chaos_worker.BATCH_ENV: str(self.args.batch_size),
+			chaos_worker.READ_TIMEOUT_ENV: str(self.args.read_timeout),
+			# The engine's in-flight window must outlast the latest commit the emulator plays after a timeout,
+			# as the production default outlasts Xero's.
+			chaos_worker.IN_FLIGHT_ENV: str(
+				math.ceil(self.args.read_timeout + self.args.late_commit_hold + 5)
+			),
+			chaos_worker.CLOCK_OFFSET_ENV: f"{skew:.3f}",
 			"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
 		}
+		if skew:
+			self.stats["clock_skews"] += 1
+			self.stats["max_skew_ms"] = max(self.stats["max_skew_ms"], int(abs(skew) * 1000))
+		elapsed = time.monotonic() - self.t0
+		if self.rng.random() < self.args.dst and elapsed < self.submit_s:
+			shift = self.rng.choice((3600, -3600))
+			env[chaos_worker.DST_AT_ENV] = str(time.time() + self.rng.uniform(0, self.submit_s - elapsed))
+			env[chaos_worker.DST_SHIFT_ENV] = str(shift)
+			self.stats["dst_forward" if shift > 0 else "dst_back"] += 1
 		log = open(self.logdir / f"w{slot}.log", "ab")  # the child process keeps its own copy
 		proc = subprocess.Popen(
 			[
@@ -211,6 +439,7 @@ class Harness:
 			env=env,
 			stdout=log,
 			stderr=subprocess.STDOUT,
+			preexec_fn=_die_with_parent,
 		)
 		log.close()
 		self.procs[slot] = (proc, name)
@@ -224,33 +453,61 @@ class Harness:
 		self.db.commit("chaos: end the read snapshot")
 		return rows
 
-	def enqueue_drain(self, duplicate: bool = False) -> bool:
-		"""Enqueue a drain as Frappe does: one per tenant unless one is queued or running."""
-		job_id = self.drain_id
-		if duplicate:
-			self.stats["duplicate_enqueues"] += 1
-			job_id = f"{self.qname}--dup-{self.stats['duplicate_enqueues']}"
-		else:
+	def wake(self, tenant: str) -> bool:
+		"""Wake the tenant's drain, by the policy --wake names; True if a job was enqueued."""
+		if self.args.wake == "frappe":
+			return self._wake_frappe(tenant)
+		return self._wake_app(tenant)
+
+	def _wake_frappe(self, tenant: str) -> bool:
+		"""frappe.enqueue(..., job_id=..., deduplicate=True) in Frappe 15.92: a job with that id that is
+		queued or started suppresses the enqueue (even if its worker is dead); any other is replaced."""
+		job_id = f"{self.qname}::xero-drain::{tenant}"
+		try:
+			job = Job.fetch(job_id, connection=self.redis)
+			if job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.STARTED):
+				self.stats["enqueues_deduped"] += 1
+				return False
+			job.delete()
+		except NoSuchJobError:
+			pass
+		self._enqueue(job_id, tenant)
+		return True
+
+	def _wake_app(self, tenant: str) -> bool:
+		"""The app's policy: suppress only while the tenant's latest drain job is queued and really waiting
+		in the queue; started, finished, failed or missing ⇒ a new job with a fresh id."""
+		latest_key = f"{self.qname}:latest-drain:{tenant}"
+		latest = self.redis.get(latest_key)
+		if latest:
+			latest = latest.decode()
 			try:
-				job = Job.fetch(job_id, connection=self.redis)
-				status = job.get_status(refresh=False)
-				# A worker killed between popping the job and starting it leaves it "queued" but nowhere.
-				queued = status == JobStatus.QUEUED and job_id in self.queue.get_job_ids()
-				if queued or (status == JobStatus.STARTED and job.worker_name not in self.dead_names):
+				job = Job.fetch(latest, connection=self.redis)
+				if job.get_status(refresh=False) == JobStatus.QUEUED and latest in self.queue.get_job_ids():
 					self.stats["enqueues_deduped"] += 1
 					return False
 			except NoSuchJobError:
 				pass
+		job_id = f"{self.qname}::xero-drain::{tenant}::{uuid.uuid4().hex[:10]}"
+		self._enqueue(job_id, tenant)
+		self.redis.set(latest_key, job_id, ex=86_400)
+		return True
+
+	def _enqueue(self, job_id: str, tenant: str) -> None:
 		self.queue.enqueue(
 			DRAIN_JOB,
-			args=(self.database, self.emulator.base_url, TENANT),
+			args=(self.database, self.emulator.base_url, tenant),
 			job_id=job_id,
-			job_timeout=120,
-			result_ttl=30,
-			failure_ttl=3600,
+			job_timeout=DRAIN_TIMEOUT,
+			result_ttl=600,  # Frappe's rq_results_ttl
+			failure_ttl=7 * 86_400,
 		)
 		self.stats["enqueues"] += 1
-		return True
+
+	def enqueue_duplicate(self) -> None:
+		"""A second drain beside the first (two enqueues racing past the dedup check before commit)."""
+		self.stats["duplicate_enqueues"] += 1
+		self._enqueue(f"{self.qname}--dup-{self.stats['duplicate_enqueues']}", TENANT)
 
 	def user(self, action, *args):
 		"""Run a user's action; a deadlock rolls it back whole, and the user simply tries again."""
@@ -261,28 +518,38 @@ class Harness:
 				if exc.args[0] not in (1205, 1213) or attempt == 9:
 					raise
 				self.db.rollback()
-				self.stats[f"{action.__name__}_deadlocks"] += 1
+				self.stats[f"{getattr(action, '__name__', 'action')}_deadlocks"] += 1
 				time.sleep(0.05 * (attempt + 1))
 
 	def submit(self, doc: Doc) -> None:
-		self.user(self.erp.submit, doc.body(), TENANT)
+		if doc.party and doc.party.startswith("NEWCUST-"):
+			self.erp.add_named_party("Customer", doc.party, doc.party_title)  # INSERT IGNORE: once
+		try:
+			self.user(self.erp.submit, doc.body(), TENANT)
+		except pymysql.err.IntegrityError as exc:
+			if exc.args[0] != 1062:
+				raise
+			self.db.rollback()  # the name's old log row is still there: the hook's requeue path
+			self.user(self.erp.submit_over_row, doc.body(), TENANT)
+			self.stats["submitted_over_old_row"] += 1
 		doc.submitted = True
 		self.stats["submitted"] += 1
 		if doc.fate == "cancel_now":
 			self.cancel(doc)
 
 	def cancel(self, doc: Doc) -> None:
-		self.user(self.erp.cancel, doc.doctype, doc.name)
+		self.user(self.erp.cancel, doc.doctype, doc.name, TENANT)
 		doc.cancelled = True
 		self.stats[doc.fate] += 1
+		self.wake(TENANT)  # on_cancel wakes the drain after commit
 
 	def sweep(self) -> None:
-		"""The scheduler: hurry rows waiting on a long backoff, enqueue a drain if there is work."""
+		"""The scheduler: hurry rows waiting on a long backoff, wake a drain if there is work."""
 		now = datetime.now()
 		self.stats["hurried"] += self.user(self._hurry, now + timedelta(seconds=2))
 		self.db.commit("chaos: fresh snapshot")
 		if self.journal.tenants_with_work():
-			self.enqueue_drain()
+			self.wake(TENANT)
 
 	def _hurry(self, soon: datetime) -> int:
 		hurried = self.db.execute(
@@ -292,17 +559,52 @@ class Harness:
 		self.db.commit("chaos: a human pressing Retry on rows waiting for their backoff")
 		return hurried
 
-	def cancel_synced(self) -> None:
-		"""Cancel documents marked for it once they are in Xero (or failed)."""
-		waiting = [d.name for d in self.docs if d.fate == "cancel_synced" and d.submitted and not d.cancelled]
-		if not waiting:
-			return
+	def row_states(self, names: list[str]) -> dict[str, str | None]:
+		"""Current status of each document's row (None: no row, e.g. cleared)."""
+		if not names:
+			return {}
 		rows = self.read(
-			f"SELECT reference_name, status FROM {LOG} WHERE reference_name IN %(n)s", {"n": tuple(waiting)}
+			f"SELECT reference_name, status FROM {LOG} WHERE reference_name IN %(n)s", {"n": tuple(names)}
 		)
-		for row in rows:
-			if row["status"] in ("Synced", "Failed"):
-				self.cancel(self.by_name[row["reference_name"]])
+		found = {r["reference_name"]: r["status"] for r in rows}
+		return {n: found.get(n) for n in names}
+
+	def cancel_synced(self, settling: bool = False) -> None:
+		"""Cancel documents marked for it once they are in Xero (or failed), or once their row is cleared
+		(while settling, whatever their row: one written by a worker whose clock ran ahead is not old yet)."""
+		waiting = [
+			d
+			for d in self.docs
+			if d.fate in ("cancel_synced", "cancel_cleared") and d.submitted and not d.cancelled
+		]
+		states = self.row_states([d.name for d in waiting])
+		for doc in waiting:
+			state = states[doc.name]
+			if doc.fate == "cancel_synced" and state in ("Synced", "Failed", None):
+				self.cancel(doc)
+			elif doc.fate == "cancel_cleared" and (
+				state in (None, "Failed") or (settling and state in FINAL)
+			):
+				self.cancel(doc)
+
+	def reuse_names(self, now: float) -> None:
+		"""Cancel, delete and resubmit under the same name, for documents planned so."""
+		due = [d for d in self.docs if d.fate == "reuse" and d.submitted and not d.deleted]
+		for doc in due:
+			if not doc.cancelled and doc.cancel_at is not None and doc.cancel_at <= now:
+				self.cancel(doc)
+		settled = self.row_states([d.name for d in due if d.cancelled and not d.delete_at_once])
+		for doc in due:
+			if not doc.cancelled:
+				continue
+			if not doc.delete_at_once and settled.get(doc.name) not in (*FINAL, None):
+				continue
+			self.user(self.erp.delete, doc.doctype, doc.name, TENANT)
+			doc.deleted = True
+			self.stats["deleted"] += 1
+			self.submit(doc.successor)
+			self.stats["names_reused"] += 1
+			self.wake(TENANT)
 
 	def press_retry(self, bulk: bool, error_class: str | None = None) -> None:
 		sql = f"SELECT name FROM {LOG} WHERE status = 'Failed'"
@@ -316,38 +618,150 @@ class Harness:
 			picked = names
 		self.stats["retried_rows"] += self.user(self._requeue, picked)
 		self.stats["retry_bulk" if bulk else "retry_single"] += 1
-		self.enqueue_drain()
+		self.wake(TENANT)
 
 	def _requeue(self, names: list[str]) -> int:
 		changed = requeue(self.db, names, datetime.now())
 		self.db.commit("chaos: Retry")
 		return changed
 
+	def clear(self) -> None:
+		"""Log Settings' clean-up, run several times during the run."""
+		rows = self.user(clear_logs, self.db, self.args.clear_after)
+		self.stats["log_clears"] += 1
+		self.stats["log_rows_cleared"] += len(rows)
+		for r in rows:
+			self.cleared[(r["reference_doctype"], r["reference_name"])] = r
+
+	# -- workers: kills and stalls ----------------------------------------------------------------
+
 	def busy_workers(self) -> set[str]:
 		"""Names of our live workers that are running a job now (a killed one stays registered a while)."""
 		live = {name for _, name in self.procs.values()}
 		return {w.name for w in Worker.all(queue=self.queue) if w.name in live and w.get_state() == "busy"}
 
-	def kill(self) -> bool:
-		"""SIGKILL a worker (preferably one in the middle of a drain) and start a replacement.
-
-		False (try again shortly) while no worker has even registered with RQ yet.
-		"""
+	def _registered(self) -> tuple[list[int], list[int]]:
+		"""(busy slots, registered slots) of our workers."""
 		names = {name: slot for slot, (_, name) in self.procs.items()}
 		registered = {w.name: w.get_state() for w in Worker.all(queue=self.queue) if w.name in names}
 		busy = [names[n] for n, state in registered.items() if state == "busy"]
-		ready = [names[n] for n in registered]
+		return busy, [names[n] for n in registered]
+
+	def _held_by(self, horse: int) -> dict[str, int]:
+		rows = self.read(
+			f"SELECT name, attempts FROM {LOG} WHERE status = 'Queued' AND lease_owner LIKE %(o)s",
+			{"o": f"{HOSTNAME}:{horse}:%"},
+		)
+		return {r["name"]: r["attempts"] for r in rows}
+
+	def _event(self, what: str, horse: int | None) -> None:
+		held = self._held_by(horse) if horse else {}
+		self.db.commit("chaos: fresh snapshot")
+		work = bool(held) or bool(self.journal.tenants_with_work())
+		self.events.append(Event(time.monotonic() - self.t0, what, held, work))
+
+	def kill(self) -> bool:
+		"""SIGKILL a worker, its work horse or both (preferably in the middle of a drain); respawn a dead
+		worker. False (try again shortly) while no worker has even registered with RQ yet."""
+		busy, ready = self._registered()
 		if not ready:
 			return False
 		slot = self.rng.choice(busy) if busy and self.rng.random() < 0.85 else self.rng.choice(ready)
 		proc, name = self.procs[slot]
-		self.stats["kills_busy" if slot in busy else "kills_idle"] += 1
-		proc.send_signal(signal.SIGKILL)
-		proc.wait()
-		self.dead_names.add(name)
+		horses = _children(proc.pid)
+		target = self.rng.choice(("horse", "worker", "both")) if horses else "worker"
+		horse = _identity(horses[0]) if horses else None
+		if target in ("horse", "both") and horse:
+			self._event(f"kill {target}", horse[0])
+			_signal(horse, signal.SIGKILL)
+		else:
+			self._event(f"kill {target}", None)
+		if target in ("worker", "both"):
+			proc.send_signal(signal.SIGKILL)
+			proc.wait()
+			self.dead_names.add(name)
+			if target == "worker" and horse:
+				self.leftovers.append(horse)  # the horse runs on in its own session, orphaned
+			self.spawn(slot)
+		self.stats[f"kills_{target}" if slot in busy else "kills_idle"] += 1
 		self.stats["kills"] += 1
-		self.spawn(slot)
 		return True
+
+	def arm_stall(self) -> None:
+		"""An aimed stall: freeze the next horse that creates invoices or credit notes, either as its request
+		arrives (the request lands only after its lease is gone: issue 10, 2b) or right after Xero applied it
+		(the answer waits in the socket while another worker takes the row: 1)."""
+		self.armed.append(self.rng.choice(("before", "after")))
+
+	def intercept(self, phase: str, method: str, endpoint: str, headers) -> None:
+		"""The emulator's interceptor, in the request's thread: fire an armed stall on a create."""
+		pid = headers.get(chaos_worker.PID_HEADER)
+		if method != "PUT" or endpoint not in ("Invoices", "CreditNotes") or not pid or not self.armed:
+			return
+		with self.stall_lock:
+			if not self.armed or self.armed[0] != phase:
+				return
+			self.armed.pop(0)
+			ident = _identity(int(pid))
+			if ident is None or not _signal(ident, signal.SIGSTOP):
+				self.aimed_misfired += 1  # the caller was gone already (killed meanwhile)
+				return
+			delay = self.args.lease + self.rng.uniform(1.0, 6.0)
+			entry = (ident, time.monotonic() + delay, f"aimed {phase} {endpoint}")
+			self.stalled.append(entry)
+			self.aimed.append((time.monotonic() - self.t0, int(pid), phase))
+		timer = threading.Timer(delay, self._resume_one, (entry,))
+		timer.daemon = True
+		timer.start()
+		if phase == "before":
+			time.sleep(max(0.0, delay - 0.3))  # the request is applied just before its sender wakes up
+
+	def take_aimed(self) -> None:
+		"""Turn the aimed stalls fired since the last tick into events (the frozen horse's rows stay put)."""
+		while self.aimed:
+			at, pid, phase = self.aimed.pop(0)
+			held = self._held_by(pid)
+			self.events.append(Event(at, f"stall aimed {phase}", held, True))
+			self.stats[f"stalls_aimed_{phase}"] += 1
+			self.stats["stalls"] += 1
+
+	def stall(self) -> bool:
+		"""SIGSTOP a busy worker's horse (the process doing HTTP) or the worker itself for longer than the
+		lease; resume() sends SIGCONT. False while no worker is busy."""
+		busy, _ = self._registered()
+		candidates = [(s, h) for s in busy for h in _children(self.procs[s][0].pid)]
+		if not candidates:
+			return False
+		slot, horse = self.rng.choice(candidates)
+		target = "horse" if self.rng.random() < 0.75 else "worker"
+		ident = _identity(horse) if target == "horse" else _identity(self.procs[slot][0].pid)
+		if ident is None:
+			return False
+		self._event(f"stall {target}", horse)
+		if not _signal(ident, signal.SIGSTOP):
+			return False
+		delay = self.args.lease + self.rng.uniform(1.0, 6.0)
+		entry = (ident, time.monotonic() + delay, target)
+		self.stalled.append(entry)
+		# Its own thread: the frozen process may hold row locks our next statement waits for.
+		timer = threading.Timer(delay, self._resume_one, (entry,))
+		timer.daemon = True
+		timer.start()
+		self.stats[f"stalls_{target}"] += 1
+		self.stats["stalls"] += 1
+		return True
+
+	def _resume_one(self, entry) -> None:
+		with self.stall_lock:
+			if entry in self.stalled:
+				_signal(entry[0], signal.SIGCONT)
+				self.stalled.remove(entry)
+
+	def resume(self, force: bool = False) -> None:
+		now = time.monotonic()
+		for entry in list(self.stalled):
+			if force or entry[1] <= now:
+				self._resume_one(entry)
 
 	def check_workers(self) -> None:
 		for slot, (proc, name) in list(self.procs.items()):
@@ -356,25 +770,57 @@ class Harness:
 				self.dead_names.add(name)
 				self.spawn(slot)
 
+	def watch_claims(self) -> None:
+		"""Poll the log: a claim shows as attempts going up. Resolve the kills and stalls waiting on it."""
+		rows = self.read(f"SELECT name, status, attempts FROM {LOG}")
+		claimed = False
+		current = {}
+		for r in rows:
+			current[r["name"]] = (r["status"], r["attempts"])
+			if r["attempts"] > self.attempts_seen.get(r["name"], 0):
+				claimed = True
+		self.attempts_seen = {n: a for n, (_, a) in current.items()}
+		now = time.monotonic() - self.t0
+		self.db.commit("chaos: fresh snapshot")
+		if claimed or not self.journal.tenants_with_work():
+			self.quiet_since = now
+		else:  # claimable rows and nobody claims them: the queue sleeps
+			self.max_asleep = max(self.max_asleep, now - self.quiet_since)
+		for event in self.events:
+			if event.resumed_at is not None:
+				continue
+			if event.held:
+				moved = all(
+					n not in current or current[n][0] != "Queued" or current[n][1] > attempts
+					for n, attempts in event.held.items()
+				)
+			else:
+				moved = claimed or not event.work
+			if moved:
+				event.resumed_at = event.at if not (event.held or event.work) else now
+
 	# -- the run --------------------------------------------------------------------------------
 
 	def drive(self) -> None:
-		"""Submit, cancel, retry, enqueue duplicates and kill workers on schedule."""
+		"""Submit, cancel, delete and reuse, retry, clear logs, enqueue duplicates, kill and stall workers."""
 		rng = self.rng
 		kill_at = sorted(rng.uniform(0.3, self.submit_s + 2.0) for _ in range(self.args.kills))
-		pending = list(self.docs)
+		stall_at = sorted(rng.uniform(0.3, self.submit_s) for _ in range(self.args.stalls))
+		clear_at = sorted(
+			rng.uniform(self.submit_s * 0.2, self.submit_s + 2.0) for _ in range(self.args.clear_logs)
+		)
+		pending = sorted(self.docs, key=lambda d: d.submit_at)
 		pushing = sorted((d for d in self.docs if d.fate == "cancel_pushing"), key=lambda d: d.cancel_at)
-		t0 = time.monotonic()
+		self.t0 = t0 = time.monotonic()
 		next_sweep = 0.0
 		last_kill_at, last_kill_calls = 0.0, 0
-		while pending or kill_at or pushing:
+		while (
+			pending or kill_at or pushing or stall_at or self.stalled or clear_at or self.armed or self.aimed
+		):
 			now = time.monotonic() - t0
-			submitted = False
 			while pending and pending[0].submit_at <= now:
 				self.submit(pending.pop(0))
-				submitted = True
-			if submitted:
-				self.enqueue_drain()  # on_submit enqueues after commit
+				self.wake(TENANT)  # on_submit enqueues after commit
 			while pushing and pushing[0].cancel_at <= now and pushing[0].submitted:
 				self.cancel(pushing.pop(0))
 			# A kill waits until the workers made some progress since the last one (or 3 s passed).
@@ -385,15 +831,37 @@ class Harness:
 					last_kill_at, last_kill_calls = now, self.emulator.total_calls(TENANT)
 				else:
 					kill_at[0] = now + 0.2
+			if stall_at and stall_at[0] <= now and rng.random() < self.args.aimed:
+				stall_at.pop(0)
+				self.arm_stall()
+			elif stall_at and stall_at[0] <= now:
+				if self.stall():
+					stall_at.pop(0)
+				elif now > self.submit_s + 30:
+					stall_at.pop(0)  # nothing busy to freeze any more
+					self.stats["stalls_missed"] += 1
+				else:
+					stall_at[0] = now + 0.2
+			self.resume()
+			self.take_aimed()
+			if self.armed and now > self.submit_s + 30:
+				with self.stall_lock:
+					self.stats["stalls_missed"] += len(self.armed)
+					self.armed.clear()
+			if clear_at and clear_at[0] <= now:
+				clear_at.pop(0)
+				self.clear()
 			if now >= next_sweep:
 				next_sweep = now + 0.5
 				self.sweep()
 				self.cancel_synced()
+				self.reuse_names(now)
 				self.check_workers()
+				self.watch_claims()
 				if self.args.verbose:
 					self.trace(now)
-				if rng.random() < 0.4:
-					self.enqueue_drain(duplicate=True)
+				if rng.random() < self.args.duplicate_rate:
+					self.enqueue_duplicate()
 				if rng.random() < 0.25:
 					self.press_retry(bulk=rng.random() < 0.4)
 			time.sleep(0.02)
@@ -402,13 +870,25 @@ class Harness:
 		"""Chaos off; keep scheduling until nothing is queued or running; return the seconds it took."""
 		self.calls_in_chaos = self.emulator.total_calls(TENANT)
 		self.emulator.set_chaos(rate=0)
+		with self.stall_lock:
+			self.stats["stalls_missed"] += len(self.armed)
+			self.armed.clear()
+		self.resume(force=True)
+		self.take_aimed()
 		self.press_retry(bulk=True, error_class="Transient")
 		t1 = time.monotonic()
 		stable = 0
+		next_clear = t1
 		while time.monotonic() - t1 < self.args.settle_timeout:
 			self.sweep()
-			self.cancel_synced()
+			self.cancel_synced(settling=time.monotonic() - t1 > 6)
+			self.reuse_names(float("inf"))
 			self.check_workers()
+			self.watch_claims()
+			waiting_clear = any(d.fate == "cancel_cleared" and not d.cancelled for d in self.docs)
+			if waiting_clear and self.args.clear_logs and time.monotonic() >= next_clear:
+				next_clear = time.monotonic() + 2.0
+				self.clear()
 			stable = stable + 1 if self.quiescent() else 0
 			if self.args.verbose:
 				self.trace(time.monotonic() - t1)
@@ -432,7 +912,12 @@ class Harness:
 			print(f"    {r}", file=sys.stderr)
 
 	def quiescent(self) -> bool:
-		if any(d.fate == "cancel_synced" and d.submitted and not d.cancelled for d in self.docs):
+		if any(
+			d.fate in ("cancel_synced", "cancel_cleared") and d.submitted and not d.cancelled
+			for d in self.docs
+		):
+			return False
+		if any(d.fate == "reuse" and d.submitted and not d.deleted for d in self.docs):
 			return False
 		if self.read(f"SELECT name FROM {LOG} WHERE status = 'Queued' LIMIT 1"):
 			return False
@@ -440,34 +925,74 @@ class Harness:
 			return False
 		return not self.busy_workers()
 
+	def max_resume(self) -> tuple[float, int]:
+		"""Longest time from a kill or stall to the next claim of the organisation's rows it concerned, and
+		how many never resumed (counted up to now)."""
+		now = time.monotonic() - self.t0
+		worst, unresolved = 0.0, 0
+		for event in self.events:
+			end = event.resumed_at
+			if end is None:
+				unresolved += 1
+				end = now
+			worst = max(worst, end - event.at)
+		return worst, unresolved
+
 	# -- the verdict ----------------------------------------------------------------------------
 
 	def check(self) -> dict:
-		"""Compare the log and the ERP documents with the emulator's ledger."""
+		"""Compare the ERP documents and the log with the emulator's ledger."""
 		erp = {}
 		for doctype in ("Sales Invoice", "Purchase Invoice"):
-			for r in self.read(f"SELECT name, docstatus, data FROM `tab{doctype}`"):
-				erp[(doctype, r["name"])] = r
-		rows = {(r["reference_doctype"], r["reference_name"]): r for r in self.read(f"SELECT * FROM {LOG}")}
+			for r in self.read(f"SELECT name, docstatus, data, xero_id FROM `tab{doctype}`"):
+				erp[(doctype, r["name"])] = {**r, "doc": json.loads(r["data"])}
+		all_rows = self.read(f"SELECT * FROM {LOG}")
+		rows = {(r["reference_doctype"], r["reference_name"]): r for r in all_rows}
+		by_xero_id: dict[str, tuple[str, str]] = {}
+		for ref, r in rows.items():
+			if r["xero_id"]:
+				by_xero_id[r["xero_id"]] = ref
+		for ref, d in erp.items():
+			if d["xero_id"]:
+				by_xero_id[d["xero_id"]] = ref
+		bills = {d["doc"].get("bill_no"): ref for ref, d in erp.items() if ref[0] == "Purchase Invoice"}
+		contact_numbers = {c["contact_id"]: c["number"] for c in self.emulator.contacts(TENANT)}
+		ledger = self.emulator.ledger(TENANT)
+		xero_status = {e["xero_id"]: e["status"] for e in ledger}
 		live: dict[tuple[str, str], list[dict]] = {}
-		unmatched = 0
-		bills = {
-			_json(d["data"]).get("bill_no"): ref for ref, d in erp.items() if ref[0] == "Purchase Invoice"
-		}
-		for entry in self.emulator.ledger(TENANT):
-			ref = _ref_of(entry, bills)
-			if ref is None:
-				unmatched += 1
-				continue
-			if entry["status"] in ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID"):
-				live.setdefault(ref, []).append(entry)
-		result = Counter(duplicates=0, lost=0, desynced=0, wrong_totals=0)
+		result = Counter(duplicates=0, lost=0, desynced=0, wrong_totals=0, untracked=0, wrong_party=0)
 		problems: list[str] = []
+		by_tag: Counter[str] = Counter()
+		shown: Counter[str] = Counter()
+		unmatched = 0
 
 		def bad(metric: str, ref, why: str) -> None:
 			result[metric] += 1
-			if len(problems) < 25:
-				problems.append(f"{metric}: {ref[1]}: {why}")
+			doc = self.by_name.get(ref[1])
+			tags = sorted(doc.tags) if doc else []
+			for tag in tags or ["plain"]:
+				by_tag[f"{metric}:{tag}"] += 1
+			shown[metric] += 1
+			if shown[metric] <= 6:
+				problems.append(f"{metric}: {ref[1]}: {why}" + (f" [{','.join(tags)}]" if tags else ""))
+
+		for entry in ledger:
+			ref = by_xero_id.get(entry["xero_id"]) or _ref_of(entry, bills)
+			if ref is None:
+				unmatched += 1
+			if entry["status"] not in LIVE:
+				continue
+			if entry["xero_id"] not in by_xero_id:
+				bad("untracked", ref or ("?", entry["number"]), f"live {entry['kind']} {entry['xero_id']}")
+			if ref is None:
+				continue
+			live.setdefault(ref, []).append(entry)
+			doc = erp.get(ref)
+			if doc is not None:
+				party = doc["doc"].get("supplier" if ref[0] == "Purchase Invoice" else "customer")
+				number = contact_numbers.get(entry["contact_id"])
+				if number != party:
+					bad("wrong_party", ref, f"Xero contact {number!r} is not {party!r}")
 
 		for ref, doc in erp.items():
 			row = rows.get(ref)
@@ -475,11 +1000,31 @@ class Harness:
 			if len(in_xero) > 1:
 				bad("duplicates", ref, f"{len(in_xero)} live Xero documents")
 			if row is None:
-				bad("lost", ref, "no sync log row")
+				if ref not in self.cleared:
+					bad("lost", ref, "no sync log row")
+				elif doc["docstatus"] == 2 and in_xero:
+					bad("desynced", ref, "cancelled after its log row was cleared; still live in Xero")
+				elif doc["docstatus"] == 1:
+					match = [x for x in in_xero if x["xero_id"] == doc["xero_id"]]
+					if not match:
+						was = self.cleared[ref]["status"]
+						bad(
+							"desynced",
+							ref,
+							f"submitted, its log row (then {was}) cleared, nothing live in Xero",
+						)
+					else:
+						self._check_total(bad, ref, doc, match[0])
 				continue
 			status = row["status"]
 			if status not in FINAL:
-				bad("lost", ref, f"row still {status}")
+				lease, retry = row["lease_expires_at"], row["next_attempt_at"]
+				bad(
+					"lost",
+					ref,
+					f"row still {status}, lease {_ago(lease)}, next attempt {_ago(retry)}, "
+					f"owner {row['lease_owner']}, cancel {row['cancel_requested']}",
+				)
 				continue
 			if status == "Failed" and not (row["error_message"] or "").strip():
 				bad("lost", ref, "Failed without a message")
@@ -494,30 +1039,52 @@ class Harness:
 			if status == "Synced":
 				match = [x for x in in_xero if x["xero_id"] == row["xero_id"]]
 				if not match:
-					bad("desynced", ref, "Synced but its Xero document is not live")
+					gone = xero_status.get(row["xero_id"], "missing")
+					bad(
+						"desynced",
+						ref,
+						f"Synced but its Xero document is {gone} ({len(in_xero)} others live)",
+					)
 					continue
-				data = _json(doc["data"])
-				expected = abs(Decimal(str(data.get("rounded_total") or data.get("grand_total"))))
-				if abs(Decimal(str(match[0]["total"]))) != expected:
-					bad("wrong_totals", ref, f"Xero total {match[0]['total']} != ERPNext {expected}")
-			elif status in ("Voided", "Orphan"):
+				self._check_total(bad, ref, doc, match[0])
+			elif status in ("Voided", "Orphan", "Skipped"):
 				bad("desynced", ref, f"submitted but {status}")
 			elif in_xero:
 				bad("desynced", ref, f"{status} but live in Xero")
+		planned_to_fail = {d.name for d in self.docs if d.unmapped}
+		self.unexpected_failed = [
+			r for r in all_rows if r["status"] == "Failed" and r["reference_name"] not in planned_to_fail
+		]
+		# Failed on the way, then retried by a person (the run's random Retry hides them from the statuses).
+		self.failed_attempts = [
+			a
+			for a in self.read(
+				f"SELECT l.reference_name, a.message FROM {ATTEMPTS} a JOIN {LOG} l ON l.name = a.parent "
+				"WHERE a.outcome = 'Failed'"
+			)
+			if a["reference_name"] not in planned_to_fail
+		]
 		if self.args.verbose:
 			for ref, row in rows.items():
 				if row["status"] in ("Orphan", "Failed"):
 					problems.append(f"(ok) {row['status']}: {ref[1]}: {row['error_message']}")
 		self.problems = problems
-		self.statuses = Counter(r["status"] for r in rows.values())
+		self.by_tag = by_tag
+		self.statuses = Counter(r["status"] for r in all_rows)
 		self.unmatched = unmatched
 		return result
 
+	@staticmethod
+	def _check_total(bad, ref, doc: dict, entry: dict) -> None:
+		data = doc["doc"]
+		expected = abs(Decimal(str(data.get("rounded_total") or data.get("grand_total"))))
+		if abs(Decimal(str(entry["total"]))) != expected:
+			bad("wrong_totals", ref, f"Xero total {entry['total']} != ERPNext {expected}")
 
-def _json(text: str) -> dict:
-	import json
 
-	return json.loads(text)
+def _ago(moment: datetime | None) -> str:
+	"""A timestamp relative to now, e.g. "+3582s" (an hour-ahead worker clock shows here)."""
+	return "none" if moment is None else f"{(moment - datetime.now()).total_seconds():+.0f}s"
 
 
 def _ref_of(entry: dict, bills: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
@@ -536,17 +1103,62 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 	p = argparse.ArgumentParser(prog="python -m tests.chaos", description=__doc__)
 	p.add_argument("--docs", type=int, default=300)
 	p.add_argument("--kills", type=int, default=30)
+	p.add_argument("--stalls", type=int, default=0, help="SIGSTOPs of a busy horse or worker past the lease")
+	p.add_argument("--aimed", type=float, default=0.6, help="share of stalls aimed at a create request")
 	p.add_argument("--seed", type=int, default=1)
 	p.add_argument("--workers", type=int, default=4)
 	p.add_argument("--fault-rate", type=float, default=0.15)
 	p.add_argument("--chaos-reads", action="store_true", help="inject faults into GETs as well")
-	p.add_argument("--lease", type=int, default=10, help="lease seconds in the workers (> read timeout 5 s)")
+	p.add_argument("--lease", type=int, default=10, help="lease seconds in the workers (> read timeout)")
+	p.add_argument("--read-timeout", type=float, default=1.5, help="the workers' gateway read timeout (s)")
+	p.add_argument(
+		"--late-commit-hold",
+		type=float,
+		default=None,
+		help="seconds a late-committed create is held (default: read timeout + 2.5; 0: no such fault)",
+	)
 	p.add_argument("--batch-size", type=int, default=10, help="rows per claim (the engine allows up to 50)")
 	p.add_argument("--submit-seconds", type=float, default=0.0, help="default: docs × 0.05, at least 3")
 	p.add_argument("--settle-timeout", type=float, default=90.0)
+	p.add_argument("--wake", choices=("frappe", "app"), default="app", help="the drain wake-up policy")
+	p.add_argument("--skew", type=float, default=20.0, help="max ± seconds of each worker's clock skew")
+	p.add_argument("--dst", type=float, default=0.25, help="share of workers whose clock jumps ±1 h mid-run")
+	p.add_argument("--clear-logs", type=int, default=4, help="Log Settings clean-ups during the run")
+	p.add_argument("--clear-after", type=float, default=3.0, help="age (s) of finished rows they delete")
+	p.add_argument("--reuse", type=float, default=0.04, help="share of documents deleted and name-reused")
+	p.add_argument(
+		"--shared-names", type=float, default=0.15, help="share of sales invoices to same-name customers"
+	)
+	p.add_argument(
+		"--new-customers", type=int, default=None, help="bursts of new customers (default docs/100)"
+	)
+	p.add_argument(
+		"--contact-latency",
+		type=float,
+		default=0.4,
+		help="seconds a contact create takes (Xero is not instant)",
+	)
+	p.add_argument("--duplicate-rate", type=float, default=0.4, help="chance per tick of a duplicate drain")
 	p.add_argument("--verbose", action="store_true", help="trace the settle phase on stderr")
 	p.add_argument("--keep", action="store_true", help="keep the MariaDB database")
-	return p.parse_args(argv)
+	args = p.parse_args(argv)
+	if args.late_commit_hold is None:
+		args.late_commit_hold = args.read_timeout + 2.5
+	if args.new_customers is None:
+		args.new_customers = max(1, args.docs // 100)
+	return args
+
+
+def last_line(args, s: Counter, faults: int, result: Counter, quiesce_s: float, resume_s: float) -> str:
+	return (
+		f"docs={args.docs} kills={s['kills']} faults={faults} duplicates={result['duplicates']} "
+		f"lost={result['lost']} desynced={result['desynced']} wrong_totals={result['wrong_totals']} "
+		f"quiesce_s={quiesce_s:.1f} stalls={s['stalls']} untracked={result['untracked']} "
+		f"wrong_party={result['wrong_party']} max_resume_s={resume_s:.1f}"
+	)
+
+
+VERDICT_KEYS = ("duplicates", "lost", "desynced", "wrong_totals", "untracked", "wrong_party")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -559,38 +1171,62 @@ def main(argv: list[str] | None = None) -> int:
 		harness.start()
 		harness.drive()
 		quiesce_s = harness.settle()
+		resume_s, unresumed = harness.max_resume()
 		result = harness.check()
 		calls = harness.emulator.total_calls(TENANT)
+		harness.contact_puts = harness.emulator.calls[("PUT", "Contacts")]
+		harness.contact_count = len(harness.emulator.contacts(TENANT))
 		faults = harness.emulator.faults_injected
+		by_fault = dict(harness.emulator.faults.by_fault)
 		failed_jobs = FailedJobRegistry(queue=harness.queue)
 		job_errors = len(failed_jobs.get_job_ids())
 		first_error = ""
-		for job in Job.fetch_many(failed_jobs.get_job_ids()[:1], connection=harness.redis):
-			if job is not None and job.exc_info:
+		for job in Job.fetch_many(failed_jobs.get_job_ids()[:5], connection=harness.redis):
+			if job is not None and job.exc_info and "Work-horse terminated" not in job.exc_info:
 				lines = job.exc_info.strip().splitlines()
 				where = [ln.strip() for ln in lines if "nexwave_xero_connector/" in ln]
 				first_error = lines[-1] + (f" at {where[-1]}" if where else "")
+				break
 	except Exception:
 		traceback.print_exc()
 		harness.stop()
-		print(
-			f"docs={args.docs} kills=0 faults=0 duplicates=0 lost={args.docs} desynced=0 wrong_totals=0 quiesce_s=0"
-		)
+		print(last_line(args, Counter(), 0, Counter(lost=args.docs), 0.0, 0.0))
 		return 2
 	harness.stop()
 	s = harness.stats
+	s["stalls_missed"] += harness.aimed_misfired
 	wall = time.monotonic() - started
 	table = [
-		("documents submitted", s["submitted"]),
+		("documents submitted (names reused)", f"{s['submitted']} ({s['names_reused']})"),
 		("  cancelled right after submit", s["cancel_now"]),
 		("  cancelled while being pushed", s["cancel_pushing"]),
 		("  cancelled after sync", s["cancel_synced"]),
+		("  cancelled after their log row was cleared", s["cancel_cleared"]),
+		("  cancelled, deleted, name reused (over old row)", f"{s['reuse']} ({s['submitted_over_old_row']})"),
+		("  to two customers named " + SHARED_NAME, sum("shared_name" in d.tags for d in harness.docs)),
+		("  first invoices of new customers, together", sum("new_customer" in d.tags for d in harness.docs)),
 		*((f"log rows {status}", harness.statuses.get(status, 0)) for status in ("Queued", *FINAL)),
+		("  Failed although planned to succeed", len(harness.unexpected_failed)),
+		("  attempts Failed although planned to succeed", len(harness.failed_attempts)),
 		("emulator calls (while faults were on)", f"{calls} ({harness.calls_in_chaos})"),
-		("faults injected", faults),
-		("workers killed (busy/idle)", f"{s['kills']} ({s['kills_busy']}/{s['kills_idle']})"),
+		("contact creates (PUT Contacts), contacts", f"{harness.contact_puts}, {harness.contact_count}"),
+		("faults injected", f"{faults} {by_fault}"),
+		(
+			"workers killed (horse/worker/both/idle)",
+			f"{s['kills']} ({s['kills_horse']}/{s['kills_worker']}/{s['kills_both']}/{s['kills_idle']})",
+		),
+		(
+			"stalls past the lease (horse/worker/aimed before/after create, missed)",
+			f"{s['stalls']} ({s['stalls_horse']}/{s['stalls_worker']}/{s['stalls_aimed_before']}/"
+			f"{s['stalls_aimed_after']}, {s['stalls_missed']})",
+		),
+		("max resume after a kill or stall (never)", f"{resume_s:.1f} s ({unresumed})"),
+		("longest stretch with claimable rows and no claim", f"{harness.max_asleep:.1f} s"),
+		("worker clocks skewed (max ms)", f"{s['clock_skews']} ({s['max_skew_ms']})"),
+		("DST jumps on workers (+1 h / -1 h)", f"{s['dst_forward']} / {s['dst_back']}"),
+		("log clean-ups, rows cleared", f"{s['log_clears']}, {s['log_rows_cleared']}"),
 		("workers died on their own", s["worker_crashes"]),
-		("drains enqueued / deduplicated", f"{s['enqueues']} / {s['enqueues_deduped']}"),
+		(f"drains enqueued / deduplicated (wake={args.wake})", f"{s['enqueues']} / {s['enqueues_deduped']}"),
 		("duplicate drain jobs", s["duplicate_enqueues"]),
 		("drain jobs that raised", f"{job_errors} {first_error}".strip()),
 		(
@@ -600,16 +1236,21 @@ def main(argv: list[str] | None = None) -> int:
 		("Retry pressed (single/bulk), rows", f"{s['retry_single']}/{s['retry_bulk']}, {s['retried_rows']}"),
 		("rows hurried past their backoff", s["hurried"]),
 		("Xero documents matched to no ERP document", harness.unmatched),
+		("problems by scenario", dict(sorted(harness.by_tag.items())) or "none"),
 		("wall seconds", f"{wall:.1f}"),
 	]
 	width = max(len(k) for k, _ in table)
 	for key, value in table:
 		print(f"{key:<{width}}  {value}")
+	for row in harness.unexpected_failed[:3]:
+		print(f"  failed: {row['reference_name']}: {(row['error_message'] or '')[:160]}")
+	kinds = Counter((a["message"] or "")[:60] for a in harness.failed_attempts)
+	for message, count in kinds.most_common(3):
+		example = next(a for a in harness.failed_attempts if (a["message"] or "")[:60] == message)
+		print(
+			f"  failed attempts ({count}x) e.g. {example['reference_name']}: {(example['message'] or '')[:160]}"
+		)
 	for line in harness.problems:
 		print("  " + line)
-	print(
-		f"docs={args.docs} kills={s['kills']} faults={faults} duplicates={result['duplicates']} "
-		f"lost={result['lost']} desynced={result['desynced']} wrong_totals={result['wrong_totals']} "
-		f"quiesce_s={quiesce_s:.1f}"
-	)
-	return 1 if any(result[k] for k in ("duplicates", "lost", "desynced", "wrong_totals")) else 0
+	print(last_line(args, s, faults, result, quiesce_s, resume_s))
+	return 1 if any(result[k] for k in VERDICT_KEYS) else 0

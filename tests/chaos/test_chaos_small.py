@@ -1,4 +1,5 @@
-"""A small chaos run (issue #7) as part of the suite: workers killed, faults injected, ledger checked."""
+"""Small chaos runs (issues 7 and 10) as part of the suite: workers killed and stalled, faults injected,
+ledger checked. Both fail on the commit before issue 10's fixes (3092256); that is their point."""
 
 from __future__ import annotations
 
@@ -12,8 +13,29 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 LAST_LINE = re.compile(
 	r"^docs=(\d+) kills=(\d+) faults=(\d+) duplicates=(\d+) lost=(\d+) desynced=(\d+) "
-	r"wrong_totals=(\d+) quiesce_s=([\d.]+)$"
+	r"wrong_totals=(\d+) quiesce_s=([\d.]+) stalls=(\d+) untracked=(\d+) wrong_party=(\d+) "
+	r"max_resume_s=([\d.]+)$"
 )
+
+
+def run_chaos(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess, dict]:
+	"""Run `python -m tests.chaos` and parse its last line."""
+	run = subprocess.run(
+		[sys.executable, "-m", "tests.chaos", *args],
+		cwd=REPO,
+		capture_output=True,
+		text=True,
+		timeout=timeout,
+	)
+	lines = run.stdout.strip().splitlines()
+	assert lines, run.stderr[-3000:]
+	match = LAST_LINE.match(lines[-1])
+	assert match, run.stdout[-3000:] + run.stderr[-3000:]
+	keys = (
+		"docs kills faults duplicates lost desynced wrong_totals quiesce_s stalls untracked wrong_party "
+		"max_resume_s"
+	).split()
+	return run, {k: float(v) for k, v in zip(keys, match.groups(), strict=True)}
 
 
 @pytest.mark.mariadb
@@ -21,18 +43,32 @@ LAST_LINE = re.compile(
 @pytest.mark.timeout(150)
 def test_small_chaos_run_loses_and_duplicates_nothing():
 	"""300 documents, 30 SIGKILLs, emulator faults: no duplicate, lost, desynced or wrong total."""
-	run = subprocess.run(
-		[sys.executable, "-m", "tests.chaos", "--docs", "300", "--kills", "30", "--seed", "1"],
-		cwd=REPO,
-		capture_output=True,
-		text=True,
-		timeout=140,
-	)
-	lines = run.stdout.strip().splitlines()
-	assert lines, run.stderr[-3000:]
-	match = LAST_LINE.match(lines[-1])
-	assert match, run.stdout[-3000:] + run.stderr[-3000:]
-	docs, kills, _faults, duplicates, lost, desynced, wrong_totals = map(int, match.groups()[:7])
-	assert (docs, kills) == (300, 30), run.stdout
-	assert (duplicates, lost, desynced, wrong_totals) == (0, 0, 0, 0), run.stdout
+	run, got = run_chaos(
+		"--docs", "300", "--kills", "30", "--seed", "1", "--settle-timeout", "60", timeout=140
+	)  # fmt: skip
+	assert (got["docs"], got["kills"]) == (300, 30), run.stdout
+	verdict = {
+		k: got[k] for k in ("duplicates", "lost", "desynced", "wrong_totals", "untracked", "wrong_party")
+	}
+	assert verdict == dict.fromkeys(verdict, 0), run.stdout
+	assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+@pytest.mark.timeout(150)
+def test_small_chaos_run_with_stalls_keeps_every_invariant():
+	"""Stalls past the lease, late commits, skewed and DST-jumping clocks, log clearing, reused names,
+	same-name and brand-new customers: every verdict counter is 0 and work resumes within lease + 60 s."""
+	lease = 10
+	run, got = run_chaos(
+		"--docs", "150", "--kills", "10", "--stalls", "3", "--seed", "11", "--lease", str(lease),
+		"--settle-timeout", "45", timeout=140,
+	)  # fmt: skip
+	assert (got["docs"], got["kills"], got["stalls"]) == (150, 10, 3), run.stdout
+	verdict = {
+		k: got[k] for k in ("duplicates", "lost", "desynced", "wrong_totals", "untracked", "wrong_party")
+	}
+	assert verdict == dict.fromkeys(verdict, 0), run.stdout
+	assert got["max_resume_s"] <= lease + 60, run.stdout
 	assert run.returncode == 0, run.stdout + run.stderr[-3000:]

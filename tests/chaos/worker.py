@@ -1,4 +1,11 @@
-"""One RQ worker process of the chaos run: a SimpleWorker, so SIGKILL stops the drain mid-flight."""
+"""One RQ worker process of the chaos run, forking a work horse per job as Frappe's workers do.
+
+The worker (parent) dequeues and watches; the horse (a forked child in its own session) runs the drain and
+makes the HTTP calls. A SIGKILL may hit either or both, and a SIGSTOP may freeze either.
+
+Each worker process has its own clock (the journal's and the ERP stand-in's): real time plus a skew in
+seconds, plus a daylight-saving jump from a given moment on, all read from the environment at start.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +13,37 @@ import argparse
 import importlib
 import os
 import socket
+import time
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 LEASE_ENV = "NXC_CHAOS_LEASE_SECONDS"
 IN_FLIGHT_ENV = "NXC_CHAOS_IN_FLIGHT_SECONDS"
 BATCH_ENV = "NXC_CHAOS_BATCH_SIZE"
-_gateways: dict[str, object] = {}
+READ_TIMEOUT_ENV = "NXC_CHAOS_READ_TIMEOUT"
+CLOCK_OFFSET_ENV = "NXC_CHAOS_CLOCK_OFFSET"  # seconds this worker's clock is ahead (negative: behind)
+DST_AT_ENV = "NXC_CHAOS_DST_AT"  # epoch seconds at which this worker's clock jumps ...
+DST_SHIFT_ENV = "NXC_CHAOS_DST_SHIFT"  # ... by this many seconds (+3600 or -3600)
+PID_HEADER = "X-Chaos-Pid"
+
+
+def worker_clock() -> datetime:
+	"""This worker's wall clock: skewed, and shifted by an hour once its daylight-saving moment passed."""
+	offset = float(os.environ.get(CLOCK_OFFSET_ENV) or 0)
+	dst_at = os.environ.get(DST_AT_ENV)
+	if dst_at and time.time() >= float(dst_at):
+		offset += float(os.environ.get(DST_SHIFT_ENV) or 0)
+	return datetime.now() + timedelta(seconds=offset)
 
 
 def _gateway(base_url: str):
-	"""The real SdkGateway against the emulator at base_url, built as World.gateway() does."""
-	if base_url not in _gateways:
-		from tests.support.world import emulator_gateway
+	"""The real SdkGateway against the emulator, with the chaos run's (short) read timeout."""
+	from tests.support.world import emulator_gateway
 
-		_gateways[base_url] = emulator_gateway(base_url)
-	return _gateways[base_url]
+	gateway = emulator_gateway(base_url, timeout=(2, float(os.environ.get(READ_TIMEOUT_ENV) or 5)))
+	# Tell the emulator which process calls, so the harness can freeze this horse at a chosen request.
+	gateway.api.api_client.rest_client.pool_manager.session.headers[PID_HEADER] = str(os.getpid())
+	return gateway
 
 
 def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
@@ -36,8 +58,8 @@ def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 	try:
 		report = engine.drain(
 			tenant_id,
-			journal=SqlJournal(db, datetime.now, worker=f"{socket.gethostname()}:{os.getpid()}"),
-			erp=SqlErp(db, datetime.now),
+			journal=SqlJournal(db, worker_clock, worker=f"{socket.gethostname()}:{os.getpid()}"),
+			erp=SqlErp(db, worker_clock),
 			masters=NoMasters(),
 			gateway=_gateway(base_url),
 			config=nz_config(
@@ -56,7 +78,7 @@ def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 def main() -> None:
 	"""Serve one queue until killed."""
 	from redis import Redis
-	from rq import Queue, SimpleWorker
+	from rq import Queue, Worker
 
 	from nexwave_xero_connector.sync import engine
 
@@ -67,10 +89,16 @@ def main() -> None:
 	args = parser.parse_args()
 	if os.environ.get(LEASE_ENV):
 		engine.LEASE_SECONDS = int(os.environ[LEASE_ENV])
-	for module in ("nexwave_xero_connector.sync.mapping", "nexwave_xero_connector.xero.gateway"):
-		importlib.import_module(module)  # before the first job, not during it
+	for module in (
+		"nexwave_xero_connector.sync.mapping",
+		"nexwave_xero_connector.sync.journal",
+		"nexwave_xero_connector.xero.gateway",
+		"tests.support.world",
+		"tests.support.erp",
+	):
+		importlib.import_module(module)  # in the worker, so each forked horse starts warm
 	conn = Redis.from_url(args.redis)
-	worker = SimpleWorker([Queue(args.queue, connection=conn)], connection=conn, name=args.name)
+	worker = Worker([Queue(args.queue, connection=conn)], connection=conn, name=args.name)
 	worker.work(logging_level="WARNING")
 
 

@@ -17,16 +17,30 @@ APP_MINUTE_LIMIT = 10_000
 DAY_SECONDS = 86_400
 IDEMPOTENCY_TTL = 360  # seconds: Xero keeps idempotency keys for 6 minutes
 SIMPLE_FAULTS = ("500", "503", "429", "drop_before_commit", "lost_after_commit")
+TIMED_FAULTS = ("latency", "late_commit")
+# late_commit:<s> holds a create for <s> seconds (past the client's read timeout), commits it, and only then
+# closes the connection without an answer: the client has given up, and the document shows up afterwards.
+LATE_COMMIT_ENDPOINTS = ("Invoices", "CreditNotes", "Contacts")
 
 
 def validate_fault(fault: str) -> str:
-	"""Check a fault name ("500", "latency:0.5", ...) and return it."""
+	"""Check a fault name ("500", "latency:0.5", "late_commit:3", ...) and return it."""
 	if fault in SIMPLE_FAULTS:
 		return fault
-	if fault.startswith("latency:"):
-		float(fault.split(":", 1)[1])
+	name, _, seconds = fault.partition(":")
+	if name in TIMED_FAULTS and seconds:
+		float(seconds)
 		return fault
-	raise ValueError(f"unknown fault {fault!r}; use one of {SIMPLE_FAULTS} or 'latency:<seconds>'")
+	raise ValueError(
+		f"unknown fault {fault!r}; use one of {SIMPLE_FAULTS}, 'latency:<seconds>' or 'late_commit:<seconds>'"
+	)
+
+
+def fault_applies(fault: str, method: str, endpoint: str) -> bool:
+	"""Whether a fault can happen to this request (a late commit needs a create to commit)."""
+	if fault.startswith("late_commit:"):
+		return method == "PUT" and endpoint in LATE_COMMIT_ENDPOINTS
+	return True
 
 
 class RateLimiter:
@@ -102,6 +116,7 @@ class FaultPlan:
 	chaos_reads: bool = False
 	rng: random.Random = field(default_factory=lambda: random.Random(0))
 	injected: int = 0
+	by_fault: Counter[str] = field(default_factory=Counter)
 	lock: threading.Lock = field(default_factory=threading.Lock)
 
 	def add(
@@ -141,12 +156,15 @@ class FaultPlan:
 		"""The fault to apply to this request, if any (consuming a rule use)."""
 		with self.lock:
 			for rule in self.rules:
-				if self._matches(rule, method, endpoint, tenant_id):
+				if self._matches(rule, method, endpoint, tenant_id) and fault_applies(
+					rule["fault"], method, endpoint
+				):
 					if rule["times"] is not None:
 						rule["times"] -= 1
 						if rule["times"] <= 0:
 							self.rules.remove(rule)
 					self.injected += 1
+					self.by_fault[rule["fault"].partition(":")[0]] += 1
 					return rule["fault"]
 			is_write = method in ("PUT", "POST", "DELETE", "PATCH")
 			if (
@@ -156,8 +174,12 @@ class FaultPlan:
 				and (is_write or self.chaos_reads)
 			):
 				if self.rng.random() < self.chaos_rate:
+					fault = self.rng.choice(self.chaos_faults)
+					if not fault_applies(fault, method, endpoint):
+						return None
 					self.injected += 1
-					return self.rng.choice(self.chaos_faults)
+					self.by_fault[fault.partition(":")[0]] += 1
+					return fault
 		return None
 
 	@staticmethod

@@ -9,7 +9,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -57,6 +57,11 @@ class XeroEmulator:
 		self.rate_limits = rate_limits
 		self.strict_auth = strict_auth
 		self._lock = threading.RLock()
+		# interceptor(phase, method, endpoint, headers): called in the request's thread for every Accounting
+		# API request, with phase "before" (nothing applied yet) and "after" (applied, reply not yet sent);
+		# it may block. The chaos harness freezes the calling worker there.
+		self.interceptor: Callable[[str, str, str, Any], None] | None = None
+		self.base_latency: dict[tuple[str, str], float] = {}
 		self._server: ThreadingHTTPServer | None = None
 		self._thread: threading.Thread | None = None
 		self.base_url = ""
@@ -172,6 +177,7 @@ class XeroEmulator:
 			self._tenant_calls.clear()
 			self.rate_limit_hits = 0
 			self.faults.injected = 0
+			self.faults.by_fault.clear()
 			self.tokens.calls = 0
 
 	def reset(self) -> None:
@@ -224,6 +230,20 @@ class XeroEmulator:
 			rows += [documents.ledger_row(tenant, CREDIT_NOTE, d) for d in tenant.credit_notes.values()]
 		return sorted(rows, key=lambda r: r["seq"])
 
+	def contacts(self, tenant_id: str) -> list[dict]:
+		"""Every contact of the tenant as {contact_id, name, number, status}, oldest first."""
+		with self._lock:
+			contacts = sorted(self._tenant(tenant_id).contacts.values(), key=lambda c: c.get("_seq", 0))
+			return [
+				{
+					"contact_id": c["ContactID"],
+					"name": c.get("Name"),
+					"number": c.get("ContactNumber"),
+					"status": c.get("ContactStatus"),
+				}
+				for c in contacts
+			]
+
 	def live_documents(self, tenant_id: str, number: str | None = None) -> list[dict]:
 		"""Ledger rows that are DRAFT/SUBMITTED/AUTHORISED/PAID, optionally with this number."""
 		return [
@@ -247,8 +267,13 @@ class XeroEmulator:
 		tenant_id: str | None = None,
 		times: int | None = 1,
 	) -> None:
-		"""Queue a fault for matching requests ("500", "503", "429", "latency:S", "drop_before_commit", "lost_after_commit")."""
+		"""Queue a fault for matching requests ("500", "503", "429", "latency:S", "drop_before_commit",
+		"lost_after_commit", "late_commit:S": a create held S seconds, committed, then left unanswered)."""
 		self.faults.add(fault, method, endpoint, tenant_id, times)
+
+	def slow(self, method: str, endpoint: str, seconds: float) -> None:
+		"""Make every such request take `seconds` longer before it is applied (real Xero is not instant)."""
+		self.base_latency[(method.upper(), endpoint.strip("/"))] = float(seconds)
 
 	def set_chaos(
 		self,
@@ -289,7 +314,12 @@ class XeroEmulator:
 		early = self._early_fault(fault)
 		if early is not None:
 			return early
-		latency = float(fault.split(":", 1)[1]) if fault and fault.startswith("latency:") else 0.0
+		intercept = self.interceptor if area == "api" else None
+		if intercept:
+			intercept("before", method, endpoint, headers)
+		timed = fault and fault.startswith(("latency:", "late_commit:"))
+		latency = float(fault.split(":", 1)[1]) if timed else 0.0
+		latency += self.base_latency.get((method, endpoint), 0.0)
 		try:
 			if area == "api":
 				reply = self._api(method, path, parts, query, headers, body, tenant_id, latency)
@@ -301,8 +331,10 @@ class XeroEmulator:
 			reply = json_reply(
 				500, {"Title": "Emulator error", "Status": 500, "Detail": traceback.format_exc()}
 			)
-		if fault == "lost_after_commit":
+		if fault == "lost_after_commit" or (fault and fault.startswith("late_commit:")):
 			return Reply(0, drop=True)
+		if intercept and reply.status < 300:
+			intercept("after", method, endpoint, headers)
 		return reply
 
 	def _early_fault(self, fault: str | None) -> Reply | None:

@@ -562,6 +562,80 @@ def test_lost_after_commit_applies_and_replays(emu, api):
 	assert emu.calls[("PUT", "Invoices")] == 3
 
 
+LATE = (2, 0.3)  # connect, read timeout: the client gives up long before the held create commits
+
+
+@pytest.mark.parametrize(
+	("endpoint", "create"),
+	[
+		(
+			"Invoices",
+			lambda api, emu: api.create_invoices(
+				NZ, Invoices(invoices=[bill(emu.ids["kea"])]), _request_timeout=LATE
+			),
+		),
+		(
+			"CreditNotes",
+			lambda api, emu: api.create_credit_notes(
+				NZ, CreditNotes(credit_notes=[credit_note(emu.ids["tui"])]), _request_timeout=LATE
+			),
+		),
+		(
+			"Contacts",
+			lambda api, emu: api.create_contacts(
+				NZ, Contacts(contacts=[Contact(name="Late Ltd")]), _request_timeout=LATE
+			),
+		),
+	],
+)
+def test_late_commit_lands_after_the_client_gave_up(emu, api, endpoint, create):
+	"""The create is held past the read timeout; the client sees a timeout, then the document appears."""
+	emu.inject("late_commit:0.8", method="PUT", endpoint=endpoint)
+	count = lambda: len(emu.ledger(NZ)) + len(emu.contacts(NZ))  # noqa: E731
+	before = count()
+	started = time.monotonic()
+	with pytest.raises(NETWORK_ERRORS):
+		create(api, emu)
+	assert time.monotonic() - started < 0.8
+	assert count() == before  # the client gave up before Xero committed
+	deadline = time.monotonic() + 5
+	while count() == before and time.monotonic() < deadline:
+		time.sleep(0.05)
+	assert count() == before + 1
+	assert emu.faults_injected == 1
+
+
+def test_late_commit_spares_reads_and_updates(emu, api):
+	"""Only creates can commit late: a GET or a POST under the same rule is untouched."""
+	emu.inject("late_commit:5", endpoint="Invoices", times=None)
+	started = time.monotonic()
+	assert api.get_invoices(NZ).invoices == []
+	api.update_or_create_invoices(NZ, Invoices(invoices=[invoice(emu.ids["tui"])]))
+	assert time.monotonic() - started < 2 and len(emu.ledger(NZ)) == 1
+	assert emu.faults_injected == 0
+
+
+def test_interceptor_sees_a_create_before_and_after_it_is_applied(emu, api):
+	seen = []
+	emu.interceptor = lambda phase, method, endpoint, headers: seen.append(
+		(phase, method, endpoint, headers.get("X-Probe"), len(emu.ledger(NZ)))
+	)
+	client = api.api_client
+	client.default_headers["X-Probe"] = "p1"
+	api.create_invoices(NZ, Invoices(invoices=[bill(emu.ids["kea"])]))
+	assert seen == [("before", "PUT", "Invoices", "p1", 0), ("after", "PUT", "Invoices", "p1", 1)]
+
+
+def test_slow_endpoint_takes_longer_and_others_do_not(emu, api):
+	emu.slow("PUT", "Contacts", 0.4)
+	started = time.monotonic()
+	api.create_contacts(NZ, Contacts(contacts=[Contact(name="Slow Ltd")]))
+	assert time.monotonic() - started >= 0.4
+	started = time.monotonic()
+	api.get_contacts(NZ)
+	assert time.monotonic() - started < 0.4 and emu.faults_injected == 0
+
+
 def test_chaos_is_reproducible_by_seed(emu):
 	def outcomes(seed):
 		emu.set_chaos(rate=0.5, seed=seed, faults=("500", "503", "429"))

@@ -12,7 +12,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
-from nexwave_xero_connector.sync.journal import detach_deleted, insert_row, request_cancel
+from nexwave_xero_connector.sync.journal import (
+	detach_deleted,
+	insert_row,
+	queue_void_of_cleared,
+	request_cancel,
+	requeue_on_submit,
+)
 from nexwave_xero_connector.sync.model import ContactRequest, Kind
 
 from .db import PyMySqlDb
@@ -80,23 +86,93 @@ class SqlErp:
 		self.db.commit("test: submit (document and outbox row together)")
 		return log_name
 
-	def cancel(self, doctype: str, name: str) -> int:
-		"""Cancel the document and flag its row, in one transaction (as on_cancel does)."""
+	def cancel(self, doctype: str, name: str, tenant_id: str | None = None) -> int:
+		"""Cancel the document and flag its row, in one transaction (as on_cancel does); with no row (the
+		log was cleared) a document still carrying a live Xero ID gets a row that voids it."""
 		now = self.clock()
 		self.db.execute(
 			f"UPDATE `tab{doctype}` SET docstatus = 2, modified = %(now)s WHERE name = %(name)s",
 			{"name": name, "now": now},
 		)
 		changed = request_cancel(self.db, doctype, name, now)
+		if not changed and tenant_id:
+			changed = int(self._settle_untracked(doctype, name, tenant_id, now, deleted=False))
 		self.db.commit("test: cancel (docstatus and void request together)")
 		return changed
 
-	def delete(self, doctype: str, name: str) -> int:
+	def delete(self, doctype: str, name: str, tenant_id: str | None = None) -> int:
 		"""Delete a cancelled document, in one transaction with what on_trash does to its row."""
-		changed = detach_deleted(self.db, doctype, name, self.clock())
+		now = self.clock()
+		changed = detach_deleted(self.db, doctype, name, now)
+		if not changed and tenant_id:
+			changed = int(self._settle_untracked(doctype, name, tenant_id, now, deleted=True))
 		self.db.execute(f"DELETE FROM `tab{doctype}` WHERE name = %(name)s", {"name": name})
 		self.db.commit("test: delete (document gone, row detached)")
 		return changed
+
+	def _settle_untracked(
+		self, doctype: str, name: str, tenant_id: str, now: datetime, deleted: bool
+	) -> bool:
+		"""No row, but the document's own Xero ID is live: queue a row that voids that copy."""
+		rows = self.db.query(
+			f"SELECT company, is_return, xero_id, xero_status FROM `tab{doctype}` WHERE name = %(name)s",
+			{"name": name},
+		)
+		if not rows or not rows[0]["xero_id"] or (rows[0]["xero_status"] or "") in ("VOIDED", "DELETED"):
+			return False
+		doc = rows[0]
+		queue_void_of_cleared(
+			self.db,
+			doctype=doctype,
+			name=name,
+			company=doc["company"],
+			tenant_id=tenant_id,
+			xero_type=xero_type({"doctype": doctype, "is_return": doc["is_return"]}),
+			xero_id=doc["xero_id"],
+			xero_status=doc["xero_status"],
+			now=now,
+			deleted=deleted,
+		)
+		return True
+
+	def add_named_party(self, party_type: str, name: str, title: str, email: str | None = None) -> None:
+		"""A party whose ID and display name differ (two Customers may share a customer_name)."""
+		field = "customer_name" if party_type == "Customer" else "supplier_name"
+		self.db.execute(
+			f"INSERT IGNORE INTO `tab{party_type}` (name, creation, modified, {field}, email_id) "
+			"VALUES (%(name)s, %(now)s, %(now)s, %(title)s, %(email)s)",
+			{"name": name, "title": title, "now": self.clock(), "email": email},
+		)
+		self.db.commit("test: party")
+
+	def submit_over_row(self, doc: dict, tenant_id: str) -> str:
+		"""Submit a document whose name already has a log row (a deleted document's name, reused), as
+		events.queue_push does it: a Failed or Skipped row is requeued for the tenant with no cancel standing.
+		(The delete hook detaches a deleted document's row, so a reused name normally gets a fresh row.)"""
+		party_field = PARTY[doc["doctype"]][1]
+		now = self.clock()
+		doc = {**doc, "docstatus": 1}
+		self.db.execute(
+			f"INSERT INTO `tab{doc['doctype']}` (name, creation, modified, docstatus, company, {party_field}, "
+			"is_return, data) VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(data)s)",
+			{
+				"name": doc["name"],
+				"now": now,
+				"company": doc["company"],
+				"party": doc[party_field],
+				"ret": int(bool(doc.get("is_return"))),
+				"data": json.dumps(doc, default=str),
+			},
+		)
+		rows = self.db.query(
+			"SELECT name FROM `tabXero Sync Log` WHERE reference_doctype = %(dt)s AND reference_name = %(dn)s",
+			{"dt": doc["doctype"], "dn": doc["name"]},
+		)
+		requeue_on_submit(
+			self.db, rows[0]["name"], tenant_id=tenant_id, company=doc["company"], user="test", now=now
+		)
+		self.db.commit("test: submit over an existing row (document and requeue together)")
+		return rows[0]["name"]
 
 	# -- ErpSource ------------------------------------------------------------------------------
 
