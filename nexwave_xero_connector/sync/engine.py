@@ -20,6 +20,7 @@ refusal that says "cancelled" leads to a void.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,6 +45,8 @@ from .model import (
 from .ports import ErpSource, Journal, MasterData, XeroGateway
 
 LEASE_SECONDS = 120  # well above the gateway's read timeout, so a live request never outlives its lease
+# Share of the lease, from the send gate, within which a create request must have left (else dropped).
+SEND_WITHIN = 0.5
 MAX_BACKOFF_SECONDS = 3600
 # An unexpected failure (a bug or malformed data, not a Xero answer) is tried this often, then Failed.
 UNEXPECTED_ATTEMPTS = 3
@@ -363,6 +366,9 @@ class _Batch:
 			{i.row.name: (generations[i.row.name], i.payload.identity()) for i in to_send},
 			LEASE_SECONDS,
 		)
+		# The request must leave while the lease the gate just renewed is surely ours: a worker frozen
+		# past this moment drops it unsent (the transport checks right before the socket).
+		send_by = time.monotonic() + LEASE_SECONDS * SEND_WITHIN
 		for item in to_send:
 			if item.row.name not in marked:
 				# Lost the lease (dropped by _finish) or a cancel arrived before anything left: the cancel is
@@ -380,7 +386,12 @@ class _Batch:
 		)
 		try:
 			results = self._call(
-				self.gateway.create_documents, self.tenant_id, kind, [i.payload.body for i in to_send], key
+				self.gateway.create_documents,
+				self.tenant_id,
+				kind,
+				[i.payload.body for i in to_send],
+				key,
+				send_by=send_by,
 			)
 		except XeroError as exc:
 			names = [i.row.name for i in to_send]

@@ -33,9 +33,15 @@ class XeroGateway(Protocol):
 		"""Return the documents with these Xero IDs (missing ones are left out)."""
 
 	def create_documents(
-		self, tenant_id: str, kind: Kind, bodies: Sequence[dict], idempotency_key: str
+		self,
+		tenant_id: str,
+		kind: Kind,
+		bodies: Sequence[dict],
+		idempotency_key: str,
+		send_by: float | None = None,
 	) -> list[ElementResult]:
-		"""Create documents of one endpoint in one request (PUT, summarizeErrors=false); results in input order."""
+		"""Create documents of one endpoint in one request (PUT, summarizeErrors=false); results in input
+		order. A request that has not left by `send_by` (time.monotonic()) is dropped, unsent."""
 
 	def set_statuses(
 		self, tenant_id: str, kind: Kind, changes: Sequence[tuple[str, str]], idempotency_key: str

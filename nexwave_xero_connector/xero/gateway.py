@@ -34,6 +34,7 @@ from ..sync.model import (
 from ..sync.ports import XeroGateway
 from ..sync.preflight import OrgInfo
 from .errors import classify, explain
+from .transport import SEND_BY
 
 T = TypeVar("T")
 
@@ -273,22 +274,35 @@ class SdkGateway(XeroGateway):
 			raise
 
 	def create_documents(
-		self, tenant_id: str, kind: Kind, bodies: Sequence[dict], idempotency_key: str
+		self,
+		tenant_id: str,
+		kind: Kind,
+		bodies: Sequence[dict],
+		idempotency_key: str,
+		send_by: float | None = None,
 	) -> list[ElementResult]:
-		"""PUT the documents in one request (summarizeErrors=false, unitdp); results in input order."""
+		"""PUT the documents in one request (summarizeErrors=false, unitdp); results in input order. A
+		request that has not left by `send_by` (time.monotonic()) is dropped: RequestNotSent."""
 		if not bodies:
 			return []
 		family = _family(kind)
 		label = _label(bodies, family.number_key)
-		answer = self._call(
-			getattr(self.api, family.create),
-			tenant_id,
-			self._wrap(family.collection, family.model, [{**b, "Type": kind.value} for b in bodies], label),
-			summarize_errors=False,
-			unitdp=self.unitdp,
-			idempotency_key=idempotency_key,
-			document=label,
+		elements = self._wrap(
+			family.collection, family.model, [{**b, "Type": kind.value} for b in bodies], label
 		)
+		token = SEND_BY.set(send_by)
+		try:
+			answer = self._call(
+				getattr(self.api, family.create),
+				tenant_id,
+				elements,
+				summarize_errors=False,
+				unitdp=self.unitdp,
+				idempotency_key=idempotency_key,
+				document=label,
+			)
+		finally:
+			SEND_BY.reset(token)
 		return _in_order(getattr(answer, family.answer), len(bodies), partial(family.record, fallback=kind))
 
 	def set_statuses(

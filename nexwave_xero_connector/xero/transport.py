@@ -9,7 +9,9 @@ only ever calls `pool_manager.request(...)` (rest.py) and reads `status`, `reaso
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,6 +34,11 @@ OnResponse = Callable[[str | None, int, Mapping[str, str]], None]
 _URL_ENCODED_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 _CONNECT_ERRORS = urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
 
+# The moment (time.monotonic(), which keeps counting while a process is stopped) after which a request
+# made in this context must not leave. Whoever holds a lease on what the request creates sets it, so a
+# worker that froze between its send gate and the socket drops the request instead of sending it late.
+SEND_BY: ContextVar[float | None] = ContextVar("nxc_send_by", default=None)
+
 
 class TransportError(Exception):
 	"""A request got no usable HTTP answer. `sent` says whether Xero may have received (and applied) it."""
@@ -48,6 +55,11 @@ class RequestNotSent(TransportError):
 	"""The connection could not be made (DNS, refused, connect timeout, TLS): Xero got nothing."""
 
 	sent = False
+
+
+class SentTooLate(RequestNotSent):
+	"""The sender reached its send-by moment before the request left (it froze or stalled meanwhile): the
+	request was dropped here, so Xero got nothing."""
 
 
 class ResponseLost(TransportError):
@@ -147,6 +159,13 @@ class RequestsPoolManager:
 		if self.before_request:
 			# may sleep or raise to hold the request back (rate governor); nothing has been sent yet
 			self.before_request(tenant_id, method, url)
+		send_by = SEND_BY.get()
+		if send_by is not None and time.monotonic() > send_by:
+			raise SentTooLate(
+				f"not sent: {time.monotonic() - send_by:.1f} s past its send-by moment",
+				method=method,
+				url=url,
+			)
 		try:
 			# stream=True: headers reach the hook even when the body then fails to arrive
 			response = self.session.request(

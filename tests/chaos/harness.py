@@ -47,8 +47,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
-from nexwave_xero_connector.constants import CLEARABLE_LOG_STATUSES
-from nexwave_xero_connector.sync.journal import SqlJournal, requeue
+from nexwave_xero_connector.sync.journal import CLEARABLE_VALUES, SqlJournal, clear_old_rows, requeue
 from tests.emulator import XeroEmulator
 from tests.support.db import PyMySqlDb, create_database, drop_database
 from tests.support.erp import SqlErp
@@ -221,21 +220,17 @@ def _plan_reuse(docs: list[Doc], rng: random.Random, args: argparse.Namespace, s
 
 
 def clear_logs(db: PyMySqlDb, older_than_seconds: float) -> list[dict]:
-	"""Log Settings' clean-up of Xero Sync Log, as XeroSyncLog.clear_old_logs does it (its `days` in
-	seconds here): finished rows older than the threshold are deleted with their attempts. Returns the
-	deleted rows (name, reference_doctype, reference_name, status, xero_id)."""
+	"""Log Settings' clean-up of Xero Sync Log: the app's own journal.clear_old_rows (what
+	XeroSyncLog.clear_old_logs runs), with `days` in seconds here. Returns the rows it deleted (name,
+	reference_doctype, reference_name, status, xero_id), read under the same cutoff for the verdicts."""
 	db.commit("chaos: fresh snapshot")
+	cutoff = datetime.now() - timedelta(seconds=older_than_seconds)
 	rows = db.query(
 		f"SELECT name, reference_doctype, reference_name, status, xero_id FROM {LOG} "
-		"WHERE modified < NOW(6) - INTERVAL %(s)s MICROSECOND AND status IN %(statuses)s",
-		{"s": int(older_than_seconds * 1_000_000), "statuses": CLEARABLE_LOG_STATUSES},
+		"WHERE modified < %(cutoff)s AND status IN %(statuses)s FOR UPDATE",
+		{"cutoff": cutoff, "statuses": CLEARABLE_VALUES},
 	)
-	if rows:
-		names = tuple(r["name"] for r in rows)
-		db.execute(
-			f"DELETE FROM {ATTEMPTS} WHERE parenttype = 'Xero Sync Log' AND parent IN %(n)s", {"n": names}
-		)
-		db.execute(f"DELETE FROM {LOG} WHERE name IN %(n)s", {"n": names})
+	clear_old_rows(db, cutoff)
 	db.commit("chaos: Log Settings clean-up")
 	return rows
 
@@ -395,6 +390,10 @@ class Harness:
 			drop_database(self.database)
 			shutil.rmtree(self.logdir, ignore_errors=True)
 
+	def in_flight_seconds(self) -> int:
+		"""The longest the emulator may hold a create before committing it, plus a margin."""
+		return math.ceil(max(self.args.read_timeout + self.args.late_commit_hold, self.args.lease + 6.0) + 5)
+
 	def spawn(self, slot: int) -> None:
 		"""Start a fresh worker process in this slot (RQ worker names must be unique), with its own clock."""
 		self.generation += 1
@@ -405,11 +404,10 @@ class Harness:
 			chaos_worker.LEASE_ENV: str(self.args.lease),
 			chaos_worker.BATCH_ENV: str(self.args.batch_size),
 			chaos_worker.READ_TIMEOUT_ENV: str(self.args.read_timeout),
-			# The engine's in-flight window must outlast the latest commit the emulator plays after a timeout,
-			# as the production default outlasts Xero's.
-			chaos_worker.IN_FLIGHT_ENV: str(
-				math.ceil(self.args.read_timeout + self.args.late_commit_hold + 5)
-			),
+			# The engine's in-flight window must outlast the longest the emulator holds a create before it
+			# commits (a late commit after the client's timeout; an aimed stall holds one for lease + 6 s),
+			# as the production default (7 min) outlasts Xero's.
+			chaos_worker.IN_FLIGHT_ENV: str(self.in_flight_seconds()),
 			chaos_worker.CLOCK_OFFSET_ENV: f"{skew:.3f}",
 			"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
 		}

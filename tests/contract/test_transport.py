@@ -101,6 +101,28 @@ def test_dropped_connection_after_sending_is_not_retried_and_may_have_committed(
 	assert caught.value.may_have_committed and caught.value.error_class is ErrorClass.TRANSIENT
 
 
+def test_a_create_past_its_send_by_moment_never_leaves():
+	"""A worker frozen between its send gate and the socket wakes past its send-by moment: the request is
+	dropped before any byte leaves, and the error says nothing was sent (so the marker can be cleared)."""
+	with RawServer("stall") as server:
+		with pytest.raises(XeroError) as caught:
+			local_gateway(server.port).create_documents(
+				TENANT, Kind.BILL, [BODY], "key-late", send_by=time.monotonic() - 0.001
+			)
+		time.sleep(0.05)
+		assert server.requests == 0
+	assert not caught.value.may_have_committed
+
+
+def test_a_create_within_its_send_by_moment_is_sent():
+	with RawServer("stall") as server:
+		with pytest.raises(XeroError):
+			local_gateway(server.port).create_documents(
+				TENANT, Kind.BILL, [BODY], "key-in-time", send_by=time.monotonic() + 30
+			)
+		assert server.requests == 1
+
+
 def test_refused_connection_was_never_sent():
 	probe = socket.create_server(("127.0.0.1", 0))
 	port = probe.getsockname()[1]
