@@ -89,6 +89,7 @@ def test_1_a_worker_that_lost_its_lease_after_create_never_voids_the_live_invoic
 		journal=world.journal(worker="A"), gateway=Wrap(world.gateway(), create_documents=stall_after_create)
 	)
 	assert resumed
+	assert [d["status"] for d in _ledger(world, name)] == ["AUTHORISED"]
 	assert a.voided == 0
 	assert emulator.total_calls(world.tenant_id) == 0  # A made no Xero call for the row it lost
 	(live,) = world.live(name)
@@ -360,27 +361,34 @@ def test_8_a_skewed_worker_neither_steals_nor_shortens_a_lease(world, skew_hours
 
 
 def test_9_a_refused_void_call_only_affects_its_own_rows(world):
+	"""Two voids of different kinds go in two calls; Xero refuses the first call as a whole (a permanent
+	error). Only that call's row is shown with the reason; the other void and the new push go through."""
 	invoice = _invoice(world)
 	bill, bill_no = _bill(world)
 	assert world.drain().synced == 2
 	world.erp.cancel("Sales Invoice", invoice)
 	world.erp.cancel("Purchase Invoice", bill)
 	fresh = _invoice(world)
+	refused = []
 
-	def refuse_invoices(real, tenant_id, kind, *args, **kwargs):
-		if kind == Kind.SALES_INVOICE:
+	def refuse_the_first_call(real, tenant_id, kind, *args, **kwargs):
+		if not refused:
+			refused.append(kind)
 			raise XeroError("Invoice not of valid status for modification", error_class=ErrorClass.VALIDATION)
 		return real(tenant_id, kind, *args, **kwargs)
 
-	world.drain(gateway=Wrap(world.gateway(), set_statuses=refuse_invoices))
+	report = world.drain(gateway=Wrap(world.gateway(), set_statuses=refuse_the_first_call))
+	assert report.claimed == 3 and report.batches == 1  # one batch: the refusal could reach every row
+	(refused_kind,) = refused
+	hit, spared = (invoice, bill) if refused_kind == Kind.SALES_INVOICE else (bill, invoice)
 	assert world.log(fresh)["status"] == "Synced"
-	bill_log = world.log(bill)
-	assert bill_log["status"] == "Voided", bill_log["error_message"]
-	assert world.live(bill_no) == []
-	log = world.log(invoice)
+	spared_log = world.log(spared)
+	assert spared_log["status"] == "Voided", spared_log["error_message"]
+	log = world.log(hit)
 	assert log["status"] == "Orphan"
 	assert "not of valid status" in log["error_message"]
-	assert len(world.live(invoice)) == 1
+	live = {d["number"] for d in world.live()}
+	assert (invoice in live, bill_no in live) == (hit == invoice, hit == bill)
 
 
 # -- 13. smaller recovery faults ------------------------------------------------------------------------
@@ -425,12 +433,12 @@ def _drain_until_settled(world: World, journal) -> int:
 
 
 def test_13b_an_unexpected_exception_fails_after_the_cap_instead_of_retrying_forever(world):
-	from nexwave_xero_connector.sync.engine import UNEXPECTED_ATTEMPTS
-
 	name = _invoice(world)
 	drains = _drain_until_settled(world, world.journal())
 	log = world.log(name)
 	assert (log["status"], log["error_class"]) == ("Failed", "Unexpected")
+	from nexwave_xero_connector.sync.engine import UNEXPECTED_ATTEMPTS
+
 	assert drains == log["attempts"] == UNEXPECTED_ATTEMPTS
 	assert "ValueError" in log["error_message"] and "Retry" in log["error_message"]
 	assert world.live(name) == []
