@@ -379,10 +379,13 @@ class _Batch:
 		to_send = [i for i in to_send if i.row.name in marked]
 		if not to_send:
 			return in_xero
+		# Keyed by the log row, not the document name: a new document that reuses a deleted one's name
+		# (same content, too, when an accountant re-enters it) must not get Xero's cached answer for the
+		# old, since voided, copy.
 		key = keys.create_key(
 			self.tenant_id,
 			kind.value,
-			[(i.row.reference_name, i.payload.digest(), generations[i.row.name]) for i in to_send],
+			[(i.row.name, i.payload.digest(), generations[i.row.name]) for i in to_send],
 		)
 		try:
 			results = self._call(
