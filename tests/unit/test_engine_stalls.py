@@ -140,7 +140,7 @@ class FakeGateway:
 		self._record("get_documents", kind, xero_ids)
 		return [d for d in self.documents if d.xero_id in xero_ids]
 
-	def create_documents(self, tenant_id, kind, bodies, idempotency_key):
+	def create_documents(self, tenant_id, kind, bodies, idempotency_key, send_by=None):
 		hooked = self._record("create_documents", kind, bodies)
 		if hooked is not None:
 			return hooked
