@@ -38,10 +38,11 @@ TABLES = {
 	# ERPNext's tables, cut down to what the connector reads and writes (custom fields included).
 	"tabSales Invoice": f"""{STANDARD},
 	company VARCHAR(140), customer VARCHAR(140), is_return INT(1) NOT NULL DEFAULT 0, data LONGTEXT,
+	posting_date DATE,
 	xero_id VARCHAR(140), xero_status VARCHAR(140), xero_last_synced DATETIME(6)""",
 	"tabPurchase Invoice": f"""{STANDARD},
 	company VARCHAR(140), supplier VARCHAR(140), is_return INT(1) NOT NULL DEFAULT 0, data LONGTEXT,
-	bill_no VARCHAR(140),
+	posting_date DATE, bill_no VARCHAR(140),
 	xero_id VARCHAR(140), xero_status VARCHAR(140), xero_last_synced DATETIME(6)""",
 	"tabCustomer": f"""{STANDARD}, customer_name VARCHAR(140), email_id VARCHAR(140), tax_id VARCHAR(140),
 	xero_contact_id TEXT""",
