@@ -20,7 +20,7 @@ TABLES = {
 	error_message TEXT, attempts INT(11) NOT NULL DEFAULT 0, next_attempt_at DATETIME(6),
 	lease_owner VARCHAR(140), lease_expires_at DATETIME(6), send_started INT(1) NOT NULL DEFAULT 0,
 	key_generation INT(11) NOT NULL DEFAULT 0, cancel_requested INT(1) NOT NULL DEFAULT 0,
-	void_confirmed INT(1) NOT NULL DEFAULT 0,
+	void_confirmed INT(1) NOT NULL DEFAULT 0, backfill INT(1) NOT NULL DEFAULT 0,
 	queued_by VARCHAR(140), last_attempt_at DATETIME(6), synced_at DATETIME(6), request LONGTEXT,
 	response LONGTEXT, sent_at DATETIME(6), sent_identity LONGTEXT, deleted_reference VARCHAR(140),
 	error_log VARCHAR(140),
