@@ -68,11 +68,48 @@ def hand_key(
 				"TaxType": TAX[kind],
 			}
 		],
-		"Status": status,
+		"Status": "AUTHORISED" if status == "VOIDED" else status,
 		("CreditNoteNumber" if kind.is_credit_note else "InvoiceNumber"): number,
 	}
 	if not kind.is_credit_note:
 		body["DueDate"] = on + datetime.timedelta(days=20)
 	(result,) = gateway.create_documents(tenant_id, kind, [body], f"hand-{kind.value}-{number}-{contact_id}")
 	assert result.ok, result.errors
+	if status == "VOIDED":
+		(voided,) = gateway.set_statuses(
+			tenant_id, kind, [(result.record.xero_id, "VOIDED")], f"void-{number}"
+		)
+		assert voided.ok, voided.errors
 	return result.record.xero_id
+
+
+class StandInBackfillSource:
+	"""BackfillSource over the stand-in ERP tables (the Frappe layer's does the same with frappe.db)."""
+
+	def __init__(self, world):
+		self.world = world
+
+	def candidates(self, company, kinds, date_from, date_to):
+		from nexwave_xero_connector.sync.backfill import candidate_of
+		from nexwave_xero_connector.sync.config import SALES_INVOICE
+
+		out = []
+		for doctype in (SALES_INVOICE, PURCHASE_INVOICE):
+			rows = self.world.db.query(
+				f"""SELECT d.data, l.name AS row_name, l.backfill FROM `tab{doctype}` d
+				LEFT JOIN `tabXero Sync Log` l ON l.reference_doctype = %(doctype)s AND l.reference_name = d.name
+				WHERE d.docstatus = 1 AND d.company = %(company)s AND d.posting_date BETWEEN %(f)s AND %(t)s
+					AND (l.name IS NULL OR l.status = 'Skipped')
+				ORDER BY d.posting_date, d.name""",
+				{"doctype": doctype, "company": company, "f": date_from, "t": date_to},
+			)
+			for r in rows:
+				candidate = candidate_of(
+					{**json.loads(r["data"]), "doctype": doctype}, r["row_name"], bool(r["backfill"])
+				)
+				if candidate.kind in kinds:
+					out.append(candidate)
+		return sorted(out, key=lambda c: (c.posting_date, c.name))
+
+	def contact_id(self, party_type, party, tenant_id):
+		return self.world.erp.contact_id(party_type, party, tenant_id)
