@@ -21,6 +21,7 @@ hold; a refusal from them pauses the run, which resumes later from where it stop
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -39,6 +40,7 @@ ADOPT_THEN_CREATE = "Adopt, then create"
 MODES = (ADOPT_ONLY, ADOPT_THEN_CREATE)
 SLICE = 500  # documents decided and written per transaction (Xero is asked 50 numbers per call)
 ADOPTED_PREFIX = "Adopted: already in Xero"
+MAX_WAIT = 90.0  # seconds a rate-limit refusal is waited out; longer (the day budget) pauses the run
 
 
 class Verdict(str, Enum):
@@ -88,6 +90,7 @@ class BackfillReport:
 	calls: int = 0  # gateway lookups (each asks Xero for up to 50 numbers or names per request)
 	total: int = 0  # documents in range still to decide when the run started
 	stopped_by: str = ""  # why it stopped before the end ("" when done)
+	waits: int = 0  # rate-limit refusals waited out
 	conflict_names: list[str] = field(default_factory=list)
 
 	@property
@@ -157,13 +160,23 @@ def _as_date(value) -> datetime.date:
 
 
 class _Counting:
-	"""Counts gateway calls (a paged GET counts once)."""
+	"""Counts gateway calls (a paged GET counts once) and paces them: at most one per `min_interval`
+	seconds, so the live pushes keep most of the organisation's per-minute budget."""
 
-	def __init__(self, gateway: XeroGateway, report: BackfillReport):
+	def __init__(self, gateway: XeroGateway, report: BackfillReport, min_interval: float, sleep, monotonic):
 		self.gateway = gateway
 		self.report = report
+		self.min_interval = min_interval
+		self.sleep = sleep
+		self.monotonic = monotonic
+		self.last: float | None = None
 
 	def __call__(self, fn: Callable, *args, **kwargs):
+		if self.min_interval and self.last is not None:
+			wait = self.last + self.min_interval - self.monotonic()
+			if wait > 0:
+				self.sleep(wait)
+		self.last = self.monotonic()
 		self.report.calls += 1
 		return fn(*args, **kwargs)
 
@@ -184,8 +197,16 @@ def backfill(
 	should_stop: Callable[[], bool] = lambda: False,
 	progress: Callable[[BackfillReport], None] = lambda report: None,
 	slice_size: int = SLICE,
+	min_interval: float = 0.0,
+	max_wait: float = MAX_WAIT,
+	sleep: Callable[[float], None] = time.sleep,
+	monotonic: Callable[[], float] = time.monotonic,
 ) -> BackfillReport:
-	"""Decide and record every candidate of the range, slice by slice; see the module docstring."""
+	"""Decide and record every candidate of the range, slice by slice; see the module docstring.
+
+	A rate-limit refusal that clears within `max_wait` seconds (the per-minute budget, shared with the
+	live pushes) is waited out and the slice looked up again; a longer one (the day budget) pauses the
+	run, and `report.stopped_by` says so."""
 	if mode not in MODES:
 		raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
 	report = BackfillReport()
@@ -193,9 +214,10 @@ def backfill(
 	if mode == ADOPT_ONLY:
 		candidates = [c for c in candidates if not c.backfill_skipped]
 	report.total = len(candidates)
-	call = _Counting(gateway, report)
+	call = _Counting(gateway, report, min_interval, sleep, monotonic)
 	contacts: dict[tuple[str, str], set[str]] = {}
-	for start in range(0, len(candidates), slice_size):
+	start = 0
+	while start < len(candidates):
 		if should_stop():
 			report.stopped_by = "Stopped on request."
 			break
@@ -204,12 +226,18 @@ def backfill(
 			contacts.update(_contacts(tenant_id, chunk, contacts, source, call))
 			decisions = _decide_slice(tenant_id, chunk, contacts, call, db)
 		except XeroError as exc:
+			wait = exc.retry_after or 0
+			if exc.error_class == ErrorClass.RATE_LIMITED and 0 < wait <= max_wait:
+				report.waits += 1
+				sleep(wait)
+				continue  # nothing of this slice was written: look it up again
 			if exc.is_retryable or exc.error_class in (ErrorClass.CONNECTION, ErrorClass.RATE_LIMITED):
 				report.stopped_by = f"Paused: {exc.message}"
 				break
 			raise
 		_record(db, tenant_id, decisions, mode, clock(), user, report)
 		progress(report)
+		start += slice_size
 	return report
 
 
