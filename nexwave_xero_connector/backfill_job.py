@@ -33,6 +33,8 @@ RUN_DOCTYPE = "Xero Backfill Run"
 RUN_JOB = "nexwave_xero_connector.backfill_job.run_backfill"
 PROGRESS_EVENT = "xero_backfill_progress"
 ACTIVE = ("Queued", "Running")
+# At most one lookup every 2 s: 30 of Xero's 60 calls a minute, the rest stays with the live pushes.
+PACE_SECONDS = 2.0
 KIND_DOCTYPE = {
 	Kind.SALES_INVOICE: SALES_INVOICE,
 	Kind.SALES_CREDIT: SALES_INVOICE,
@@ -192,7 +194,7 @@ def enqueue_run(run: str) -> None:
 	)
 
 
-def run_backfill(run: str, gateway=None) -> BackfillReport:
+def run_backfill(run: str, gateway=None, pace: float = PACE_SECONDS) -> BackfillReport:
 	"""The job (also called by `bench xero backfill`): decide the run's documents slice by slice."""
 	from nexwave_xero_connector.events import enqueue_drain
 
@@ -226,6 +228,7 @@ def run_backfill(run: str, gateway=None) -> BackfillReport:
 			user=doc.owner,
 			should_stop=lambda: bool(cint(frappe.db.get_value(RUN_DOCTYPE, run, "stop_requested"))),
 			progress=progress,
+			min_interval=pace,
 		)
 	except Exception as exc:
 		frappe.db.rollback()

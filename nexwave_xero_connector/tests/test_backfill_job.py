@@ -119,7 +119,7 @@ class TestBackfillMethods(FrappeTestCase):
 		run = backfill_job.new_run(
 			TEST_COMPANY, add_days(nowdate(), -30), add_days(nowdate(), -1), "Adopt only", "ACCREC"
 		)
-		report = backfill_job.run_backfill(run.name, gateway=xero)
+		report = backfill_job.run_backfill(run.name, gateway=xero, pace=0)
 		self.assertEqual((report.adopted, report.skipped, report.conflicts), (1, 1, 0))
 		(row,) = log_rows(SALES_INVOICE_DOCTYPE, kept.name)
 		self.assertEqual(
