@@ -113,3 +113,30 @@ class StandInBackfillSource:
 
 	def contact_id(self, party_type, party, tenant_id):
 		return self.world.erp.contact_id(party_type, party, tenant_id)
+
+
+def stand_in_erp_documents(world, company: str, date_from, date_to):
+	"""The report's ERP side over the stand-in tables: documents dated in the period, submitted or
+	cancelled, with the Xero ID their row (else the document) holds."""
+	from nexwave_xero_connector.sync.backfill import candidate_of
+	from nexwave_xero_connector.sync.config import SALES_INVOICE
+	from nexwave_xero_connector.sync.month_end import ErpDocument
+
+	world.db.rollback()
+	out = []
+	for doctype in (SALES_INVOICE, PURCHASE_INVOICE):
+		rows = world.db.query(
+			f"""SELECT d.data, d.docstatus, COALESCE(l.xero_id, d.xero_id) AS xero_id, l.status
+			FROM `tab{doctype}` d
+			LEFT JOIN `tabXero Sync Log` l ON l.reference_doctype = %(doctype)s AND l.reference_name = d.name
+			WHERE d.docstatus IN (1, 2) AND d.company = %(company)s AND d.posting_date BETWEEN %(f)s AND %(t)s""",
+			{"doctype": doctype, "company": company, "f": date_from, "t": date_to},
+		)
+		for r in rows:
+			c = candidate_of({**json.loads(r["data"]), "doctype": doctype})
+			out.append(
+				ErpDocument(
+					doctype, c.name, c.kind, c.number, c.total, int(r["docstatus"]), r["xero_id"], r["status"]
+				)
+			)
+	return out
