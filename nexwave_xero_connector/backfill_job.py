@@ -182,6 +182,15 @@ def resume_backfill(run: str) -> None:
 	enqueue_run(run)
 
 
+def resume_paused() -> list[str]:
+	"""Hourly: queue again the runs the day budget (or an outage) paused; returns their names."""
+	paused = frappe.get_all(RUN_DOCTYPE, filters={"status": "Paused"}, pluck="name")
+	for name in paused:
+		frappe.db.set_value(RUN_DOCTYPE, name, "status", "Queued")
+		enqueue_run(name)
+	return paused
+
+
 def enqueue_run(run: str) -> None:
 	frappe.enqueue(
 		RUN_JOB,

@@ -132,3 +132,10 @@ class TestBackfillMethods(FrappeTestCase):
 		self.assertEqual((done.status, done.examined, done.adopted, done.skipped), ("Done", 2, 1, 1))
 		self.assertIn("backfill: the run's outcome is recorded", self.commits)
 		self.assertEqual(getdate(done.to_date), getdate(add_days(nowdate(), -1)))
+
+	def test_the_hourly_job_queues_paused_runs_again(self):
+		run = backfill_job.new_run(TEST_COMPANY, "2026-01-01", "2026-01-31", "Adopt only")
+		frappe.db.set_value("Xero Backfill Run", run.name, "status", "Paused")
+		self.assertEqual(backfill_job.resume_paused(), [run.name])
+		self.assertEqual(frappe.db.get_value("Xero Backfill Run", run.name, "status"), "Queued")
+		self.assertEqual([c["run"] for c in self.enqueue.calls], [run.name])
