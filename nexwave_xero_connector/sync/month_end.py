@@ -4,7 +4,8 @@ The ERP side is given as plain data (documents dated in the period, submitted or
 Xero ID their row or the document holds); the Xero side is what Xero holds dated in the period (one
 paged listing). Documents are paired by Xero ID first, then by kind and number (for bills, whose
 numbers repeat across suppliers, only with our Url marker or an equal total). Differences:
-  - in ERPNext, not in Xero: a submitted document with no live Xero counterpart (fix: Push / Retry);
+  - in ERPNext, not in Xero: a submitted document with no live Xero counterpart (fix: Push / Retry, or
+    Backfill for a document posted before the go-live date);
   - in Xero, not in ERPNext: a live Xero document that carries our marker, or an ID a row tracked, or
     the number of one of our documents, with no ERP document of the period (fix: look at it in Xero);
   - totals differ: paired, both live, other total (fix: correct the wrong side);
@@ -42,6 +43,7 @@ class ErpDocument:
 	docstatus: int  # 1 submitted, 2 cancelled
 	xero_id: str | None = None  # the row's, else the document's
 	row_status: str | None = None
+	before_go_live: bool = False  # posted before the company's go-live date: only a Backfill sends it
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,7 @@ def _judge(doc: ErpDocument, record: XeroRecord | None) -> Difference | None:
 			)
 		return None
 	if record is None:
-		fix = "Retry" if doc.row_status == "Failed" else "Push"
+		fix = "Backfill" if doc.before_go_live else "Retry" if doc.row_status == "Failed" else "Push"
 		state = f" (log: {doc.row_status})" if doc.row_status else " (never queued)"
 		return Difference(IN_ERP_ONLY, doc.kind, doc, None, f"{doc.name}, total {doc.total}{state}.", fix)
 	if not record.is_live:

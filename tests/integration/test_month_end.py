@@ -86,3 +86,18 @@ def test_the_report_finds_exactly_the_seeded_differences(world, emulator):
 def test_the_estimate_is_one_page_per_thousand_documents_of_each_listing():
 	assert estimate_calls({Kind.SALES_INVOICE: 10}) == 2
 	assert estimate_calls({Kind.SALES_INVOICE: 1500, Kind.BILL: 600, Kind.SALES_CREDIT: 1001}) == 3 + 2
+
+
+def test_a_missing_document_posted_before_go_live_is_fixed_by_a_backfill():
+	from nexwave_xero_connector.sync.month_end import ErpDocument
+
+	old = ErpDocument(
+		"Sales Invoice", "OLD-1", Kind.SALES_INVOICE, "OLD-1", Decimal("10"), 1, before_go_live=True
+	)
+	new = ErpDocument(
+		"Sales Invoice", "NEW-1", Kind.SALES_INVOICE, "NEW-1", Decimal("10"), 1, row_status="Failed"
+	)
+	assert [(d.erp.name, d.fix) for d in compare([old, new], []).differences] == [
+		("OLD-1", "Backfill"),
+		("NEW-1", "Retry"),
+	]

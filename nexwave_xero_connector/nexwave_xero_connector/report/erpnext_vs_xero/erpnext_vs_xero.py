@@ -35,7 +35,7 @@ SUMMARY = "Figures"
 def execute(filters=None):
 	filters = frappe._dict(filters or {})
 	company, date_from, date_to = filters.company, getdate(filters.from_date), getdate(filters.to_date)
-	erp = erp_documents(company, date_from, date_to)
+	erp = erp_documents(company, date_from, date_to, adapters.load_config().before_go_live)
 	calls = estimate_calls(erp_counts(erp))
 	if not cint(filters.read_xero):
 		message = _(
@@ -112,7 +112,7 @@ def columns() -> list[dict]:
 	]
 
 
-def erp_documents(company: str, date_from, date_to) -> list[ErpDocument]:
+def erp_documents(company: str, date_from, date_to, before_go_live=None) -> list[ErpDocument]:
 	"""Submitted and cancelled Sales/Purchase Invoices of the company dated in the period."""
 	out = []
 	for doctype in (SALES_INVOICE, PURCHASE_INVOICE):
@@ -150,6 +150,7 @@ def erp_documents(company: str, date_from, date_to) -> list[ErpDocument]:
 					cint(doc.docstatus),
 					(row and row.xero_id) or doc.get(XERO_ID_FIELD) or None,
 					row.status if row else None,
+					bool(before_go_live and before_go_live(company, doc.posting_date)),
 				)
 			)
 	return out
