@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import frappe
 from frappe import _
-from frappe.utils import cint, flt, get_url
+from frappe.utils import cint, flt, get_url, getdate
 
 from nexwave_xero_connector.constants import (
 	CONNECTED_APP_DOCTYPE,
@@ -183,7 +183,13 @@ def load_config() -> SyncConfig:
 		max_attempts=cint(s.max_attempts) or 8,
 		site_url=get_url(),
 		tenants=tuple(
-			TenantLink(r.company, (r.tenant_id or "").strip(), r.tenant_name or "", r.short_code or "")
+			TenantLink(
+				r.company,
+				(r.tenant_id or "").strip(),
+				r.tenant_name or "",
+				r.short_code or "",
+				getdate(r.go_live_date) if r.get("go_live_date") else None,
+			)
 			for r in s.tenants
 		),
 		tax_map={(r.company, r.template_type, r.tax_template): r.xero_tax_type for r in s.tax_mappings},

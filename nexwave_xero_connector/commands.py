@@ -1,4 +1,4 @@
-"""Bench commands: `bench --site SITE xero status | push DOCTYPE NAME | retry-failed | scan-orphans`.
+"""Bench commands: `bench --site SITE xero status | push DOCTYPE NAME | retry-failed | scan-orphans | backfill`.
 
 frappe.utils.bench_helper imports `<app>.commands` and registers every click command in its module-level
 `commands` list. Each command connects to the site as Administrator (like frappe's own site commands) and,
@@ -95,6 +95,31 @@ def scan_orphans(context):
 	for ref in found:
 		click.echo(f"{ref['doctype']} {ref['name']}")
 	click.echo(f"Flagged: {len(found)}")
+
+
+@xero.command("backfill")
+@click.option("--company", required=True, help="The ERPNext company.")
+@click.option("--from", "from_date", required=True, help="First posting date (YYYY-MM-DD).")
+@click.option("--to", "to_date", required=True, help="Last posting date (YYYY-MM-DD).")
+@click.option("--create", is_flag=True, help="Create what Xero does not have (default: adopt only).")
+@click.option("--kinds", default="", help="Xero types, comma-separated (default: all four).")
+@pass_context
+def backfill(context, company, from_date, to_date, create, kinds):
+	"""Adopt documents Xero already has, report conflicts and (with --create) queue the missing ones."""
+	from nexwave_xero_connector.backfill_job import new_run, run_backfill
+	from nexwave_xero_connector.sync.backfill import ADOPT_ONLY, ADOPT_THEN_CREATE
+
+	with site_connection(context):
+		run = new_run(
+			company, from_date, to_date, ADOPT_THEN_CREATE if create else ADOPT_ONLY, kinds.replace(",", " ")
+		)
+		commit(f"bench xero backfill: run {run.name} recorded")
+		report = run_backfill(run.name)
+	click.echo(
+		f"Backfill {run.name}: decided {report.examined}/{report.total}, adopted {report.adopted}, "
+		f"conflicts {report.conflicts}, queued {report.queued}, not in Xero {report.skipped}, "
+		f"lookups {report.calls}. {report.stopped_by or 'Done.'}"
+	)
 
 
 commands = [xero]

@@ -35,6 +35,9 @@ def queue_push(doc, method=None):
 	if not tenant_id:
 		record_skipped(doc, is_return)
 		return
+	if config.before_go_live(doc.company, doc.get("posting_date")):
+		record_before_go_live(doc, is_return, config.go_live_for(doc.company))
+		return
 	existing = log_name_for(doc.doctype, doc.name)
 	if existing:
 		requeue_existing(existing, doc, tenant_id)
@@ -90,6 +93,23 @@ def record_skipped(doc, is_return: bool) -> None:
 		error_message=_(
 			"Company {0} has no Xero organisation. Bind one in Xero Sync Settings; nothing was sent."
 		).format(doc.company),
+	)
+
+
+def record_before_go_live(doc, is_return: bool, go_live) -> None:
+	"""Leave a Skipped row: the document is older than the company's go-live date (a Backfill takes it)."""
+	if log_name_for(doc.doctype, doc.name):
+		return
+	insert_log(
+		doc,
+		is_return,
+		status="Skipped",
+		tenant_id="",
+		title=_("{0} skipped: posted before the go-live date").format(doc.name),
+		error_message=_(
+			"{0} is posted before the go-live date of company {1} ({2}); nothing was sent. Use Backfill in "
+			"Xero Sync Settings to adopt or create it in Xero."
+		).format(doc.name, doc.company, go_live),
 	)
 
 

@@ -37,6 +37,7 @@ scheduler_events = {
 	"hourly": [
 		"nexwave_xero_connector.jobs.scan_orphans",
 		"nexwave_xero_connector.reconcile_job.reconcile_untracked",
+		"nexwave_xero_connector.backfill_job.resume_paused",
 	],
 	"daily": ["nexwave_xero_connector.oauth.refresh_idle_connection"],
 }

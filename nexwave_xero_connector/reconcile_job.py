@@ -68,7 +68,7 @@ def reconcile_tenant(tenant_id: str, gateway, config) -> ReconcileReport:
 		tenant_id,
 		since,
 		gateway=gateway,
-		ledger=SqlLedger(adapters.FrappeDb(), lambda _tenant: companies),
+		ledger=SqlLedger(adapters.FrappeDb(), lambda _tenant: companies, config.before_go_live),
 		site_url=config.site_url,
 		started=started,
 		auto_void=config.void_on_cancel,

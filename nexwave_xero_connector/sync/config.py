@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -27,6 +28,8 @@ class TenantLink:
 	tenant_id: str
 	tenant_name: str = ""
 	short_code: str = ""
+	# Documents posted before this day are never pushed automatically (a Backfill takes them, if wanted).
+	go_live: datetime.date | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,21 @@ class SyncConfig:
 	def tenant_for(self, company: str) -> str | None:
 		"""Return the Xero tenant bound to `company`, or None when it has none."""
 		return next((t.tenant_id for t in self.tenants if t.company == company and t.tenant_id), None)
+
+	def go_live_for(self, company: str) -> datetime.date | None:
+		"""The company's go-live date, or None when every posting date is pushed."""
+		return next((t.go_live for t in self.tenants if t.company == company and t.go_live), None)
+
+	def before_go_live(self, company: str, posting_date: datetime.date | str | None) -> bool:
+		"""Whether a document of `company` posted on `posting_date` is older than the company's go-live date."""
+		go_live = self.go_live_for(company)
+		if go_live is None or not posting_date:
+			return False
+		if isinstance(posting_date, str):
+			posting_date = datetime.date.fromisoformat(posting_date[:10])
+		elif isinstance(posting_date, datetime.datetime):
+			posting_date = posting_date.date()
+		return posting_date < go_live
 
 	def in_scope(self, doctype: str, is_return: bool) -> bool:
 		"""Whether a submitted document of this kind is pushed at all."""

@@ -52,7 +52,7 @@ SET lease_owner = %(owner)s, lease_expires_at = {DB_NOW} + INTERVAL %(lease)s SE
 WHERE status = 'Queued' AND tenant_id = %(tenant_id)s
 	AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW})
 	AND (next_attempt_at IS NULL OR next_attempt_at <= {DB_NOW})
-ORDER BY creation
+ORDER BY backfill, creation
 LIMIT %(limit)s
 """
 
@@ -167,11 +167,12 @@ WHERE reference_doctype = %(doctype)s AND reference_name = %(name)s
 INSERT_ROW_SQL = f"""
 INSERT INTO {LOG_TABLE}
 	(name, creation, modified, owner, modified_by, docstatus, idx, title, status, reference_doctype,
-	reference_name, deleted_reference, company, tenant_id, xero_type, xero_id, xero_status,
-	cancel_requested, queued_by, error_message)
+	reference_name, deleted_reference, company, tenant_id, xero_type, xero_id, xero_number, xero_status,
+	cancel_requested, queued_by, error_message, error_class, backfill, synced_at)
 VALUES (%(name)s, %(now)s, %(now)s, %(user)s, %(user)s, 0, 0, %(title)s, %(status)s, %(doctype)s,
 	%(reference_name)s, %(deleted_reference)s, %(company)s, %(tenant_id)s, %(xero_type)s, %(xero_id)s,
-	%(xero_status)s, %(cancel_requested)s, %(user)s, %(message)s)
+	%(xero_number)s, %(xero_status)s, %(cancel_requested)s, %(user)s, %(message)s, %(error_class)s,
+	%(backfill)s, CASE WHEN %(status)s = 'Synced' THEN %(now)s END)
 """
 
 TENANTS_WITH_WORK_SQL = f"""
@@ -552,10 +553,14 @@ def insert_row(
 	xero_status: str | None = None,
 	cancel_requested: bool = False,
 	deleted: bool = False,
+	xero_number: str | None = None,
+	error_class: str | None = None,
+	backfill: bool = False,
 ) -> str:
 	"""Insert a document's row (the outbox entry) in the caller's transaction; return its name.
 
-	One lean INSERT, as cheap as a submit can afford. `deleted` files it under deleted_reference."""
+	One lean INSERT, as cheap as a submit can afford. `deleted` files it under deleted_reference; a
+	`backfill` row is claimed only after every live row of its organisation (CLAIM_SQL's ORDER BY)."""
 	row_name = uuid.uuid4().hex[:10]
 	db.execute(
 		INSERT_ROW_SQL,
@@ -572,9 +577,12 @@ def insert_row(
 			"tenant_id": tenant_id,
 			"xero_type": xero_type,
 			"xero_id": xero_id,
+			"xero_number": xero_number,
 			"xero_status": xero_status,
 			"cancel_requested": int(cancel_requested),
 			"message": message,
+			"error_class": error_class,
+			"backfill": int(backfill),
 		},
 	)
 	return row_name

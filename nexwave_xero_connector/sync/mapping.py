@@ -395,13 +395,19 @@ def _line_body(line: _Line, mode: str) -> dict:
 
 
 def _expected_total(doc: dict, d: _Doc) -> Decimal:
-	"""What ERPNext says is owed: rounded_total when rounding applies, else grand_total."""
+	"""What ERPNext says is owed, signed as Xero keeps it (credit notes positive)."""
+	return owed_total(doc) * d.sign
+
+
+def owed_total(doc: dict) -> Decimal:
+	"""What ERPNext says is owed, as ERPNext signs it: rounded_total when rounding applies, else
+	grand_total. Its absolute value is the Total the document has in Xero."""
 	rounded = money(doc.get("rounded_total"))
 	# rounding disabled leaves rounded_total at 0; a 0.01 invoice rounded to whole dollars does too
 	applied = rounded != ZERO or money(doc.get("rounding_adjustment")) != ZERO
 	if applied and not doc.get("disable_rounded_total"):
-		return rounded * d.sign
-	return money(doc.get("grand_total")) * d.sign
+		return rounded
+	return money(doc.get("grand_total"))
 
 
 def _header(doc: dict, d: _Doc, config: SyncConfig, contact_id: str, mode: str, org: OrgInfo | None) -> dict:

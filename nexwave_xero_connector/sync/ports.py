@@ -29,6 +29,9 @@ class XeroGateway(Protocol):
 		"""Live documents (DRAFT, SUBMITTED, AUTHORISED, PAID) created or changed since `since` (UTC), with at
 		least kind, ID, number, status and UpdatedDateUTC; read one by ID before acting on it."""
 
+	def documents_dated(self, tenant_id: str, date_from: date, date_to: date) -> list[XeroRecord]:
+		"""Every invoice, bill and credit note (any status) dated in [date_from, date_to], paged."""
+
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
 		"""Return the documents with these Xero IDs (missing ones are left out)."""
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -331,9 +331,17 @@ def _orphan_reason(record: XeroRecord, claim: Claim, copy_of: XeroRecord | None,
 class SqlLedger:
 	"""Ledger over SQL: `tabXero Sync Log` and the Sales/Purchase Invoice tables (xero_id, bill_no)."""
 
-	def __init__(self, db: SqlDb, companies_of: Callable[[str], Sequence[str]]):
+	def __init__(
+		self,
+		db: SqlDb,
+		companies_of: Callable[[str], Sequence[str]],
+		before_go_live: Callable[[str, date | None], bool] | None = None,
+	):
 		self.db = db
 		self.companies_of = companies_of  # the ERP companies linked to a Xero organisation
+		# (company, posting date) -> whether the document is older than the company's go-live date: such a
+		# document was never pushed (a hand-keyed copy in Xero is not ours) unless a Backfill took it.
+		self.before_go_live = before_go_live or (lambda company, posting_date: False)
 
 	def tracked(self, xero_ids: Sequence[str]) -> set[str]:
 		ids = tuple(dict.fromkeys(i for i in xero_ids if i))
@@ -362,7 +370,7 @@ class SqlLedger:
 			bill_no = "d.bill_no" if doctype == PURCHASE_INVOICE else "NULL"
 			rows = self.db.query(
 				f"""SELECT d.name, d.docstatus, d.is_return, {bill_no} AS bill_no, d.xero_id AS doc_xero_id,
-					l.status, l.xero_id, l.xero_type, l.xero_number
+					d.company, d.posting_date, l.status, l.xero_id, l.xero_type, l.xero_number
 				FROM {table} d
 				LEFT JOIN {LOG_TABLE} l ON l.reference_doctype = %(doctype)s AND l.reference_name = d.name
 				WHERE {by_number}
@@ -370,6 +378,11 @@ class SqlLedger:
 				{**params, "doctype": doctype},
 			)
 			for r in rows:
+				untouched = r["status"] in (None, Status.SKIPPED.value) and not (
+					r["xero_id"] or r["doc_xero_id"]
+				)
+				if untouched and self.before_go_live(r["company"], r["posting_date"]):
+					continue  # posted before go-live and never sent: a Xero document of that number is not ours
 				number = (r["bill_no"] or "").strip() or r["name"]
 				claim = Claim(
 					doctype=doctype,

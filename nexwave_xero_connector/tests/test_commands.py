@@ -38,7 +38,9 @@ class TestBenchCommands(FrappeTestCase):
 
 	def test_app_exposes_the_xero_group(self):
 		self.assertEqual([c.name for c in commands.commands], ["xero"])
-		self.assertEqual(sorted(commands.xero.commands), ["push", "retry-failed", "scan-orphans", "status"])
+		self.assertEqual(
+			sorted(commands.xero.commands), ["backfill", "push", "retry-failed", "scan-orphans", "status"]
+		)
 
 	def test_status(self):
 		make_row("Failed")

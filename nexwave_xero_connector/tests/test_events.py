@@ -81,6 +81,25 @@ class TestQueuePush(FrappeTestCase):
 		)
 		self.assertEqual(self.enqueue.calls, [])
 
+	def test_a_document_posted_before_the_go_live_date_is_skipped_with_the_reason(self):
+		from frappe.utils import add_days, getdate, nowdate
+
+		settings = frappe.get_single("Xero Sync Settings")
+		settings.tenants[0].go_live_date = nowdate()
+		settings.save()
+		old = create_sales_invoice(posting_date=add_days(nowdate(), -3))
+		rows = log_rows(SALES_INVOICE_DOCTYPE, old.name)
+		self.assertEqual([(r.status, r.tenant_id) for r in rows], [("Skipped", "")])
+		self.assertEqual(
+			rows[0].error_message,
+			f"{old.name} is posted before the go-live date of company {TEST_COMPANY} ({getdate(nowdate())}); "
+			"nothing was sent. Use Backfill in Xero Sync Settings to adopt or create it in Xero.",
+		)
+		self.assertEqual(self.enqueue.calls, [])
+		# the go-live day itself is pushed as usual
+		new = create_sales_invoice()
+		self.assertEqual([r.status for r in log_rows(SALES_INVOICE_DOCTYPE, new.name)], ["Queued"])
+
 	def test_cancel_flags_a_synced_row_for_voiding(self):
 		si = create_sales_invoice()
 		name = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0].name

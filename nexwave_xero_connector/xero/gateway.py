@@ -249,6 +249,23 @@ class SdkGateway(XeroGateway):
 			r for r in map(credit_note_record, notes) if r
 		]
 
+	def documents_dated(self, tenant_id: str, date_from: date, date_to: date) -> list[XeroRecord]:
+		"""Every invoice, bill and credit note (any status) dated in [date_from, date_to]: two paged GETs
+		of scan_page_size (1000) documents a page, full detail (the Url marker included)."""
+		where = (
+			f"Date >= DateTime({date_from.year}, {date_from.month:02d}, {date_from.day:02d}) AND "
+			f"Date <= DateTime({date_to.year}, {date_to.month:02d}, {date_to.day:02d})"
+		)
+		invoices = self._paged(
+			self.api.get_invoices, "invoices", tenant_id, page_size=self.scan_page_size, where=where
+		)
+		notes = self._paged(
+			self.api.get_credit_notes, "credit_notes", tenant_id, page_size=self.scan_page_size, where=where
+		)
+		return [r for r in map(invoice_record, invoices) if r] + [
+			r for r in map(credit_note_record, notes) if r
+		]
+
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
 		"""The documents with these IDs; invoices by IDs in batches, credit notes one by one."""
 		ids = list(dict.fromkeys(i for i in xero_ids if i))

@@ -6,6 +6,7 @@ the same N invoices one at a time (GET by number, then PUT) through the same gov
 from the emulator's counters; drain time is emulator-clock time in Xero minutes.
 
 	python -m tests.benchmarks.backlog --invoices 2000 [--workers 4] [--time-scale 300] [--day-limit 5000]
+	python -m tests.benchmarks.backlog --backfill 5000   # adds the backfill scenario (tests/benchmarks/backfill.py)
 """
 
 from __future__ import annotations
@@ -338,6 +339,9 @@ def main(argv: list[str] | None = None) -> Result:
 	parser.add_argument("--workers", type=int, default=4)
 	parser.add_argument("--time-scale", type=float, default=300.0, help="emulator seconds per real second")
 	parser.add_argument("--day-limit", type=int, default=5000, help="the organisation's daily call budget")
+	parser.add_argument(
+		"--backfill", type=int, default=0, help="also run an adopt-only backfill of N documents"
+	)
 	args = parser.parse_args(argv)
 	started = time.monotonic()
 	result = run(
@@ -353,7 +357,20 @@ def main(argv: list[str] | None = None) -> Result:
 		f"5,000-invoice backlog: {result.calls_for_5000} creates (one PUT per {BATCH}) "
 		f"against a 1,000-call daily budget; wall time {time.monotonic() - started:.1f}s"
 	)
-	print(result.last_line())
+	last_line = result.last_line()
+	if args.backfill:
+		from tests.benchmarks.backfill import run_backfill_bench
+
+		backfilled = run_backfill_bench(
+			args.backfill,
+			time_scale=min(args.time_scale, 60.0),
+			day_limit=max(args.day_limit, 2 * args.backfill),
+			log=lambda s: print(s, flush=True),
+		)
+		print()
+		print(backfilled.table())
+		last_line += " " + backfilled.last_line_suffix()
+	print(last_line)
 	return result
 
 

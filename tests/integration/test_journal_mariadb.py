@@ -314,3 +314,30 @@ def test_other_errors_are_not_rerun(db, erp, clock):
 	with pytest.raises(pymysql.err.ProgrammingError):
 		SqlJournal(broken, clock).claim(TENANT, "owner-a", 50, 60)
 	assert broken.rollbacks == 0
+
+
+def test_backfill_rows_are_claimed_after_every_live_row_even_a_later_one(db, erp, clock):
+	from nexwave_xero_connector.sync.journal import insert_row
+
+	backfilled = [
+		insert_row(
+			db,
+			doctype="Sales Invoice",
+			name=f"OLD-{i}",
+			company="Kiwi Test Ltd",
+			tenant_id=TENANT,
+			xero_type="ACCREC",
+			now=clock(),
+			backfill=True,
+		)
+		for i in range(3)
+	]
+	db.commit("test: a backfill queued three old documents")
+	clock.advance(5)
+	live = _queue(erp, 2)  # submitted after the backfill was queued
+	journal = SqlJournal(db, clock)
+	first = journal.claim(TENANT, "owner-a", limit=3, lease_seconds=60)
+	names = {r.name for r in first}
+	assert set(live) <= names and len(names & set(backfilled)) == 1
+	rest = {r.name for r in journal.claim(TENANT, "owner-b", 50, 60)}
+	assert rest == set(backfilled) - names

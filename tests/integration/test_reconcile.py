@@ -234,3 +234,35 @@ def test_calls_per_run_for_five_hundred_documents(world, emulator):
 	report = _run(world)
 	assert sorted(f.xero_id for f in report.voided) == sorted(copies)
 	assert (emulator.total_calls(world.tenant_id), report.calls) == (4, 3)
+
+
+def test_a_hand_keyed_copy_of_a_document_posted_before_go_live_is_not_ours(world, emulator):
+	"""Before go-live the accountant keyed invoices into Xero by hand; the net must not call them copies."""
+	import datetime
+
+	from tests.support.seeding import hand_key, insert_document
+
+	name = f"SINV-{_uid()}"
+	insert_document(world, clone("si_nz_inclusive", name, posting_date="2026-03-02"))
+	contact = emulator.add_contact(world.tenant_id, f"Tui Hardware {_uid()}")
+	hand_key(
+		world.gateway(),
+		world.tenant_id,
+		Kind.SALES_INVOICE,
+		name,
+		contact,
+		"115.00",
+		datetime.date(2026, 3, 2),
+	)
+
+	def before_go_live(company, posting_date):
+		return company == COMPANY and posting_date < datetime.date(2026, 4, 1)
+
+	ledger = SqlLedger(world.db, lambda tenant_id: [COMPANY], before_go_live)
+	since = _now(world) - timedelta(hours=1)
+	report = reconcile(
+		world.tenant_id, since, gateway=world.gateway(), ledger=ledger, site_url=SITE_URL, started=_now(world)
+	)
+	assert (report.findings, report.not_ours) == ([], 1)
+	# without a go-live date the same document is shown as an Orphan (never voided: no Xero ID to compare)
+	assert [f.status for f in _run(world, since).findings] == [ORPHAN]

@@ -58,7 +58,8 @@ class SqlErp:
 		doc = {**doc, "docstatus": 1}
 		self.db.execute(
 			f"INSERT INTO `tab{doc['doctype']}` (name, creation, modified, docstatus, company, {party_field}, "
-			"is_return, data) VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(data)s)",
+			"is_return, data, posting_date) VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, "
+			"%(ret)s, %(data)s, %(posting_date)s)",
 			{
 				"name": doc["name"],
 				"now": now,
@@ -66,6 +67,7 @@ class SqlErp:
 				"party": doc[party_field],
 				"ret": int(bool(doc.get("is_return"))),
 				"data": json.dumps(doc, default=str),
+				"posting_date": str(doc.get("posting_date") or "")[:10] or None,
 			},
 		)
 		if doc["doctype"] == PURCHASE_INVOICE:  # the supplier's number, as ERPNext keeps it in a column

@@ -39,6 +39,7 @@ frappe.ui.form.on("Xero Sync Settings", {
 		frm.add_custom_button(__("Choose Organisations"), () => choose_organisation(frm), group);
 		frm.add_custom_button(__("Test Connection"), () => test_connection(frm), group);
 		frm.add_custom_button(__("Load from Xero"), () => load_from_xero(frm), group);
+		frm.add_custom_button(__("Backfill"), () => backfill_dialog(frm), group);
 		frm.add_custom_button(
 			__("Disconnect"),
 			() =>
@@ -189,4 +190,92 @@ function show_xero_lists(frm, data) {
 		};
 	}
 	frappe.msgprint(message);
+}
+
+const BACKFILL = "nexwave_xero_connector.backfill_job.";
+const BACKFILL_KINDS = [
+	{ label: __("Sales Invoices"), value: "ACCREC", checked: 1 },
+	{ label: __("Sales Credit Notes"), value: "ACCRECCREDIT", checked: 1 },
+	{ label: __("Bills"), value: "ACCPAY", checked: 1 },
+	{ label: __("Supplier Credit Notes"), value: "ACCPAYCREDIT", checked: 1 },
+];
+
+function backfill_dialog(frm) {
+	const companies = (frm.doc.tenants || []).map((t) => t.company);
+	const first = (frm.doc.tenants || [])[0] || {};
+	const dialog = new frappe.ui.Dialog({
+		title: __("Backfill documents into Xero"),
+		fields: [
+			{
+				fieldname: "company",
+				fieldtype: "Select",
+				label: __("Company"),
+				options: companies,
+				default: companies[0],
+				reqd: 1,
+			},
+			{ fieldname: "kinds", fieldtype: "MultiCheck", label: __("Document Kinds"), options: BACKFILL_KINDS, columns: 2 },
+			{ fieldname: "from_date", fieldtype: "Date", label: __("From Date"), reqd: 1 },
+			{
+				fieldname: "to_date",
+				fieldtype: "Date",
+				label: __("To Date"),
+				reqd: 1,
+				default: first.go_live_date ? frappe.datetime.add_days(first.go_live_date, -1) : undefined,
+			},
+			{
+				fieldname: "mode",
+				fieldtype: "Select",
+				label: __("Mode"),
+				options: ["Adopt only", "Adopt, then create"],
+				default: "Adopt only",
+				reqd: 1,
+				description: __(
+					"Adopt only: documents Xero already has (same number and total) are linked, differences are shown as conflicts, nothing is created. Adopt, then create: also creates what Xero does not have, after every live document."
+				),
+			},
+		],
+		primary_action_label: __("Start"),
+		primary_action(values) {
+			frappe
+				.xcall(BACKFILL + "start_backfill", {
+					company: values.company,
+					from_date: values.from_date,
+					to_date: values.to_date,
+					mode: values.mode,
+					kinds: values.kinds,
+				})
+				.then((run) => {
+					dialog.hide();
+					follow_backfill(run);
+				});
+		},
+	});
+	dialog.show();
+}
+
+function follow_backfill(run) {
+	const title = __("Xero backfill {0}", [run]);
+	frappe.show_alert({ message: __("Backfill {0} queued", [run]), indicator: "blue" });
+	const handler = (data) => {
+		if (data.run !== run) return;
+		const description = __("{0} adopted, {1} conflicts, {2} queued, {3} not in Xero", [
+			data.adopted,
+			data.conflicts,
+			data.queued,
+			data.skipped,
+		]);
+		frappe.show_progress(title, data.examined, data.total || data.examined || 1, description);
+		if (data.status) {
+			frappe.hide_progress();
+			frappe.realtime.off("xero_backfill_progress", handler);
+			frappe.msgprint({
+				title,
+				message: `${frappe.utils.escape_html(data.status)}: ${frappe.utils.escape_html(description)}. ${
+					data.stopped_by ? frappe.utils.escape_html(data.stopped_by) : ""
+				}`,
+			});
+		}
+	};
+	frappe.realtime.on("xero_backfill_progress", handler);
 }
