@@ -34,6 +34,7 @@ from .journal import LOG_TABLE, WRITE_BACK_SQL, XERO_FIELDS_TABLES, SqlDb, inser
 from .mapping import owed_total
 from .model import ContactRecord, ErrorClass, Kind, Status, XeroRecord
 from .ports import XeroGateway
+from .states import Actor, sources, sql_list
 
 ADOPT_ONLY = "Adopt only"
 ADOPT_THEN_CREATE = "Adopt, then create"
@@ -379,7 +380,7 @@ SET status = %(status)s, error_class = %(error_class)s, error_message = %(messag
 	tenant_id = %(tenant_id)s, xero_id = %(xero_id)s, xero_number = %(xero_number)s,
 	xero_status = %(xero_status)s, backfill = 1, next_attempt_at = NULL, cancel_requested = 0,
 	synced_at = CASE WHEN %(status)s = 'Synced' THEN %(now)s ELSE synced_at END, modified = %(now)s
-WHERE name = %(name)s AND status = 'Skipped'
+WHERE name = %(name)s AND status IN {sql_list(sources(Actor.BACKFILL, Status.SYNCED))}
 """
 
 

@@ -36,6 +36,7 @@ class Actor(str, Enum):
 	ORPHAN_SCAN = "orphan scan"  # cancelled here behind our back: flag like the cancel hook
 	DRIFT_SCAN = "drift scan"  # voided/deleted in Xero while submitted here: fail with the reason
 	CLEAR = "log clearing"  # Log Settings deletes old finished rows
+	BACKFILL = "backfill"  # go-live: adopts what Xero has, queues or skips the rest (takes Skipped rows)
 
 
 # (from, to) pairs each actor may make; a row keeping its status is always allowed.
@@ -50,6 +51,7 @@ TRANSITIONS: dict[Actor, frozenset[tuple[Status | None, Status | None]]] = {
 	Actor.ORPHAN_SCAN: frozenset({(NEW, Q), (SY, Q)}),
 	Actor.DRIFT_SCAN: frozenset({(SY, F)}),
 	Actor.CLEAR: frozenset({(SY, None), (V, None), (SK, None)}),
+	Actor.BACKFILL: frozenset({(NEW, SY), (NEW, F), (NEW, Q), (NEW, SK), (SK, SY), (SK, F), (SK, Q)}),
 }
 
 # Transitions a pending cancel forbids: a push that finishes after the cancel committed must not record

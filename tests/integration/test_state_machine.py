@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+from nexwave_xero_connector.sync import backfill
 from nexwave_xero_connector.sync import journal as j
 from nexwave_xero_connector.sync.model import Kind, Outcome, Status, Write, XeroRecord
 from nexwave_xero_connector.sync.states import NEW, TRANSITIONS, Actor, allowed
@@ -72,6 +73,26 @@ def _row_actions(db, erp, clock):
 
 		return run
 
+	def retake(status):
+		def run(row, doc):
+			db.execute(
+				backfill.RETAKE_SKIPPED_SQL,
+				{
+					"name": row,
+					"status": status.value,
+					"error_class": None,
+					"message": "m",
+					"title": "t",
+					"tenant_id": TENANT,
+					"xero_id": None,
+					"xero_number": None,
+					"xero_status": None,
+					"now": now(),
+				},
+			)
+
+		return run
+
 	def drift(row, doc):
 		j.flag_removed_in_xero(db, TENANT, [XeroRecord(Kind.SALES_INVOICE, "x-", doc, "VOIDED")], now())
 
@@ -95,6 +116,8 @@ def _row_actions(db, erp, clock):
 		lambda row, doc: j.flag_cancelled_but_synced(db, now()),
 	)
 	yield Actor.DRIFT_SCAN, "flag_removed_in_xero", drift
+	for status in (Status.SYNCED, Status.FAILED, Status.QUEUED):
+		yield Actor.BACKFILL, f"retake skipped as {status.value}", retake(status)
 	yield Actor.CLEAR, "clear_old_rows", lambda row, doc: j.clear_old_rows(db, now() + timedelta(days=1))
 
 
@@ -120,6 +143,11 @@ def test_every_status_guard_agrees_with_the_transition_table(db, clock):
 	for actor, status in ((Actor.SUBMIT, Status.QUEUED), (Actor.SUBMIT, Status.SKIPPED)):
 		row = j.insert_row(db, name=f"NEW-{next(counter)}", xero_type="ACCREC", status=status, **insert)
 		made.add((actor, NEW, _status_of(db, row)))
+	for status in (Status.SYNCED, Status.FAILED, Status.QUEUED, Status.SKIPPED):
+		row = j.insert_row(
+			db, name=f"NEW-{next(counter)}", xero_type="ACCREC", status=status, backfill=True, **insert
+		)
+		made.add((Actor.BACKFILL, NEW, _status_of(db, row)))
 	for actor, deleted in ((Actor.CANCEL, False), (Actor.DELETE, True)):
 		row = j.queue_void_of_cleared(
 			db,
