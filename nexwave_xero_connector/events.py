@@ -196,7 +196,8 @@ def wake_drain(tenant_id: str) -> str | None:
 		return None
 	job_id = f"{DRAIN_JOB_ID_PREFIX}{tenant_id}::{uuid.uuid4().hex[:12]}"
 	frappe.enqueue(DRAIN_JOB, queue=DRAIN_QUEUE, job_id=job_id, tenant_id=tenant_id)
-	frappe.cache.set_value(key, job_id, expires_in_sec=24 * 3600)
+	# no expiry: set_value with one would leave this process's local cache holding the previous id
+	frappe.cache.set_value(key, job_id)
 	return job_id
 
 

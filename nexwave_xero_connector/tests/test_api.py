@@ -6,7 +6,7 @@ the end, and a drain wake-up is recorded instead of reaching Redis.
 """
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest.mock import MagicMock, patch
 from urllib.parse import parse_qs, urlparse
 
@@ -239,7 +239,10 @@ class TestOrphansAndStuck(ApiTestCase):
 		old = make_row("Queued", age_minutes=20)
 		fresh = make_row("Queued", age_minutes=5)
 		failed = make_row("Failed", age_minutes=20)
-		backing_off = make_row("Queued", age_minutes=20, next_attempt_at=now_datetime() + timedelta(hours=1))
+		# next_attempt_at is kept in UTC (the database's clock decides leases and back-offs)
+		backing_off = make_row(
+			"Queued", age_minutes=20, next_attempt_at=datetime.utcnow() + timedelta(hours=1)
+		)
 		rows = [old, fresh, failed, backing_off]
 		with patch.object(jobs, "sweep", side_effect=AssertionError("no job may be needed")):
 			self.assertEqual(api.stuck_rows(rows), [old])

@@ -7,7 +7,7 @@ claim-then-select still works; what this does not test is visibility to a second
 """
 
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest.mock import MagicMock, patch
 
 import frappe
@@ -97,7 +97,7 @@ class TestDrainAndSweep(XeroTestCase):
 		frappe.db.delete(LOG_DOCTYPE, {"status": "Queued"})
 		expired = self.queued_row("tenant-expired")
 		held = self.queued_row("tenant-held")
-		now = now_datetime()
+		now = datetime.utcnow()  # leases are kept in UTC, on the database's clock
 		frappe.db.set_value(
 			LOG_DOCTYPE,
 			expired,
