@@ -79,6 +79,31 @@ class TestDrainAndSweep(XeroTestCase):
 			frappe.db.get_value("Customer", si.customer, "xero_contact_id"), "contact id cached on the party"
 		)
 
+	def test_an_invoice_reusing_a_deleted_invoice_name_is_pushed_on_its_own_row(self):
+		frappe.db.set_single_value("Accounts Settings", "delete_linked_ledger_entries", 1)
+		gateway = FakeGateway()
+		si = create_sales_invoice()
+		with self.connected_to(gateway):
+			jobs.drain_tenant(TEST_TENANT)
+			old = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
+			si.reload()
+			si.cancel()
+			jobs.drain_tenant(TEST_TENANT)  # voids it in Xero
+			self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, old.name, "status"), "Voided")
+			frappe.delete_doc(SALES_INVOICE_DOCTYPE, si.name)
+			again = create_sales_invoice()
+			self.assertEqual(again.name, si.name)
+			jobs.drain_tenant(TEST_TENANT)
+		[row] = log_rows(SALES_INVOICE_DOCTYPE, si.name)
+		self.assertNotEqual(row.name, old.name)
+		self.assertEqual(row.status, "Synced", row.error_message)
+		self.assertNotEqual(row.xero_id, old.xero_id)
+		self.assertEqual([b["Number"] for b in gateway.created], [si.name, si.name])
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, old.name, "deleted_reference"), si.name)
+		frappe.db.delete(
+			LOG_DOCTYPE, {"name": ("in", [row.name, old.name])}
+		)  # tests in this class share the queue
+
 	def test_hourly_drift_scan_fails_an_invoice_voided_in_xero(self):
 		gateway = FakeGateway()
 		si = create_sales_invoice()
