@@ -202,7 +202,7 @@ def load_config() -> SyncConfig:
 			TenantLink(r.company, (r.tenant_id or "").strip(), r.tenant_name or "", r.short_code or "")
 			for r in s.tenants
 		),
-		tax_map={(r.company, r.tax_template): r.xero_tax_type for r in s.tax_mappings},
+		tax_map={(r.company, r.template_type, r.tax_template): r.xero_tax_type for r in s.tax_mappings},
 		account_map={
 			(r.company or _company_of("Account", r.account), r.account): r.xero_account_code
 			for r in s.account_mappings

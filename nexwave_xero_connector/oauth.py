@@ -299,6 +299,10 @@ def test_connection() -> list[dict]:
 @frappe.whitelist(methods=["POST"])
 def load_from_xero(tenant_id: str) -> dict:
 	"""Tax rates, accounts and tracking categories of an organisation, and the mappings Xero now refuses."""
+	from nexwave_xero_connector.nexwave_xero_connector.doctype.xero_sync_settings.xero_sync_settings import (
+		tax_mapping_proposals,
+	)
+
 	require_manager()
 	settings = _settings()
 	tenant_id = (tenant_id or "").strip()
@@ -318,6 +322,8 @@ def load_from_xero(tenant_id: str) -> dict:
 			"name": t.name,
 			"rate": float(t.effective_rate if t.effective_rate is not None else (t.display_tax_rate or 0)),
 			"status": _val(t.status),
+			"revenue": bool(t.can_apply_to_revenue),
+			"expenses": bool(t.can_apply_to_expenses),
 		}
 		for t in tax_rates
 	]
@@ -358,6 +364,7 @@ def load_from_xero(tenant_id: str) -> dict:
 		"tracking_categories": categories,
 		"stale_tax_mappings": stale_taxes,
 		"stale_account_mappings": stale_accounts,
+		"tax_mapping_proposals": tax_mapping_proposals(settings, companies, taxes),
 	}
 
 

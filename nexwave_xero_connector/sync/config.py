@@ -8,6 +8,18 @@ from decimal import Decimal
 SALES_INVOICE = "Sales Invoice"
 PURCHASE_INVOICE = "Purchase Invoice"
 
+# The three kinds of ERPNext tax template a tax mapping can name. ERPNext names a template "<title> - <abbr>"
+# in each doctype separately, so a stock company has all three called e.g. "New Zealand - KTL".
+ITEM_TAX_TEMPLATE = "Item Tax Template"
+SALES_TAXES_TEMPLATE = "Sales Taxes and Charges Template"
+PURCHASE_TAXES_TEMPLATE = "Purchase Taxes and Charges Template"
+TEMPLATE_DOCTYPES = (SALES_TAXES_TEMPLATE, PURCHASE_TAXES_TEMPLATE, ITEM_TAX_TEMPLATE)
+
+
+def taxes_template_doctype(doctype: str) -> str:
+	"""The Taxes and Charges Template doctype an invoice's `taxes_and_charges` links to."""
+	return SALES_TAXES_TEMPLATE if doctype == SALES_INVOICE else PURCHASE_TAXES_TEMPLATE
+
 
 @dataclass(frozen=True)
 class TenantLink:
@@ -31,11 +43,14 @@ class SyncConfig:
 	batch_size: int = 50
 	stuck_after_minutes: int = 30
 	max_attempts: int = 8
+	# How long a create request may still reach Xero after it was let out: the read timeout, plus the time
+	# Xero may take to commit a request the client gave up on, rounded up past Xero's 6-minute
+	# Idempotency-Key window. Until then a lookup miss proves nothing, so nothing is created again.
+	in_flight_seconds: int = 420
 	site_url: str = ""
 	tenants: tuple[TenantLink, ...] = ()
-	# (company, template name) -> Xero TaxType; the template may be an Item Tax Template or a
-	# Sales/Purchase Taxes and Charges Template.
-	tax_map: dict[tuple[str, str], str] = field(default_factory=dict)
+	# (company, template doctype, template name) -> Xero TaxType; the doctype is one of TEMPLATE_DOCTYPES.
+	tax_map: dict[tuple[str, str, str], str] = field(default_factory=dict)
 	# (company, ERP account) -> Xero AccountCode
 	account_map: dict[tuple[str, str], str] = field(default_factory=dict)
 	# company -> Xero AccountCode for ERPNext's rounding_adjustment
@@ -49,6 +64,12 @@ class SyncConfig:
 	# company -> Xero TaxType for amounts ERPNext charges no tax on: rounding adjustments and untaxed
 	# "Actual" charges such as freight (NONE in New Zealand, BASEXCLUDED in Australia).
 	no_tax_type: dict[str, str] = field(default_factory=dict)
+
+	def tax_type_for(self, company: str, template_doctype: str, template: str | None) -> str | None:
+		"""The Xero TaxType mapped to this template of this doctype, or None when it is not mapped."""
+		if not template:
+			return None
+		return self.tax_map.get((company, template_doctype, template)) or None
 
 	def tenant_for(self, company: str) -> str | None:
 		"""Return the Xero tenant bound to `company`, or None when it has none."""

@@ -5,30 +5,40 @@ For each claimed batch:
   2. every document is mapped and pre-flighted (no call is made for a document that would be wrong);
   3. only rows whose write-ahead marker says an earlier attempt may have reached Xero are looked up
      (one batched GET per kind); a hit is adopted, never created again;
-  4. the marker is committed, then one batched PUT creates the rest under a deterministic key;
+     by what was really sent (the row's sent identity), and a miss proves absence only once no earlier
+     request can still reach Xero: until then the row waits, it is never created a second time;
+  4. the marker is committed through a gate (still ours, not cancelled) right before one batched PUT
+     creates the rest under a deterministic key;
   5. each Xero ID is stored at once; then the ERP docstatus is re-read and documents cancelled meanwhile
      are voided; then outcomes are recorded (a Synced outcome refuses itself if a cancel slipped in).
 A fresh document therefore costs no lookup at all: one PUT carries up to fifty of them.
+
+A worker that loses a row's lease (it stalled, its clock or network froze) learns it at its next journal
+write and drops the row: it never calls Xero for it again and discards any request it built for it. Only a
+refusal that says "cancelled" leads to a void.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from . import keys
 from .config import PURCHASE_INVOICE, SyncConfig
-from .errors import MappingError, XeroError
+from .errors import MappingError, XeroError, trace_of
 from .model import (
+	ContactRecord,
+	ContactRequest,
 	ElementResult,
 	ErrorClass,
 	Kind,
 	Outcome,
+	SentIdentity,
 	Status,
 	SyncRow,
+	Write,
 	XeroPayload,
 	XeroRecord,
 )
@@ -36,7 +46,10 @@ from .ports import ErpSource, Journal, MasterData, XeroGateway
 
 LEASE_SECONDS = 120  # well above the gateway's read timeout, so a live request never outlives its lease
 MAX_BACKOFF_SECONDS = 3600
+# An unexpected failure (a bug or malformed data, not a Xero answer) is tried this often, then Failed.
+UNEXPECTED_ATTEMPTS = 3
 UNIQUE_NUMBER_ERRORS = ("must be unique",)
+CONTACT_TAKEN_ERRORS = ("already assigned to another contact", "must be unique")
 REMOVE_PAYMENTS = "Remove the payments or credit allocations in Xero, then press Void in Xero."
 # Documents of one endpoint family are created before those that may be allocated against them.
 KIND_ORDER = (Kind.SALES_INVOICE, Kind.BILL, Kind.SALES_CREDIT, Kind.BILL_CREDIT)
@@ -157,45 +170,73 @@ class _Batch:
 			self._requeue_open(exc)
 			if exc.is_retryable or exc.error_class == ErrorClass.CONNECTION:
 				raise StopDrain(exc.error_class.value) from exc
+		except Exception as exc:
+			# A bug or malformed data, not an answer from Xero: recorded with its trace, retried a little,
+			# then Failed; never left to expire the lease again and again.
+			self._requeue_open(
+				XeroError(
+					f"Unexpected problem while pushing ({type(exc).__name__}: {str(exc)[:200]}).",
+					error_class=ErrorClass.UNEXPECTED,
+					may_have_committed=True,
+					trace=trace_of(exc),
+				)
+			)
 
-	def _call(self, fn, *args, **kwargs):
-		"""Make one Xero call after renewing our lease; rows whose lease is gone are dropped first."""
+	def _held(self, items: Sequence[_Item]) -> list[_Item]:
+		"""Renew the batch's leases right before a call; rows whose lease is gone are dropped for good
+		(another worker may hold them now), and the call is built only for what is still ours."""
 		held = self.journal.renew(self.owner, list(self.pending), LEASE_SECONDS)
 		for name in set(self.pending) - held:
 			self.pending.pop(name)
+		return [i for i in items if i.row.name in self.pending]
+
+	def _call(self, fn, *args, **kwargs):
+		"""Make one Xero call (the caller built it from rows `_held` just confirmed)."""
 		self.calls += 1
 		self.report.calls += 1
 		return fn(*args, **kwargs)
 
-	def _finish(self, item: _Item, outcome: Outcome) -> bool:
-		"""Record an outcome for a row still in this batch; False when refused (cancel or lost lease)."""
+	def _finish(self, item: _Item, outcome: Outcome) -> Write:
+		"""Record an outcome for a row still in this batch; say why when it was refused."""
 		if item.row.name not in self.pending:
-			return False
+			return Write.LEASE_LOST
 		outcome.calls = outcome.calls or self.calls
 		if outcome.request is None and item.payload is not None and outcome.status != Status.SYNCED:
 			outcome.request = item.payload.body
-		done = self.journal.finish(self.owner, item.row, outcome)
-		if done:
+		result = self.journal.finish(self.owner, item.row, outcome)
+		if result is Write.DONE:
 			self.pending.pop(item.row.name)
 			self.report.count(outcome)
-		return done
+		elif result is Write.LEASE_LOST:
+			self.pending.pop(item.row.name)  # another worker owns it now: never touch it again
+		return result
 
 	def _requeue_open(self, exc: XeroError) -> None:
-		now = self.journal.now()
 		for item in list(self.pending.values()):
 			attempts = item.row.attempts
 			if exc.error_class == ErrorClass.RATE_LIMITED:
-				retry_at = now + timedelta(seconds=max(1.0, exc.retry_after or 60))
+				retry_in = max(1.0, exc.retry_after or 60)
 			elif exc.error_class == ErrorClass.CONNECTION:
-				retry_at = now + timedelta(minutes=15)
+				retry_in = 15 * 60
 			else:
-				retry_at = now + timedelta(seconds=min(MAX_BACKOFF_SECONDS, 30 * 2 ** max(0, attempts - 1)))
-			if not (exc.is_retryable or exc.error_class == ErrorClass.CONNECTION):
+				retry_in = min(MAX_BACKOFF_SECONDS, 30 * 2 ** max(0, attempts - 1))
+			if exc.error_class == ErrorClass.UNEXPECTED:
+				if attempts >= UNEXPECTED_ATTEMPTS:
+					outcome = Outcome(Status.FAILED, _unexpected_gave_up(exc, attempts), exc.error_class)
+				else:
+					outcome = Outcome(
+						Status.QUEUED,
+						f"{exc.message} It will be tried again; the technical trace is in the linked Error Log.",
+						exc.error_class,
+						retry_in=retry_in,
+					)
+				outcome.trace = exc.trace
+			elif not (exc.is_retryable or exc.error_class == ErrorClass.CONNECTION):
 				outcome = Outcome(Status.FAILED, exc.message, exc.error_class)
 			elif exc.error_class == ErrorClass.TRANSIENT and attempts >= self.config.max_attempts:
 				outcome = Outcome(Status.FAILED, _gave_up(exc, attempts), ErrorClass.TRANSIENT)
 			else:
-				outcome = Outcome(Status.QUEUED, exc.message, exc.error_class, retry_at=retry_at)
+				outcome = Outcome(Status.QUEUED, exc.message, exc.error_class, retry_in=retry_in)
 			outcome.response = {"error": exc.detail} if exc.detail else None
 			self._finish(item, outcome)
 
@@ -216,6 +257,8 @@ class _Batch:
 		contacts = self._contacts([i for i in to_map if not i.row.xero_id])
 		by_kind: dict[Kind, list[_Item]] = {}
 		for item in to_map:
+			if item.row.name not in self.pending:
+				continue
 			self._map(item, contacts)
 			if item.row.name in self.pending and (item.payload or item.row.xero_id):
 				by_kind.setdefault(_kind_of(item.row), []).append(item)
@@ -233,21 +276,26 @@ class _Batch:
 		return self.org
 
 	def _load(self, item: _Item) -> dict | None:
-		"""The ERP document, or None. A document deleted before anything reached Xero is Skipped here; one
-		that may be in Xero is left to the caller, which treats the deletion like a cancel."""
-		try:
-			return self.erp.load(item.row.reference_doctype, item.row.reference_name)
-		except LookupError:
-			if not (item.row.xero_id or item.row.send_started):
-				self._finish(
-					item,
-					Outcome(
-						Status.SKIPPED,
-						f"{item.row.reference_doctype} {item.row.reference_name} no longer exists in ERPNext; "
-						"nothing was sent.",
-					),
-				)
-			return None
+		"""The ERP document, or None when it was deleted. A deleted document that never reached Xero is
+		Skipped here; one that may be in Xero is left to the caller, which settles it like a cancel. A
+		detached row (its document deleted) never loads by name: the name may belong to a new document."""
+		row = item.row
+		if row.reference_name:
+			try:
+				return self.erp.load(row.reference_doctype, row.reference_name)
+			except LookupError:
+				pass
+		if not (row.xero_id or row.send_started):
+			self._finish(
+				item,
+				Outcome(
+					Status.SKIPPED,
+					f"{row.reference_doctype} {row.document} was deleted in ERPNext before anything was sent to "
+					"Xero; nothing to do.",
+					action="Void",
+				),
+			)
+		return None
 
 	def _map(self, item: _Item, contacts: dict[tuple[str, str], str | Exception]) -> None:
 		"""Build the payload; a row already in Xero only needs it for its allocation, so it cannot fail."""
@@ -290,27 +338,40 @@ class _Batch:
 			in_xero.append(item)
 		group = [i for i in group if not i.row.xero_id]
 		generations = {i.row.name: i.row.key_generation for i in group}
+		adopted: dict[str, XeroRecord] = {}
 		maybe_sent = [i for i in group if i.row.send_started]
 		if maybe_sent:
 			found = self._lookup(kind, maybe_sent)
 			for item in maybe_sent:
-				record = _match(item.payload, found, self.config.site_url)
+				if item.row.name not in self.pending:
+					continue
+				record = _match(_identity(item), found)
 				if record:
 					item.record = record
 					item.notes.append("Already in Xero from an earlier, interrupted attempt; not sent again.")
+					adopted[item.row.name] = record
 					in_xero.append(item)
+				elif self._may_be_in_flight(item):
+					self._wait_for_in_flight(item)
 				else:
-					generations[item.row.name] += 1
+					generations[item.row.name] += 1  # proven absent: a fresh key, never Xero's cached answer
+		self.journal.store_xero_ids(self.owner, adopted)
 		to_send = [i for i in group if i not in in_xero and i.row.name in self.pending]
-		marked = self.journal.mark_sending(self.owner, {i.row.name: generations[i.row.name] for i in to_send})
+		if not to_send:
+			return in_xero
+		marked = self.journal.mark_sending(
+			self.owner,
+			{i.row.name: (generations[i.row.name], i.payload.identity()) for i in to_send},
+			LEASE_SECONDS,
+		)
 		for item in to_send:
 			if item.row.name not in marked:
-				# Lost the lease or a cancel arrived before anything left: let the next claim decide.
+				# Lost the lease (dropped by _finish) or a cancel arrived before anything left: the cancel is
+				# settled by the next claim.
 				self._finish(
 					item, Outcome(Status.QUEUED, "Changed while being prepared; will be looked at again.")
 				)
 		to_send = [i for i in to_send if i.row.name in marked]
-		self.journal.store_xero_ids(self.owner, {i.row.name: i.record for i in in_xero})
 		if not to_send:
 			return in_xero
 		key = keys.create_key(
@@ -318,9 +379,20 @@ class _Batch:
 			kind.value,
 			[(i.row.reference_name, i.payload.digest(), generations[i.row.name]) for i in to_send],
 		)
-		results = self._call(
-			self.gateway.create_documents, self.tenant_id, kind, [i.payload.body for i in to_send], key
-		)
+		try:
+			results = self._call(
+				self.gateway.create_documents, self.tenant_id, kind, [i.payload.body for i in to_send], key
+			)
+		except XeroError as exc:
+			names = [i.row.name for i in to_send]
+			if not exc.may_have_committed:
+				# Refused before it left (rate governor, 429, connection refused): nothing can be in flight.
+				self.journal.unmark_sending(self.owner, names)
+			elif exc.status is not None:
+				# Xero answered (a 5xx): it may have saved the documents, so the next claim looks first, but
+				# nothing is still in flight, so a miss then proves absence without waiting.
+				self.journal.store_xero_ids(self.owner, {}, answered=names)
+			raise
 		created, collided = {}, []
 		for item, result in zip(to_send, results, strict=True):
 			if result.ok:
@@ -333,12 +405,38 @@ class _Batch:
 				collided.append(item)
 			else:
 				self._fail_element(item, result)
-		self.journal.store_xero_ids(self.owner, created)
+		self.journal.store_xero_ids(self.owner, created, answered=[i.row.name for i in to_send])
 		return in_xero + self._resolve_clashes(kind, collided)
 
+	def _may_be_in_flight(self, item: _Item) -> bool:
+		"""Whether an earlier create request of this row could still commit in Xero."""
+		age = item.row.sent_age
+		return age is not None and age < self.config.in_flight_seconds
+
+	def _wait_for_in_flight(self, item: _Item) -> None:
+		"""A lookup missed while an earlier request may still land: wait, and look again, never resend."""
+		wait = self.config.in_flight_seconds - (item.row.sent_age or 0)
+		self._finish(
+			item,
+			Outcome(
+				Status.QUEUED,
+				f"An earlier request for {item.row.document} may still reach Xero (sent "
+				f"{int(item.row.sent_age or 0)} s ago) and Xero does not show it yet. Nothing is sent again: "
+				f"Xero is looked at again in {int(wait) + 1} s.",
+				ErrorClass.TRANSIENT,
+				retry_in=wait + 1,
+				action="Check",
+			),
+		)
+
 	def _lookup(self, kind: Kind, items: list[_Item]) -> list[XeroRecord]:
-		numbers = sorted({i.payload.number for i in items})
-		contact_ids = () if kind.number_is_unique else sorted({i.payload.contact_id for i in items})
+		"""One batched GET for what these rows sent (or would send)."""
+		items = self._held(items)
+		if not items:
+			return []
+		idents = [_identity(i) for i in items]
+		numbers = sorted({x.number for x in idents})
+		contact_ids = () if kind.number_is_unique else sorted({x.contact_id for x in idents})
 		return self._call(self.gateway.find_documents, self.tenant_id, kind, numbers, contact_ids)
 
 	def _resolve_clashes(self, kind: Kind, collided: list[_Item]) -> list[_Item]:
@@ -347,8 +445,8 @@ class _Batch:
 			return []
 		found = self._lookup(kind, collided)
 		adopted = []
-		for item in collided:
-			record = _match(item.payload, found, self.config.site_url)
+		for item in [i for i in collided if i.row.name in self.pending]:
+			record = _match(_identity(item), found)
 			if record:
 				item.record = record
 				item.notes.append(
@@ -356,27 +454,12 @@ class _Batch:
 				)
 				adopted.append(item)
 				continue
-			other = next((r for r in found if r.number == item.payload.number and r.is_live), None)
-			detail = (
-				f" It belongs to another contact or has total {other.total}, not {item.payload.total}."
-				if other
-				else ""
-			)
-			self._finish(
-				item,
-				Outcome(
-					Status.FAILED,
-					f"Xero already has a {_kind_label(kind)} numbered {item.payload.number} that is not "
-					f"{item.row.reference_name}.{detail} Rename or void the one in Xero, then press Retry. "
-					"Nothing was sent.",
-					ErrorClass.CONFLICT,
-				),
-			)
+			self._finish(item, _clash(kind, item, found))
 		self.journal.store_xero_ids(self.owner, {i.row.name: i.record for i in adopted})
 		return adopted
 
 	def _fail_element(self, item: _Item, result: ElementResult) -> None:
-		message = self.gateway.explain(result.errors, document=item.row.reference_name)
+		message = self.gateway.explain(result.errors, document=item.row.document)
 		self._finish(
 			item,
 			Outcome(
@@ -389,6 +472,7 @@ class _Batch:
 
 	def _settle(self, ready: list[_Item], voids: list[_Item]) -> None:
 		"""Re-read docstatus after the create: cancelled meanwhile ⇒ void; otherwise record Synced."""
+		ready = [i for i in ready if i.row.name in self.pending]
 		if not ready:
 			return
 		statuses = self.erp.docstatuses([i.row.ref for i in ready])
@@ -406,17 +490,22 @@ class _Batch:
 				action="Create",
 				request=item.payload.body if item.payload else None,
 			)
-			if not self._finish(item, outcome) and item.row.name in self.pending:
-				# The Synced write refused itself: a cancel committed while we were pushing.
-				voids.append(item)
+			if self._finish(item, outcome) is Write.CANCELLED:
+				voids.append(item)  # the Synced write refused itself: a cancel committed while we pushed
 
 	def _allocate(self, item: _Item) -> None:
 		"""Allocate a new credit note to the document it reverses, if that one is in Xero and open."""
 		payload, record = item.payload, item.record
-		if payload is None or payload.allocation is None or not record.kind.is_credit_note:
+		if payload is None or not record.kind.is_credit_note:
+			return
+		if payload.allocation is None:
+			if payload.unallocated_reason:
+				item.notes.append(payload.unallocated_reason)
 			return
 		if record.remaining_credit is None:
 			# Known only by ID (an interrupted attempt): read it, so a done allocation is not redone.
+			if not self._held([item]):
+				return
 			fetched = self._call(self.gateway.get_documents, self.tenant_id, record.kind, [record.xero_id])
 			record = fetched[0] if fetched else record
 		if (
@@ -432,6 +521,8 @@ class _Batch:
 				f"Credit left unallocated: {alloc.against_name} is not in Xero yet. Allocate it in Xero once "
 				"it is."
 			)
+			return
+		if not self._held([item]):
 			return
 		try:
 			result = self._call(
@@ -459,7 +550,11 @@ class _Batch:
 	# -- contacts -------------------------------------------------------------------------------
 
 	def _contacts(self, items: list[_Item]) -> dict[tuple[str, str], str | Exception]:
-		"""Resolve each party's Xero contact: the cache, then ContactNumber, then name, then create."""
+		"""Resolve each party's Xero contact: the cache, then ContactNumber, then name, then create.
+
+		A contact found by name is adopted only when it carries no other party's ContactNumber and the
+		name is not shared by another party in ERPNext; otherwise the party gets its own contact under a
+		distinct name, "Name (ID)". A whole-call refusal fails only the documents that needed contacts."""
 		parties = {_party(i.row.reference_doctype, i.doc) for i in items}
 		resolved: dict[tuple[str, str], str | Exception] = {}
 		for party in parties:
@@ -467,40 +562,66 @@ class _Batch:
 			if cached:
 				resolved[party] = cached
 		missing = sorted(parties - set(resolved))
-		if not missing:
+		if not missing or not self._held(items):
 			return resolved
+		try:
+			found = self._find_or_create_contacts(missing)
+		except XeroError as exc:
+			if exc.is_retryable or exc.error_class == ErrorClass.CONNECTION:
+				raise
+			return resolved | {p: MappingError(f"{p[0]} {p[1]}: {exc.message}") for p in missing}
+		for party in missing:
+			resolved[party] = self._contact_result(party, found.get(party))
+		return resolved
+
+	def _find_or_create_contacts(self, missing: list[tuple[str, str]]) -> dict:
 		by_number = {
 			c.contact_number: c
 			for c in self._call(self.gateway.find_contacts, self.tenant_id, [p[1] for p in missing])
 		}
-		requests = {p: self.erp.contact_request(p[0], p[1]) for p in missing if p[1] not in by_number}
-		by_name = {}
-		if requests:
-			by_name = {
-				c.name.casefold(): c
-				for c in self._call(
-					self.gateway.find_contacts_by_name,
-					self.tenant_id,
-					sorted({r.name for r in requests.values()}),
-				)
-				if c.status == "ACTIVE"
+		found: dict = {p: by_number[p[1]] for p in missing if p[1] in by_number}
+		requests = {p: self.erp.contact_request(p[0], p[1]) for p in missing if p not in found}
+		if not requests:
+			return found
+		names = sorted({n for r in requests.values() for n in (r.name, r.distinct_name)})
+		by_name = {
+			c.name.casefold(): c
+			for c in self._call(self.gateway.find_contacts_by_name, self.tenant_id, names)
+			if c.status == "ACTIVE"
+		}
+		to_create = {}
+		for party, request in requests.items():
+			plain = None if request.name_shared else by_name.get(request.name.casefold())
+			if plain is not None and _adoptable(plain, request):
+				found[party] = plain
+				continue
+			name = request.distinct_name if (request.name_shared or plain is not None) else request.name
+			same = by_name.get(name.casefold())
+			if same is not None and same.contact_number == request.party:
+				found[party] = same
+			else:
+				to_create[party] = replace(request, name=name)
+		if not to_create:
+			return found
+		results = self._call(
+			self.gateway.create_contacts,
+			self.tenant_id,
+			list(to_create.values()),
+			keys.contacts_key(self.tenant_id, [p[1] for p in to_create]),
+		)
+		created = dict(zip(to_create, results, strict=True))
+		# Another drain created the same new party's contact a moment ago (its first documents sat in two
+		# batches): Xero refuses ours by name or number; the one it has is found by ContactNumber.
+		taken = [
+			p for p, r in created.items() if isinstance(r, str) and any(s in r for s in CONTACT_TAKEN_ERRORS)
+		]
+		if taken:
+			again = {
+				c.contact_number: c
+				for c in self._call(self.gateway.find_contacts, self.tenant_id, [p[1] for p in taken])
 			}
-		to_create = [p for p, r in requests.items() if r.name.casefold() not in by_name]
-		created = {}
-		if to_create:
-			results = self._call(
-				self.gateway.create_contacts,
-				self.tenant_id,
-				[requests[p] for p in to_create],
-				keys.contacts_key(self.tenant_id, [p[1] for p in to_create]),
-			)
-			created = dict(zip(to_create, results, strict=True))
-		for party in missing:
-			found = by_number.get(party[1]) or created.get(party)
-			if found is None:
-				found = by_name.get(requests[party].name.casefold())
-			resolved[party] = self._contact_result(party, found)
-		return resolved
+			created.update({p: again[p[1]] for p in taken if p[1] in again})
+		return found | created
 
 	def _contact_result(self, party, found) -> str | Exception:
 		if isinstance(found, str) or found is None:
@@ -543,33 +664,22 @@ class _Batch:
 			self._void_group(kind, group)
 
 	def _find_interrupted(self, items: list[_Item]) -> None:
-		"""A cancelled row whose create may have reached Xero: look for it before calling it nothing."""
+		"""A cancelled row whose create may have reached Xero: look for what was sent, never for a
+		payload rebuilt now (the mapping may have changed, the document may be gone)."""
 		by_kind: dict[Kind, list[_Item]] = {}
 		for item in items:
-			item.doc = item.doc or self._load(item)
-			if item.doc is None:
-				self._finish(
-					item,
-					Outcome(
-						Status.FAILED,
-						f"{item.row.reference_name} was deleted in ERPNext after an interrupted push that may "
-						"have reached Xero. Look for it in Xero and void it there if it is present.",
-						ErrorClass.CONFLICT,
-						action="Void",
-					),
-				)
+			if item.row.sent_identity is None and not self._rebuild_identity(item):
 				continue
-			party = _party(item.row.reference_doctype, item.doc)
-			contact = self.erp.contact_id(party[0], party[1], self.tenant_id)
-			self._map(item, {party: contact} if contact else {})
-			if item.row.name not in self.pending:
-				continue
-			by_kind.setdefault(_kind_of(item.row), []).append(item)
+			by_kind.setdefault(_identity(item).kind, []).append(item)
 		for kind, group in by_kind.items():
 			found = self._lookup(kind, group)
-			for item in group:
-				item.record = _match(item.payload, found, self.config.site_url)
-				if item.record is None:
+			for item in [i for i in group if i.row.name in self.pending]:
+				item.record = _match(_identity(item), found)
+				if item.record is not None:
+					continue
+				if self._may_be_in_flight(item):
+					self._wait_for_in_flight(item)
+				else:
 					self._finish(
 						item,
 						Outcome(
@@ -579,34 +689,53 @@ class _Batch:
 						),
 					)
 
-	def _release_own_allocations(self, item: _Item, record: XeroRecord) -> bool:
-		"""Clear what blocks the void if we put it there: a credit note's allocation to the document it
-		reverses is ours (made at push), so a cancelled return takes it back. Anything else blocks."""
+	def _rebuild_identity(self, item: _Item) -> bool:
+		"""Rows marked before sent identities were recorded: rebuild the payload to look it up."""
+		item.doc = item.doc or self._load(item)
+		if item.doc is None:
+			self._finish(
+				item,
+				Outcome(
+					Status.FAILED,
+					f"{item.row.document} was deleted in ERPNext after an interrupted push that may have reached "
+					"Xero. Look for it in Xero and void it there if it is present.",
+					ErrorClass.CONFLICT,
+					action="Void",
+				),
+			)
+			return False
+		party = _party(item.row.reference_doctype, item.doc)
+		contact = self.erp.contact_id(party[0], party[1], self.tenant_id)
+		self._map(item, {party: contact} if contact else {})
+		return item.row.name in self.pending and item.payload is not None
+
+	def _own_allocations(self, item: _Item, record: XeroRecord) -> list[str] | None:
+		"""What blocks the void, if we put it there: a credit note's allocation to the document it
+		reverses is ours (made at push), so a cancelled return takes it back. None: something else blocks."""
 		if record.status == "PAID" and not record.kind.is_credit_note:
-			return False
+			return None
 		if record.amount_paid or (record.amount_credited and not record.kind.is_credit_note):
-			return False
+			return None
 		if not record.allocations:
-			return not record.amount_credited
+			return None if record.amount_credited else []
 		doc = item.doc or self._load(item)
 		against = self.erp.xero_id_of(item.row.reference_doctype, doc.get("return_against")) if doc else None
 		if not against or any(invoice_id != against for _, invoice_id, _ in record.allocations):
-			return False
-		for allocation_id, _, _ in record.allocations:
-			self._call(
-				self.gateway.delete_allocation, self.tenant_id, record.kind, record.xero_id, allocation_id
-			)
+			return None
 		item.notes.append(f"Took back its allocation to {doc.get('return_against')}.")
-		return True
+		return [allocation_id for allocation_id, _, _ in record.allocations]
 
 	def _void_group(self, kind: Kind, group: list[_Item]) -> None:
+		group = self._held(group)
+		if not group:
+			return
 		current = {
 			r.xero_id: r
 			for r in self._call(
 				self.gateway.get_documents, self.tenant_id, kind, [_xero_id(i) for i in group]
 			)
 		}
-		changes: list[tuple[_Item, str]] = []
+		changes: list[tuple[_Item, str, list[str]]] = []
 		for item in group:
 			record = current.get(_xero_id(item))
 			if record is None or not record.is_live:
@@ -629,19 +758,47 @@ class _Batch:
 						"Press Void in Xero to void it, or void it in Xero yourself.",
 					),
 				)
-			elif not self._release_own_allocations(item, record):
+			elif (own := self._own_allocations(item, record)) is None:
 				self._finish(item, _orphan(item, record, _blocker(record), REMOVE_PAYMENTS))
 			else:
-				changes.append((item, "DELETED" if record.status in ("DRAFT", "SUBMITTED") else "VOIDED"))
+				new_status = "DELETED" if record.status in ("DRAFT", "SUBMITTED") else "VOIDED"
+				changes.append((item, new_status, own))
 		if not changes:
 			return
-		key = keys.status_key(
-			self.tenant_id, kind.value, [(_xero_id(i), s, i.row.attempts) for i, s in changes]
-		)
-		results = self._call(
-			self.gateway.set_statuses, self.tenant_id, kind, [(_xero_id(i), s) for i, s in changes], key
-		)
-		for (item, new_status), result in zip(changes, results, strict=True):
+		# The gate: only rows still ours, whose cancel still stands, are voided; a worker that lost a row
+		# while it read Xero leaves it alone.
+		allowed = self.journal.mark_voiding(self.owner, [i.row.name for i, _, _ in changes], LEASE_SECONDS)
+		for item, _, _ in changes:
+			if item.row.name not in allowed:
+				self.pending.pop(item.row.name, None)
+		changes = [c for c in changes if c[0].row.name in allowed]
+		try:
+			for item, _, own in changes:
+				record = current[_xero_id(item)]
+				for allocation_id in own:
+					self._call(
+						self.gateway.delete_allocation, self.tenant_id, kind, record.xero_id, allocation_id
+					)
+			if not changes:
+				return
+			key = keys.status_key(
+				self.tenant_id, kind.value, [(_xero_id(i), s, i.row.attempts) for i, s, _ in changes]
+			)
+			results = self._call(
+				self.gateway.set_statuses,
+				self.tenant_id,
+				kind,
+				[(_xero_id(i), s) for i, s, _ in changes],
+				key,
+			)
+		except XeroError as exc:
+			if exc.is_retryable or exc.error_class == ErrorClass.CONNECTION:
+				raise
+			# Refused as a whole: the reason belongs to these documents only, not to the rest of the batch.
+			for item, _, _ in changes:
+				self._finish(item, _orphan(item, current[_xero_id(item)], exc.message, REMOVE_PAYMENTS))
+			return
+		for (item, new_status, _), result in zip(changes, results, strict=True):
 			if result.ok:
 				self._finish(
 					item,
@@ -675,36 +832,67 @@ def _party(doctype: str, doc: dict) -> tuple[str, str]:
 	return ("Customer", doc.get("customer") or "")
 
 
-def _number_of(doctype: str, doc: dict) -> str:
-	"""The number the document carries in Xero (bill number for purchases, else the ERP name)."""
-	if doctype == PURCHASE_INVOICE:
-		return doc.get("bill_no") or doc["name"]
-	return doc["name"]
-
-
-def _marker(site_url: str, row: SyncRow) -> str:
-	slug = row.reference_doctype.lower().replace(" ", "-")
-	return f"{site_url}/app/{slug}/{row.reference_name}"
+def _adoptable(contact: ContactRecord, request: ContactRequest) -> bool:
+	"""A contact found by name may be this party's: unnumbered (made by hand) or numbered with its ID."""
+	return contact.contact_number == request.party or (not contact.contact_number and not request.name_shared)
 
 
 def _xero_id(item: _Item) -> str:
 	return item.record.xero_id if item.record else item.row.xero_id
 
 
-def _match(payload: XeroPayload, found: Sequence[XeroRecord], site_url: str) -> XeroRecord | None:
-	"""The live Xero document that is this payload: same number, contact and total (and our marker for
+def _identity(item: _Item) -> SentIdentity:
+	"""What this row sent (its stored sent identity), or what it would send now."""
+	if item.row.sent_identity:
+		return SentIdentity.of(item.row.sent_identity)
+	return SentIdentity.of(item.payload.identity())
+
+
+def _match(ident: SentIdentity, found: Sequence[XeroRecord]) -> XeroRecord | None:
+	"""The live Xero document that is this one: same number, contact and total (and our marker for
 	bills, whose numbers Xero does not keep unique)."""
 	for record in found:
-		if record.number != payload.number or not record.is_live or record.kind != payload.kind:
+		if record.number != ident.number or not record.is_live or record.kind != ident.kind:
 			continue
-		if record.contact_id and record.contact_id != payload.contact_id:
+		if record.contact_id and record.contact_id != ident.contact_id:
 			continue
-		if record.total is not None and Decimal(record.total) != Decimal(payload.total):
+		if record.total is not None and Decimal(record.total) != ident.total:
 			continue
-		if not payload.kind.number_is_unique and payload.url and record.url != payload.url:
+		if not ident.kind.number_is_unique and ident.url and record.url != ident.url:
 			continue
 		return record
 	return None
+
+
+def _clash(kind: Kind, item: _Item, found: Sequence[XeroRecord]) -> Outcome:
+	"""Xero refused the number and no live copy of ours holds it: say who holds it and what to do."""
+	number = item.payload.number
+	same = [r for r in found if r.number == number and r.kind == kind]
+	live = next((r for r in same if r.is_live), None)
+	if live is not None:
+		detail = f" It belongs to another contact or has total {live.total}, not {item.payload.total}."
+		remedy = "Rename or void the one in Xero, then press Retry."
+	elif same:
+		# Typically the voided copy of an earlier document of the same name that was deleted in ERPNext
+		# (ERPNext reuses the name of the last deleted document of a series). Xero keeps a voided
+		# document's number for good, so only a new name here gets this document into Xero.
+		detail = (
+			f" Xero keeps that number on a {same[0].status.lower()} {_kind_label(kind)} "
+			f"({same[0].xero_id}), probably the copy of an earlier, deleted document of the same name, and "
+			"never lets a number be used twice."
+		)
+		remedy = (
+			"Give this document a new name in ERPNext (duplicate it, submit the copy, then cancel this one), "
+			"or enter it in Xero by hand."
+		)
+	else:
+		detail, remedy = "", "Rename or void the one in Xero, then press Retry."
+	return Outcome(
+		Status.FAILED,
+		f"Xero already has a {_kind_label(kind)} numbered {number} that is not {item.row.document}.{detail} "
+		f"{remedy} Nothing was sent.",
+		ErrorClass.CONFLICT,
+	)
 
 
 def _is_number_clash(result: ElementResult) -> bool:
@@ -737,7 +925,7 @@ def _blocker(record: XeroRecord) -> str:
 def _orphan(item: _Item, record: XeroRecord, reason: str, remedy: str) -> Outcome:
 	return Outcome(
 		Status.ORPHAN,
-		f"{item.row.reference_name} is cancelled in ERPNext but still live in Xero "
+		f"{item.row.document} is cancelled in ERPNext but still live in Xero "
 		f"({record.number or record.xero_id}, {record.status}): {reason}. {remedy}",
 		xero_id=record.xero_id,
 		xero_status=record.status,
@@ -749,4 +937,12 @@ def _gave_up(exc: XeroError, attempts: int) -> str:
 	return (
 		f"Xero did not accept the request after {attempts} attempts ({exc.message}). Nothing is lost: "
 		"press Retry when Xero is reachable again."
+	)
+
+
+def _unexpected_gave_up(exc: XeroError, attempts: int) -> str:
+	return (
+		f"{exc.message} It failed the same way {attempts} times, so it is not tried again on its own: the "
+		"technical trace is in the linked Error Log. Nothing is lost: fix the cause (often a malformed field on "
+		"the document), then press Retry."
 	)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import traceback
+from typing import Any
+
 from .model import ErrorClass
 
 
@@ -28,6 +32,7 @@ class XeroError(Exception):
 		retry_after: float | None = None,
 		detail: str = "",
 		may_have_committed: bool = False,
+		trace: str | None = None,
 	):
 		super().__init__(message)
 		self.message = message
@@ -37,7 +42,44 @@ class XeroError(Exception):
 		self.detail = detail
 		# True when the request may have reached Xero and been applied (timeout, dropped response, 5xx).
 		self.may_have_committed = may_have_committed
+		# A scrubbed traceback, for failures that are not a known Xero outcome (error_class UNEXPECTED).
+		self.trace = trace
 
 	@property
 	def is_retryable(self) -> bool:
 		return self.error_class in (ErrorClass.TRANSIENT, ErrorClass.RATE_LIMITED)
+
+
+# --- scrub: nothing secret reaches a log --------------------------------------------------------------
+
+_SECRET_KEYS = (
+	r"access_token|refresh_token|id_token|client_secret|client_assertion|code_verifier|password"
+	r"|authorization|token|code"
+)
+_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
+	(re.compile(r"\b(Bearer)(?:\s+|%20|\+)(?!\[redacted\])[A-Za-z0-9\-._~+/%]+=*", re.I), r"\1 [redacted]"),
+	(re.compile(r"\bBasic\s+[A-Za-z0-9+/]{8,}=*"), "Basic [redacted]"),
+	(re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[redacted]"),
+	(
+		re.compile(
+			rf"((?<![A-Za-z0-9_])(?:{_SECRET_KEYS})[\\\"']*\s*[:=]\s*[\\\"']*)(?!\[redacted\])"
+			r"([^\\\"'&\s,;}\])]+)",
+			re.I,
+		),
+		r"\1[redacted]",
+	),
+)
+
+
+def scrub(text: Any) -> str:
+	"""Remove bearer/basic credentials, JWTs, tokens, client secrets and OAuth codes from any text/JSON."""
+	if not isinstance(text, str):
+		text = text.decode("utf-8", "replace") if isinstance(text, bytes | bytearray) else str(text)
+	for pattern, replacement in _SCRUBBERS:
+		text = pattern.sub(replacement, text)
+	return text
+
+
+def trace_of(exc: BaseException, limit: int = 20_000) -> str:
+	"""The exception's traceback with secrets scrubbed, for the Error Log."""
+	return scrub("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))[:limit]

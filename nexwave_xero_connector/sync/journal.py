@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from .model import Outcome, Status, SyncRow, XeroRecord
+from .model import Outcome, Status, SyncRow, Write, XeroRecord
+from .states import CLEARABLE, Actor, sources, sql_list
 
 LOG_TABLE = "`tabXero Sync Log`"
 ATTEMPT_TABLE = "`tabXero Sync Attempt`"
@@ -30,46 +31,78 @@ LOCK_RETRIES = 5
 # Longest text kept for request/response/message columns (Code/Text columns are LONGTEXT/TEXT).
 MAX_TEXT = 60_000
 
+# Leases, send times and retry times are read and written with the DATABASE's clock, in UTC, inside the
+# statements, never with a worker's: skewed workers and a daylight-saving jump (of a worker or of the
+# database server's own zone) cannot shorten, lengthen or expire a lease. Those columns hold UTC; `modified`
+# and the other display columns keep the site's clock, as Frappe does.
+DB_NOW = "UTC_TIMESTAMP(6)"
+
 ROW_COLUMNS = (
 	"name, reference_doctype, reference_name, company, tenant_id, status, attempts, send_started, "
-	"key_generation, cancel_requested, void_confirmed, xero_id, xero_number, xero_status, xero_type"
+	"key_generation, cancel_requested, void_confirmed, xero_id, xero_number, xero_status, xero_type, "
+	"sent_identity, deleted_reference, TIMESTAMPDIFF(MICROSECOND, sent_at, UTC_TIMESTAMP(6)) AS sent_age_us"
 )
 
 # One compare-and-set claims the batch: only rows nobody holds (or whose lease ran out) match, and each
 # matched row gets this claim's unique owner, so the SELECT that follows returns exactly what we won.
 CLAIM_SQL = f"""
 UPDATE {LOG_TABLE}
-SET lease_owner = %(owner)s, lease_expires_at = %(expires)s, attempts = attempts + 1,
-	last_attempt_at = %(now)s, modified = %(now)s
+SET lease_owner = %(owner)s, lease_expires_at = {DB_NOW} + INTERVAL %(lease)s SECOND,
+	attempts = attempts + 1, last_attempt_at = %(now)s, modified = %(now)s
 WHERE status = 'Queued' AND tenant_id = %(tenant_id)s
-	AND (lease_expires_at IS NULL OR lease_expires_at < %(now)s)
-	AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+	AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW})
+	AND (next_attempt_at IS NULL OR next_attempt_at <= {DB_NOW})
 ORDER BY creation
 LIMIT %(limit)s
 """
 
 CLAIMED_SQL = f"SELECT {ROW_COLUMNS} FROM {LOG_TABLE} WHERE lease_owner = %(owner)s AND status = 'Queued'"
 
+# A lease is renewed only while it is still ours and unexpired: a row whose lease ran out may already be
+# in another worker's hands, so it is given up rather than taken back.
 RENEW_SQL = f"""
-UPDATE {LOG_TABLE} SET lease_expires_at = %(expires)s
-WHERE lease_owner = %(owner)s AND status = 'Queued' AND name IN %(names)s
+UPDATE {LOG_TABLE} SET lease_expires_at = {DB_NOW} + INTERVAL %(lease)s SECOND
+WHERE lease_owner = %(owner)s AND status = 'Queued' AND name IN %(names)s AND lease_expires_at >= {DB_NOW}
 """
 
 HELD_SQL = f"""
 SELECT name FROM {LOG_TABLE}
-WHERE lease_owner = %(owner)s AND status = 'Queued' AND name IN %(names)s AND lease_expires_at >= %(now)s
+WHERE lease_owner = %(owner)s AND status = 'Queued' AND name IN %(names)s AND lease_expires_at >= {DB_NOW}
 """
 
+# The gate a create passes right before its request leaves: still ours, not cancelled, lease renewed to
+# cover the request; it records when (database clock) and what was sent, so a later lookup miss can tell
+# "absent" from "maybe still in flight" and looks for what was really sent.
 MARK_SENDING_SQL = f"""
-UPDATE {LOG_TABLE} SET send_started = 1, key_generation = %(generation)s, modified = %(now)s
-WHERE name = %(name)s AND lease_owner = %(owner)s AND status = 'Queued' AND lease_expires_at >= %(now)s
+UPDATE {LOG_TABLE}
+SET send_started = 1, key_generation = %(generation)s, sent_at = {DB_NOW}, sent_identity = %(identity)s,
+	lease_expires_at = {DB_NOW} + INTERVAL %(lease)s SECOND, modified = %(now)s
+WHERE name = %(name)s AND lease_owner = %(owner)s AND status = 'Queued' AND lease_expires_at >= {DB_NOW}
 	AND cancel_requested = 0
 """
 
+# The call that was gated failed before anything left (refused locally, connection refused, 429): no
+# request of this row can be in flight, so the next attempt needs no lookup.
+UNMARK_SENDING_SQL = f"""
+UPDATE {LOG_TABLE} SET send_started = 0, sent_at = NULL, sent_identity = NULL
+WHERE name IN %(names)s AND lease_owner = %(owner)s AND status = 'Queued' AND xero_id IS NULL
+"""
+
+# The gate a void or delete passes: the row is still ours (the drain decided to void from the document's
+# committed docstatus, or its absence, read during this claim; a cancel is never withdrawn).
+MARK_VOIDING_SQL = RENEW_SQL
+
 STORE_ID_SQL = f"""
 UPDATE {LOG_TABLE}
-SET xero_id = %(xero_id)s, xero_number = %(xero_number)s, xero_status = %(xero_status)s, modified = %(now)s
+SET xero_id = %(xero_id)s, xero_number = %(xero_number)s, xero_status = %(xero_status)s, sent_at = NULL,
+	modified = %(now)s
 WHERE name = %(name)s AND lease_owner = %(owner)s
+"""
+
+# Xero answered the create for these rows (a created element, an adopted one, or an element error): none
+# of their requests is in flight any more, so a later lookup miss is proof of absence at once.
+ANSWERED_SQL = f"""
+UPDATE {LOG_TABLE} SET sent_at = NULL WHERE name IN %(names)s AND lease_owner = %(owner)s
 """
 
 # A Synced outcome must not overwrite a cancel that committed while we were pushing: the UPDATE's
@@ -78,22 +111,30 @@ FINISH_SQL = f"""
 UPDATE {LOG_TABLE}
 SET status = %(status)s, error_class = %(error_class)s, error_message = %(message)s,
 	xero_id = COALESCE(%(xero_id)s, xero_id), xero_number = COALESCE(%(xero_number)s, xero_number),
-	xero_status = COALESCE(%(xero_status)s, xero_status), next_attempt_at = %(retry_at)s,
+	xero_status = COALESCE(%(xero_status)s, xero_status),
+	next_attempt_at = CASE WHEN %(retry_us)s IS NULL THEN NULL
+		ELSE {DB_NOW} + INTERVAL %(retry_us)s MICROSECOND END,
 	synced_at = CASE WHEN %(status)s = 'Synced' THEN %(now)s ELSE synced_at END,
 	request = COALESCE(%(request)s, request), response = COALESCE(%(response)s, response),
-	title = %(title)s, lease_owner = NULL, lease_expires_at = NULL, stuck = 0, modified = %(now)s
-WHERE name = %(name)s AND lease_owner = %(owner)s
+	error_log = %(error_log)s,
+	title = %(title)s, lease_owner = NULL, lease_expires_at = NULL, modified = %(now)s
+WHERE name = %(name)s AND lease_owner = %(owner)s AND status = 'Queued'
 	AND NOT (%(status)s = 'Synced' AND cancel_requested = 1)
 """
+
+# Why a fenced write changed nothing: read under the row lock, in the same transaction.
+WHY_REFUSED_SQL = (
+	f"SELECT lease_owner, cancel_requested, status FROM {LOG_TABLE} WHERE name = %(name)s FOR UPDATE"
+)
 
 # idx = the claim's attempt number: no MAX(idx) read, whose next-key locks deadlocked concurrent finishes.
 ATTEMPT_SQL = f"""
 INSERT INTO {ATTEMPT_TABLE}
 	(name, creation, modified, owner, modified_by, docstatus, parent, parentfield, parenttype, idx,
-	attempt, started_at, finished_at, worker, action, outcome, message, calls)
+	attempt, started_at, finished_at, worker, action, outcome, message, calls, error_log)
 VALUES (%(name)s, %(now)s, %(now)s, 'Administrator', 'Administrator', 0, %(parent)s, 'attempt_log',
 	'Xero Sync Log', %(attempt)s, %(attempt)s, %(started)s, %(now)s, %(worker)s, %(action)s, %(outcome)s,
-	%(message)s, %(calls)s)
+	%(message)s, %(calls)s, %(error_log)s)
 """
 
 WRITE_BACK_SQL = """
@@ -107,15 +148,37 @@ WHERE name = %(name)s
 REQUEST_CANCEL_SQL = f"""
 UPDATE {LOG_TABLE}
 SET cancel_requested = 1, next_attempt_at = NULL, modified = %(now)s,
-	status = CASE WHEN status IN ('Synced', 'Failed', 'Orphan') THEN 'Queued' ELSE status END
-WHERE reference_doctype = %(doctype)s AND reference_name = %(name)s AND status NOT IN ('Voided', 'Skipped')
+	status = CASE WHEN status IN {sql_list(sources(Actor.CANCEL, Status.QUEUED))} THEN 'Queued' ELSE status END
+WHERE reference_doctype = %(doctype)s AND reference_name = %(name)s
+"""
+
+# Run by on_trash inside the delete's transaction, before Frappe checks links: the row lets go of the
+# name (kept in deleted_reference, with all its history), so the delete is not refused, a document that
+# later reuses the name gets a row of its own, and whatever may still be live in Xero is settled like a
+# cancel, from the row's Xero ID or sent identity.
+DETACH_SQL = f"""
+UPDATE {LOG_TABLE}
+SET deleted_reference = reference_name, reference_name = NULL, cancel_requested = 1, next_attempt_at = NULL,
+	modified = %(now)s,
+	status = CASE WHEN status IN {sql_list(sources(Actor.DELETE, Status.QUEUED))} THEN 'Queued' ELSE status END
+WHERE reference_doctype = %(doctype)s AND reference_name = %(name)s
+"""
+
+INSERT_ROW_SQL = f"""
+INSERT INTO {LOG_TABLE}
+	(name, creation, modified, owner, modified_by, docstatus, idx, title, status, reference_doctype,
+	reference_name, deleted_reference, company, tenant_id, xero_type, xero_id, xero_status,
+	cancel_requested, queued_by, error_message)
+VALUES (%(name)s, %(now)s, %(now)s, %(user)s, %(user)s, 0, 0, %(title)s, %(status)s, %(doctype)s,
+	%(reference_name)s, %(deleted_reference)s, %(company)s, %(tenant_id)s, %(xero_type)s, %(xero_id)s,
+	%(xero_status)s, %(cancel_requested)s, %(user)s, %(message)s)
 """
 
 TENANTS_WITH_WORK_SQL = f"""
 SELECT DISTINCT tenant_id FROM {LOG_TABLE}
 WHERE status = 'Queued' AND tenant_id IS NOT NULL AND tenant_id != ''
-	AND (lease_expires_at IS NULL OR lease_expires_at < %(now)s)
-	AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+	AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW})
+	AND (next_attempt_at IS NULL OR next_attempt_at <= {DB_NOW})
 """
 
 
@@ -157,12 +220,24 @@ def _rerun_on_lock_conflict(method):
 
 
 class SqlJournal:
-	"""Journal over SQL. Each public method is one transaction ending in one commit named by its reason."""
+	"""Journal over SQL. Each public method is one transaction ending in one commit named by its reason.
 
-	def __init__(self, db: SqlDb, clock: Callable[[], datetime], worker: str = ""):
+	`clock` gives the site's time for display columns (modified, attempt times); leases use the
+	database's clock. `trace_sink(title, trace, row_name)` records an unexpected failure's traceback where
+	people can read it (Frappe's Error Log) and returns its name, which the row and its attempt link to.
+	"""
+
+	def __init__(
+		self,
+		db: SqlDb,
+		clock: Callable[[], datetime],
+		worker: str = "",
+		trace_sink: Callable[[str, str, str], str | None] | None = None,
+	):
 		self.db = db
 		self.clock = clock
 		self.worker = worker or f"worker-{uuid.uuid4().hex[:8]}"
+		self.trace_sink = trace_sink
 		self._claimed_at: dict[str, datetime] = {}
 
 	def now(self) -> datetime:
@@ -174,13 +249,7 @@ class SqlJournal:
 		now = self.now()
 		self.db.execute(
 			CLAIM_SQL,
-			{
-				"owner": owner,
-				"expires": now + timedelta(seconds=lease_seconds),
-				"now": now,
-				"tenant_id": tenant_id,
-				"limit": limit,
-			},
+			{"owner": owner, "lease": int(lease_seconds), "now": now, "tenant_id": tenant_id, "limit": limit},
 		)
 		self.db.commit("claim: the lease must be visible to every other worker before we work")
 		rows = [_to_row(r) for r in self.db.query(CLAIMED_SQL, {"owner": owner})]
@@ -193,35 +262,64 @@ class SqlJournal:
 		"""Extend the lease of `names`; return those still held."""
 		if not names:
 			return set()
-		now = self.now()
-		params = {"owner": owner, "names": tuple(names), "now": now}
+		params = {"owner": owner, "names": tuple(names), "lease": int(lease_seconds)}
+		self.db.execute(RENEW_SQL, params)
 		held = {r["name"] for r in self.db.query(HELD_SQL, params)}
-		if held:
-			self.db.execute(
-				RENEW_SQL,
-				{"owner": owner, "names": tuple(held), "expires": now + timedelta(seconds=lease_seconds)},
-			)
 		self.db.commit("renew: a longer lease keeps other workers off rows we are still pushing")
 		return held
 
 	@_rerun_on_lock_conflict
-	def mark_sending(self, owner: str, generations: dict[str, int]) -> set[str]:
-		"""Commit the write-ahead marker; only the rows it returns may be sent."""
+	def mark_sending(self, owner: str, sends: dict[str, tuple[int, dict]], lease_seconds: int) -> set[str]:
+		"""The gate before a create: commit the write-ahead marker, key generation and sent identity of
+		each row still ours and not cancelled; only the rows it returns may be sent, right away."""
 		now = self.now()
 		marked = {
 			name
-			for name, generation in generations.items()
+			for name, (generation, identity) in sends.items()
 			if self.db.execute(
-				MARK_SENDING_SQL, {"name": name, "owner": owner, "generation": generation, "now": now}
+				MARK_SENDING_SQL,
+				{
+					"name": name,
+					"owner": owner,
+					"generation": generation,
+					"identity": json.dumps(identity, sort_keys=True),
+					"lease": int(lease_seconds),
+					"now": now,
+				},
 			)
 		}
 		self.db.commit("write-ahead: from here on a retry must look in Xero before creating again")
 		return marked
 
 	@_rerun_on_lock_conflict
-	def store_xero_ids(self, owner: str, records: dict[str, XeroRecord]) -> None:
-		"""Store Xero IDs on the log rows and on the ERP documents, in one transaction."""
+	def unmark_sending(self, owner: str, names: Sequence[str]) -> None:
+		"""The gated create never left: clear the marker so the next attempt needs no lookup."""
+		if names:
+			self.db.execute(UNMARK_SENDING_SQL, {"owner": owner, "names": tuple(names)})
+		self.db.commit("write-ahead undone: the request provably never reached Xero")
+
+	@_rerun_on_lock_conflict
+	def mark_voiding(self, owner: str, names: Sequence[str], lease_seconds: int) -> set[str]:
+		"""The gate before a void/delete in Xero: the rows still ours whose cancel still stands."""
+		if not names:
+			return set()
+		params = {"owner": owner, "names": tuple(names), "lease": int(lease_seconds)}
+		self.db.execute(MARK_VOIDING_SQL, params)
+		held = {r["name"] for r in self.db.query(HELD_SQL, params)}
+		self.db.commit("void gate: only a row still ours may be voided in Xero")
+		return held
+
+	@_rerun_on_lock_conflict
+	def store_xero_ids(
+		self, owner: str, records: dict[str, XeroRecord], answered: Sequence[str] = ()
+	) -> None:
+		"""Store Xero IDs on the log rows and on the ERP documents, in one transaction; `answered` rows
+		(and every stored one) no longer have a request in flight."""
+		if answered:
+			self.db.execute(ANSWERED_SQL, {"owner": owner, "names": tuple(answered)})
 		if not records:
+			if answered:
+				self.db.commit("answered: Xero replied, so no request of these rows is in flight")
 			return
 		now = self.now()
 		refs = self._refs(records)
@@ -242,9 +340,15 @@ class SqlJournal:
 		self.db.commit("xero id: a crash after this point must not lose the ID Xero gave us")
 
 	@_rerun_on_lock_conflict
-	def finish(self, owner: str, row: SyncRow, outcome: Outcome) -> bool:
-		"""Record the outcome, release the lease, append the attempt; False if refused or lease lost."""
+	def finish(self, owner: str, row: SyncRow, outcome: Outcome) -> Write:
+		"""Record the outcome, release the lease, append the attempt.
+
+		Returns DONE, or why nothing was written: CANCELLED (a Synced outcome met a committed cancel: the
+		caller voids) or LEASE_LOST (another worker owns the row: the caller must leave it alone)."""
 		now = self.now()
+		error_log = None
+		if outcome.trace and self.trace_sink:
+			error_log = self.trace_sink(title_for(row, outcome), outcome.trace, row.name)
 		changed = self.db.execute(
 			FINISH_SQL,
 			{
@@ -256,31 +360,37 @@ class SqlJournal:
 				"xero_id": outcome.xero_id,
 				"xero_number": outcome.xero_number,
 				"xero_status": outcome.xero_status,
-				"retry_at": outcome.retry_at,
+				"retry_us": None if outcome.retry_in is None else int(max(0.0, outcome.retry_in) * 1_000_000),
 				"now": now,
 				"request": _json(outcome.request),
 				"response": _json(outcome.response),
+				"error_log": error_log,
 				"title": title_for(row, outcome),
 			},
 		)
 		if changed:
-			self._append_attempt(row, outcome, now)
-			if outcome.xero_status and row.reference_doctype in XERO_FIELDS_TABLES:
+			self._append_attempt(row, outcome, now, error_log)
+			if outcome.xero_status and row.reference_name and row.reference_doctype in XERO_FIELDS_TABLES:
 				self._write_back(row.ref, outcome.xero_id or row.xero_id, outcome.xero_status, now)
+			result = Write.DONE
+		else:
+			why = self.db.query(WHY_REFUSED_SQL, {"name": row.name})
+			mine = bool(why) and why[0]["lease_owner"] == owner and why[0]["status"] == "Queued"
+			result = Write.CANCELLED if mine and why[0]["cancel_requested"] else Write.LEASE_LOST
 		self.db.commit("outcome: the row's new status and its attempt are one fact")
 		self._claimed_at.pop(row.name, None)
-		return bool(changed)
+		return result
 
 	def tenants_with_work(self) -> list[str]:
 		"""Tenants whose queue has rows a drain could claim now."""
-		return [r["tenant_id"] for r in self.db.query(TENANTS_WITH_WORK_SQL, {"now": self.now()})]
+		return [r["tenant_id"] for r in self.db.query(TENANTS_WITH_WORK_SQL, {})]
 
 	def _refs(self, records: dict[str, XeroRecord]) -> dict[str, tuple[str, str]]:
 		rows = self.db.query(
 			f"SELECT name, reference_doctype, reference_name FROM {LOG_TABLE} WHERE name IN %(names)s",
 			{"names": tuple(records)},
 		)
-		return {r["name"]: (r["reference_doctype"], r["reference_name"]) for r in rows}
+		return {r["name"]: (r["reference_doctype"], r["reference_name"]) for r in rows if r["reference_name"]}
 
 	def _write_back(self, ref: tuple[str, str], xero_id: str | None, xero_status: str, now: datetime) -> None:
 		table = XERO_FIELDS_TABLES.get(ref[0])
@@ -290,7 +400,7 @@ class SqlJournal:
 				{"name": ref[1], "xero_id": xero_id, "xero_status": xero_status, "now": now},
 			)
 
-	def _append_attempt(self, row: SyncRow, outcome: Outcome, now: datetime) -> None:
+	def _append_attempt(self, row: SyncRow, outcome: Outcome, now: datetime, error_log: str | None) -> None:
 		self.db.execute(
 			ATTEMPT_SQL,
 			{
@@ -304,6 +414,7 @@ class SqlJournal:
 				"outcome": outcome.status.value,
 				"message": _clip(outcome.message, 2000),
 				"calls": outcome.calls,
+				"error_log": error_log,
 			},
 		)
 
@@ -319,14 +430,14 @@ def title_for(row: SyncRow, outcome: Outcome) -> str:
 		Status.QUEUED: "will be retried",
 	}[outcome.status]
 	number = f" as {outcome.xero_number or row.xero_number}" if outcome.status == Status.SYNCED else ""
-	return f"{row.reference_name} {verb}{number}"[:140]
+	return f"{row.document} {verb}{number}"[:140]
 
 
 def _to_row(r: dict) -> SyncRow:
 	return SyncRow(
 		name=r["name"],
 		reference_doctype=r["reference_doctype"],
-		reference_name=r["reference_name"],
+		reference_name=r["reference_name"] or "",
 		company=r["company"] or "",
 		tenant_id=r["tenant_id"],
 		status=Status(r["status"]),
@@ -339,6 +450,9 @@ def _to_row(r: dict) -> SyncRow:
 		xero_number=r["xero_number"] or None,
 		xero_status=r["xero_status"] or None,
 		xero_type=r["xero_type"] or None,
+		sent_age=None if r.get("sent_age_us") is None else int(r["sent_age_us"]) / 1_000_000,
+		sent_identity=json.loads(r["sent_identity"]) if r.get("sent_identity") else None,
+		deleted_reference=r.get("deleted_reference") or None,
 	)
 
 
@@ -354,10 +468,53 @@ def _clip(text: str | None, limit: int = MAX_TEXT) -> str | None:
 	return text if len(text) <= limit else text[: limit - 20] + "\n…(truncated)"
 
 
+# A person's Retry: a Failed row goes back to the queue (a cancel it carries still stands).
 REQUEUE_SQL = f"""
 UPDATE {LOG_TABLE}
 SET status = 'Queued', next_attempt_at = NULL, error_class = NULL, modified = %(now)s
-WHERE name IN %(names)s AND status IN %(from_statuses)s
+WHERE name IN %(names)s AND status IN {sql_list(sources(Actor.RETRY, Status.QUEUED))}
+"""
+
+# A submit (or Push to Xero) of a document whose row ended Failed or Skipped: the document is submitted
+# now, so no earlier cancel of it stands.
+REQUEUE_ON_SUBMIT_SQL = f"""
+UPDATE {LOG_TABLE}
+SET status = 'Queued', next_attempt_at = NULL, error_class = NULL, cancel_requested = 0, void_confirmed = 0,
+	tenant_id = %(tenant_id)s, company = %(company)s, queued_by = %(user)s, modified = %(now)s
+WHERE name = %(name)s AND status IN {sql_list(sources(Actor.SUBMIT, Status.QUEUED))}
+"""
+
+CONFIRM_VOID_SQL = f"""
+UPDATE {LOG_TABLE}
+SET status = 'Queued', void_confirmed = 1, cancel_requested = 1, next_attempt_at = NULL, modified = %(now)s
+WHERE name IN %(names)s AND status IN {sql_list(sources(Actor.VOID, Status.QUEUED))}
+"""
+
+# Stuck = Queued and untouched for the threshold, measured where it is read (no job has to be alive to
+# set a flag): `modified` on the site's clock, the back-off's end on the database's.
+STUCK_WHERE = f"""status = 'Queued' AND modified < %(before)s
+	AND (next_attempt_at IS NULL OR next_attempt_at < {DB_NOW} - INTERVAL %(minutes)s MINUTE)"""
+
+# A person's Retry on a stuck row: drop its back-off so the next drain claims it at once.
+RELEASE_STUCK_SQL = f"""
+UPDATE {LOG_TABLE} SET next_attempt_at = NULL, modified = %(now)s
+WHERE name IN %(names)s AND {STUCK_WHERE}
+"""
+
+CANCELLED_BUT_SYNCED_SQL = """
+SELECT l.reference_doctype, l.reference_name FROM `tabXero Sync Log` l
+JOIN {table} d ON d.name = l.reference_name
+WHERE l.reference_doctype = %(doctype)s AND l.status = 'Synced' AND l.cancel_requested = 0 AND d.docstatus = 2
+"""
+
+# Cancelled documents that still carry a live Xero ID but have no row (Log Settings cleared it): the
+# document's own Xero ID is the durable link.
+CANCELLED_WITHOUT_ROW_SQL = """
+SELECT d.name, d.company, d.is_return, d.xero_id, d.xero_status FROM {table} d
+WHERE d.docstatus = 2 AND d.xero_id IS NOT NULL AND d.xero_id != ''
+	AND COALESCE(d.xero_status, '') NOT IN ('VOIDED', 'DELETED')
+	AND NOT EXISTS (SELECT 1 FROM `tabXero Sync Log` l WHERE l.reference_doctype = %(doctype)s
+		AND l.reference_name = d.name)
 """
 
 
@@ -366,39 +523,101 @@ def request_cancel(db: SqlDb, doctype: str, name: str, now: datetime) -> int:
 	return db.execute(REQUEST_CANCEL_SQL, {"doctype": doctype, "name": name, "now": now})
 
 
-def requeue(
-	db: SqlDb, names: Sequence[str], now: datetime, from_statuses: Sequence[str] = ("Failed",)
-) -> int:
-	"""Put rows back in the queue (a human's Retry); a compare-and-set, so two clicks requeue once."""
+def detach_deleted(db: SqlDb, doctype: str, name: str, now: datetime) -> int:
+	"""The document is being deleted: its row lets go of the name and is settled like a cancel. Runs
+	inside the delete's transaction (before Frappe's link checks), so it does not commit."""
+	return db.execute(DETACH_SQL, {"doctype": doctype, "name": name, "now": now})
+
+
+def insert_row(
+	db: SqlDb,
+	*,
+	doctype: str,
+	name: str,
+	company: str,
+	tenant_id: str,
+	xero_type: str,
+	now: datetime,
+	status: Status = Status.QUEUED,
+	title: str = "",
+	user: str = "Administrator",
+	message: str | None = None,
+	xero_id: str | None = None,
+	xero_status: str | None = None,
+	cancel_requested: bool = False,
+	deleted: bool = False,
+) -> str:
+	"""Insert a document's row (the outbox entry) in the caller's transaction; return its name.
+
+	One lean INSERT, as cheap as a submit can afford. `deleted` files it under deleted_reference."""
+	row_name = uuid.uuid4().hex[:10]
+	db.execute(
+		INSERT_ROW_SQL,
+		{
+			"name": row_name,
+			"now": now,
+			"user": user,
+			"title": (title or f"{name} queued for Xero")[:140],
+			"status": status.value,
+			"doctype": doctype,
+			"reference_name": None if deleted else name,
+			"deleted_reference": name if deleted else None,
+			"company": company,
+			"tenant_id": tenant_id,
+			"xero_type": xero_type,
+			"xero_id": xero_id,
+			"xero_status": xero_status,
+			"cancel_requested": int(cancel_requested),
+			"message": message,
+		},
+	)
+	return row_name
+
+
+def queue_void_of_cleared(
+	db: SqlDb,
+	*,
+	doctype: str,
+	name: str,
+	company: str,
+	tenant_id: str,
+	xero_type: str,
+	xero_id: str,
+	xero_status: str | None,
+	now: datetime,
+	deleted: bool = False,
+) -> str:
+	"""A cancelled (or deleted) document whose row was cleared still carries its Xero ID: queue a row
+	that voids that copy (or shows it as an Orphan). Does not commit."""
+	return insert_row(
+		db,
+		doctype=doctype,
+		name=name,
+		company=company,
+		tenant_id=tenant_id,
+		xero_type=xero_type,
+		now=now,
+		title=f"{name} to be voided in Xero",
+		xero_id=xero_id,
+		xero_status=xero_status,
+		cancel_requested=True,
+		deleted=deleted,
+	)
+
+
+def requeue(db: SqlDb, names: Sequence[str], now: datetime) -> int:
+	"""Put Failed rows back in the queue (a human's Retry); a compare-and-set, so two clicks requeue once."""
 	if not names:
 		return 0
-	return db.execute(REQUEUE_SQL, {"names": tuple(names), "now": now, "from_statuses": tuple(from_statuses)})
+	return db.execute(REQUEUE_SQL, {"names": tuple(names), "now": now})
 
 
-CONFIRM_VOID_SQL = f"""
-UPDATE {LOG_TABLE}
-SET status = 'Queued', void_confirmed = 1, cancel_requested = 1, next_attempt_at = NULL, modified = %(now)s
-WHERE name IN %(names)s AND status = 'Orphan'
-"""
-
-# Rows nobody has moved for a while: still claimable (status stays Queued), only flagged for people. A row
-# waiting out a back-off is not stuck: the clock starts when it became claimable again.
-MARK_STUCK_SQL = f"""
-UPDATE {LOG_TABLE} SET stuck = 1
-WHERE status = 'Queued' AND stuck = 0 AND GREATEST(modified, COALESCE(next_attempt_at, modified)) < %(before)s
-"""
-
-# A person's Retry on a stuck row: drop its back-off so the next drain claims it at once.
-RELEASE_STUCK_SQL = f"""
-UPDATE {LOG_TABLE} SET next_attempt_at = NULL, modified = %(now)s
-WHERE name IN %(names)s AND status = 'Queued' AND stuck = 1
-"""
-
-CANCELLED_BUT_SYNCED_SQL = """
-SELECT l.reference_doctype, l.reference_name FROM `tabXero Sync Log` l
-JOIN {table} d ON d.name = l.reference_name
-WHERE l.reference_doctype = %(doctype)s AND l.status = 'Synced' AND l.cancel_requested = 0 AND d.docstatus = 2
-"""
+def requeue_on_submit(db: SqlDb, name: str, *, tenant_id: str, company: str, user: str, now: datetime) -> int:
+	"""A submitted document's Failed/Skipped row goes back to the queue, with no cancel standing."""
+	return db.execute(
+		REQUEUE_ON_SUBMIT_SQL,
+		{"name": name, "tenant_id": tenant_id, "company": company, "user": user, "now": now},
+	)
 
 
 def confirm_void(db: SqlDb, names: Sequence[str], now: datetime) -> int:
@@ -408,16 +627,28 @@ def confirm_void(db: SqlDb, names: Sequence[str], now: datetime) -> int:
 	return db.execute(CONFIRM_VOID_SQL, {"names": tuple(names), "now": now})
 
 
-def mark_stuck(db: SqlDb, now: datetime, minutes: int) -> int:
-	"""Flag Queued rows that have not moved for `minutes` (the sweep keeps trying them regardless)."""
-	return db.execute(MARK_STUCK_SQL, {"before": now - timedelta(minutes=minutes)})
+def stuck_params(now: datetime, minutes: int) -> dict:
+	"""Parameters for STUCK_WHERE: `now` is the site's time."""
+	return {"before": now - timedelta(minutes=minutes), "minutes": int(minutes)}
 
 
-def release_stuck(db: SqlDb, names: Sequence[str], now: datetime) -> int:
+def stuck_names(db: SqlDb, now: datetime, minutes: int, names: Sequence[str] | None = None) -> list[str]:
+	"""Rows stuck now (optionally among `names`), whether or not any job is running."""
+	sql = f"SELECT name FROM {LOG_TABLE} WHERE {STUCK_WHERE}"
+	params = stuck_params(now, minutes)
+	if names is not None:
+		if not names:
+			return []
+		sql += " AND name IN %(names)s"
+		params["names"] = tuple(names)
+	return [r["name"] for r in db.query(sql, params)]
+
+
+def release_stuck(db: SqlDb, names: Sequence[str], now: datetime, minutes: int) -> int:
 	"""Retry pressed on stuck rows: claimable now, whatever back-off they were waiting out."""
 	if not names:
 		return 0
-	return db.execute(RELEASE_STUCK_SQL, {"names": tuple(names), "now": now})
+	return db.execute(RELEASE_STUCK_SQL, {"names": tuple(names), "now": now, **stuck_params(now, minutes)})
 
 
 def flag_cancelled_but_synced(db: SqlDb, now: datetime) -> list[tuple[str, str]]:
@@ -429,6 +660,54 @@ def flag_cancelled_but_synced(db: SqlDb, now: datetime) -> list[tuple[str, str]]
 			if request_cancel(db, r["reference_doctype"], r["reference_name"], now):
 				found.append((r["reference_doctype"], r["reference_name"]))
 	return found
+
+
+def flag_cancelled_without_row(
+	db: SqlDb,
+	now: datetime,
+	tenant_for: Callable[[str], str | None],
+	xero_type_of: Callable[[str, bool], str],
+) -> list[tuple[str, str]]:
+	"""The orphan scan's second half: cancelled documents whose row was cleared but which still carry a
+	live Xero ID get a row that voids it. Returns the (doctype, name) queued. Does not commit."""
+	found = []
+	for doctype, table in XERO_FIELDS_TABLES.items():
+		for r in db.query(CANCELLED_WITHOUT_ROW_SQL.format(table=table), {"doctype": doctype}):
+			tenant_id = tenant_for(r["company"])
+			if not tenant_id:
+				continue
+			queue_void_of_cleared(
+				db,
+				doctype=doctype,
+				name=r["name"],
+				company=r["company"],
+				tenant_id=tenant_id,
+				xero_type=xero_type_of(doctype, bool(r["is_return"])),
+				xero_id=r["xero_id"],
+				xero_status=r["xero_status"],
+				now=now,
+			)
+			found.append((doctype, r["name"]))
+	return found
+
+
+def clear_old_rows(db: SqlDb, site_before: datetime) -> int:
+	"""What Log Settings does to the log: delete finished rows last changed before `site_before`, with
+	their attempts. Queued, Failed and Orphan rows stay. Does not commit."""
+	names = [
+		r["name"]
+		for r in db.query(
+			f"SELECT name FROM {LOG_TABLE} WHERE modified < %(before)s AND status IN {sql_list(CLEARABLE_VALUES)}",
+			{"before": site_before},
+		)
+	]
+	if not names:
+		return 0
+	db.execute(f"DELETE FROM {ATTEMPT_TABLE} WHERE parent IN %(names)s", {"names": tuple(names)})
+	return db.execute(f"DELETE FROM {LOG_TABLE} WHERE name IN %(names)s", {"names": tuple(names)})
+
+
+CLEARABLE_VALUES = tuple(sorted(s.value for s in CLEARABLE))
 
 
 # Someone voided or deleted in Xero a document that is still submitted here. The row fails with the

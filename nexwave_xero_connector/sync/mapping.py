@@ -4,7 +4,8 @@ Kinds. Sales Invoice -> ACCREC (InvoiceNumber = name, Reference = po_no); a sale
 (CreditNoteNumber = name). Purchase Invoice -> ACCPAY (InvoiceNumber = bill_no, else the name); a purchase
 return -> ACCPAYCREDIT (CreditNoteNumber = bill_no, else the name). Invoices and bills carry Url = the
 document's desk address, our ownership marker (Xero's CreditNote has no Url field). ERPNext's returns are negative; Xero's credit notes are positive, so a
-return's figures are all multiplied by -1, and a return against a document asks for an allocation.
+return's figures are all multiplied by -1. A return asks to be allocated to the document it is against only
+when ERPNext applied it there (`update_outstanding_for_self` unset); otherwise the payload says why not.
 
 Amounts (document currency). An item line's LineAmount is its `net_amount`: after line discounts and after
 the share of the document discount ERPNext distributed onto it (`distributed_discount_amount`), so no
@@ -44,7 +45,7 @@ from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import quote
 
-from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
+from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig, taxes_template_doctype
 from .errors import MappingError
 from .model import AllocationIntent, Kind, XeroPayload
 from .money import CENT, RATE_STEP, UNIT_STEP, ZERO, cents_unambiguous, dec, money, nudge_to, quantity, tidy
@@ -202,9 +203,7 @@ def _item_lines(doc: dict, d: _Doc, rows: TaxRows, config: SyncConfig, masters: 
 	if not items:
 		raise MappingError(f"{d.label} has no items to send.")
 	account_field = "income_account" if d.is_sales else "expense_account"
-	template_doctype = (
-		"Sales Taxes and Charges Template" if d.is_sales else "Purchase Taxes and Charges Template"
-	)
+	template_doctype = taxes_template_doctype(d.doctype)
 	# ERPNext checks Item Tax validity against the supplier's bill date on purchases
 	tax_on = d.on if d.is_sales else (as_date(doc.get("bill_date")) or d.on)
 	lines: list[_Line] = []
@@ -288,6 +287,7 @@ def _charge_lines(
 				row,
 				config=config,
 				company=d.company,
+				template_doctype=taxes_template_doctype(d.doctype),
 				doc_template=doc.get("taxes_and_charges") or None,
 				rates=rates,
 				label=d.label,
@@ -447,6 +447,26 @@ def _url(config: SyncConfig, d: _Doc) -> str | None:
 	return f"{config.site_url.rstrip('/')}/app/{slug}/{quote(d.name, safe='')}"
 
 
+def _allocation(doc: dict, d: _Doc, total: Decimal) -> tuple[AllocationIntent | None, str | None]:
+	"""Allocate a return to its original exactly when ERPNext applied it there.
+
+	ERPNext 15 posts a return against the original (its GL rows carry against_voucher = return_against, and
+	the original's outstanding drops) only when `update_outstanding_for_self` is unset; with the flag set
+	the return keeps its own outstanding and the original stays open. Xero follows the same choice, so the
+	two ledgers agree on both documents' balances. A document without the field (older ERPNext) was always
+	applied to the original.
+	"""
+	return_against = doc.get("return_against")
+	if not d.kind.is_credit_note or not return_against:
+		return None, None
+	if doc.get("update_outstanding_for_self"):
+		return None, (
+			"Credit left unallocated: ERPNext keeps this return's balance on itself (Update Outstanding for "
+			f"Self), so it was not applied to {return_against} in Xero either."
+		)
+	return AllocationIntent(against_doctype=d.doctype, against_name=return_against, amount=abs(total)), None
+
+
 def build_payload(
 	doc: dict,
 	*,
@@ -483,12 +503,7 @@ def build_payload(
 	body["LineItems"] = [_line_body(line, mode) for line in all_lines]
 	check_line_taxes(body, rates, d.label, tolerance=CENT * max(1, len(rows.line_rows)))
 	_sub_total, _tax, total = check_totals(body, rates, _expected_total(doc, d), d.label, d.currency)
-	return_against = doc.get("return_against")
-	allocation = None
-	if d.kind.is_credit_note and return_against:
-		allocation = AllocationIntent(
-			against_doctype=d.doctype, against_name=return_against, amount=abs(total)
-		)
+	allocation, unallocated_reason = _allocation(doc, d, total)
 	return XeroPayload(
 		kind=d.kind,
 		number=_number(doc, d),
@@ -498,4 +513,5 @@ def build_payload(
 		date=d.on,
 		url=body.get("Url"),
 		allocation=allocation,
+		unallocated_reason=unallocated_reason,
 	)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 
@@ -48,6 +48,7 @@ class ErrorClass(str, Enum):
 	MAPPING = "Mapping"
 	CONNECTION = "Connection"
 	CONFLICT = "Conflict"
+	UNEXPECTED = "Unexpected"  # a bug or malformed data, not a Xero outcome: retried a little, then Failed
 
 
 # Xero statuses in which a document still counts in the books.
@@ -77,10 +78,23 @@ class SyncRow:
 	xero_number: str | None = None
 	xero_status: str | None = None
 	xero_type: str | None = None
+	# Seconds since the latest create request was let out (the database's clock), None if never.
+	sent_age: float | None = None
+	# What that request was (XeroPayload.identity()): recovery looks Xero up by it, never by a rebuilt
+	# payload, so a mapping changed meanwhile or a deleted document cannot hide a live copy.
+	sent_identity: dict | None = None
+	# The ERP document was deleted: the row keeps its history under `deleted_reference` and is settled
+	# from what it recorded (the Xero ID or the sent identity), never by loading a document of that name.
+	deleted_reference: str | None = None
 
 	@property
 	def ref(self) -> tuple[str, str]:
 		return (self.reference_doctype, self.reference_name)
+
+	@property
+	def document(self) -> str:
+		"""The ERP document's name for messages, also once it was deleted."""
+		return self.reference_name or self.deleted_reference or self.name
 
 
 @dataclass(frozen=True)
@@ -104,11 +118,47 @@ class XeroPayload:
 	date: date
 	url: str | None = None
 	allocation: AllocationIntent | None = None
+	# Why a credit note against a document carries no allocation, in words for the accountant (else None).
+	unallocated_reason: str | None = None
+
+	unallocated_reason: str | None = None  # why a return's credit is deliberately left unallocated
 
 	def digest(self) -> str:
 		"""Return a stable hash of the body; it changes whenever what we would send changes."""
 		canonical = json.dumps(self.body, sort_keys=True, default=str, separators=(",", ":"))
 		return hashlib.sha256(canonical.encode()).hexdigest()
+
+	def identity(self) -> dict:
+		"""What identifies the sent document in Xero (kept on the row before the request leaves)."""
+		return {
+			"kind": self.kind.value,
+			"number": self.number,
+			"contact_id": self.contact_id,
+			"total": str(self.total),
+			"date": self.date.isoformat(),
+			"url": self.url,
+		}
+
+
+@dataclass(frozen=True)
+class SentIdentity:
+	"""A stored XeroPayload.identity(): enough to recognise the document in a lookup."""
+
+	kind: Kind
+	number: str
+	contact_id: str
+	total: Decimal
+	url: str | None = None
+
+	@classmethod
+	def of(cls, value: dict) -> SentIdentity:
+		return cls(
+			kind=Kind(value["kind"]),
+			number=value["number"],
+			contact_id=value.get("contact_id") or "",
+			total=Decimal(value["total"]),
+			url=value.get("url"),
+		)
 
 
 @dataclass(frozen=True)
@@ -157,6 +207,13 @@ class ContactRequest:
 	name: str
 	email: str | None = None
 	tax_number: str | None = None
+	# Another party of the same type carries the same display name in ERPNext: the contact then gets a
+	# distinct name, "Name (ID)", and an unnumbered Xero contact of that name is never adopted for it.
+	name_shared: bool = False
+
+	@property
+	def distinct_name(self) -> str:
+		return self.name if self.name == self.party else f"{self.name} ({self.party})"
 
 
 @dataclass(frozen=True)
@@ -177,9 +234,22 @@ class Outcome:
 	xero_id: str | None = None
 	xero_number: str | None = None
 	xero_status: str | None = None
-	retry_at: datetime | None = None
+	# Seconds from now (the database's clock) before the row may be claimed again; None = at once.
+	retry_in: float | None = None
 	action: str = "Create"
 	request: dict | list | None = None
 	response: dict | list | None = None
 	calls: int = 0
-	extra: dict = field(default_factory=dict)
+	# A scrubbed traceback of an unexpected failure, recorded where people can read it (Error Log).
+	trace: str | None = None
+
+
+class Write(str, Enum):
+	"""What became of a journal write fenced by the lease."""
+
+	DONE = "done"
+	CANCELLED = "cancelled"  # a cancel committed meanwhile: a Synced outcome refused itself
+	LEASE_LOST = "lease lost"  # another worker holds the row now: this worker must leave it alone
+
+	def __bool__(self) -> bool:
+		return self is Write.DONE

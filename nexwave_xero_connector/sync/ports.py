@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from .model import ContactRecord, ContactRequest, ElementResult, Kind, Outcome, SyncRow, XeroRecord
+from .model import ContactRecord, ContactRequest, ElementResult, Kind, Outcome, SyncRow, Write, XeroRecord
 
 
 class XeroGateway(Protocol):
@@ -82,26 +82,36 @@ class Journal(Protocol):
 		"""Lease up to `limit` claimable Queued rows of the tenant to `owner` (one compare-and-set UPDATE)."""
 
 	def renew(self, owner: str, names: Sequence[str], lease_seconds: int) -> set[str]:
-		"""Extend the lease on `names`; return the names still held."""
+		"""Extend the lease on `names`; return the names still held (an expired lease is never taken back)."""
 
-	def mark_sending(self, owner: str, generations: dict[str, int]) -> set[str]:
-		"""Commit the write-ahead marker (and key generation) before a create; return the names marked."""
+	def mark_sending(self, owner: str, sends: dict[str, tuple[int, dict]], lease_seconds: int) -> set[str]:
+		"""The gate before a create: commit the write-ahead marker, key generation and sent identity of the
+		rows still ours and not cancelled, renewing their lease; return the names that may be sent now."""
 
-	def store_xero_ids(self, owner: str, records: dict[str, XeroRecord]) -> None:
-		"""Store each row's Xero ID/number/status at once (also on the ERP document)."""
+	def unmark_sending(self, owner: str, names: Sequence[str]) -> None:
+		"""The gated create provably never left: clear the marker so no lookup is paid for it."""
 
-	def finish(self, owner: str, row: SyncRow, outcome: Outcome) -> bool:
+	def mark_voiding(self, owner: str, names: Sequence[str], lease_seconds: int) -> set[str]:
+		"""The gate before a void/delete in Xero: return the rows still ours whose cancel still stands."""
+
+	def store_xero_ids(
+		self, owner: str, records: dict[str, XeroRecord], answered: Sequence[str] = ()
+	) -> None:
+		"""Store each row's Xero ID/number/status at once (also on the ERP document); `answered` rows got
+		Xero's answer to their create, so none of their requests is in flight any more."""
+
+	def finish(self, owner: str, row: SyncRow, outcome: Outcome) -> Write:
 		"""Record the outcome and release the lease.
 
-		A Synced outcome is refused (returns False) when a cancel arrived meanwhile; the caller then voids.
-		Returns False when the lease was lost.
+		Returns Write.DONE, Write.CANCELLED when a Synced outcome met a cancel that committed meanwhile (the
+		caller then voids), or Write.LEASE_LOST when another worker owns the row (the caller drops it).
 		"""
 
 	def tenants_with_work(self) -> list[str]:
 		"""Tenants that have claimable rows now (used by the sweep to wake drains)."""
 
 	def now(self) -> datetime:
-		"""The clock leases and retries are measured with."""
+		"""The site's clock, for display columns (leases and retries use the database's clock)."""
 
 
 class ErpSource(Protocol):
@@ -120,7 +130,7 @@ class ErpSource(Protocol):
 		"""Cache the Xero contact ID on the Customer/Supplier (one per organisation)."""
 
 	def contact_request(self, party_type: str, party: str) -> ContactRequest:
-		"""Describe the party for creating its Xero contact."""
+		"""Describe the party for creating its Xero contact (name_shared: another party has its name)."""
 
 	def xero_id_of(self, doctype: str, name: str) -> str | None:
 		"""Return the Xero ID stored for another document (e.g. the invoice a credit note is against)."""

@@ -17,8 +17,11 @@ independent of Xero's (unconfirmed) per-line rounding mode.
 
 TaxType of an item line, first match wins (DESIGN.md "Tax resolution"): 1 the line's Item Tax Template,
 2 the document's Taxes and Charges Template, 3 the item's template as ERPNext would pick it
-(MasterData.item_tax_template), 4 the company's default Taxes and Charges Template. A template matches when
-Xero Sync Settings map it to a TaxType and, when the rate of that TaxType is known (SyncConfig.tax_rates),
+(MasterData.item_tax_template), 4 the company's default Taxes and Charges Template. Each is looked up under
+its own doctype (Item Tax Template, or the Sales/Purchase Taxes and Charges Template of the invoice's kind):
+ERPNext names templates per doctype, and a stock company has all three called "New Zealand - KTL". An Item
+Tax Template serves sales and purchase lines alike; one left unmapped lets the line fall through to the
+document's template. A template matches when Xero Sync Settings map it to a TaxType and, when the rate of that TaxType is known (SyncConfig.tax_rates),
 that rate is the one ERPNext applied on the line. So a zero-rated line whose own template is unmapped does
 not quietly fall through to the document's 15 % type: it moves on, and fails with the list of what was tried.
 
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from .config import SyncConfig
+from .config import ITEM_TAX_TEMPLATE, PURCHASE_TAXES_TEMPLATE, SALES_TAXES_TEMPLATE, SyncConfig
 from .errors import MappingError
 from .money import ZERO, dec, money, split_cents, tidy
 from .ports import MasterData
@@ -193,36 +196,43 @@ class LineContext:
 	tax_category: str | None
 	on: date
 	base_net_rate: Decimal
-	template_doctype: str
+	template_doctype: str  # the document's Taxes and Charges Template doctype (Sales or Purchase)
 	erp_rate: Decimal
 
 
-def _template_chain(ctx: LineContext, masters: CachedMasters) -> Iterator[str | None]:
-	"""Yield the candidate templates in DESIGN order, asking MasterData only when it gets that far."""
-	yield ctx.line_template
-	yield ctx.doc_template
+def _template_chain(ctx: LineContext, masters: CachedMasters) -> Iterator[tuple[str, str | None]]:
+	"""Yield (doctype, template) candidates in DESIGN order, asking MasterData only when it gets that far."""
+	yield ITEM_TAX_TEMPLATE, ctx.line_template
+	yield ctx.template_doctype, ctx.doc_template
 	if ctx.item_code:
-		yield masters.item_tax_template(
-			ctx.item_code, ctx.company, ctx.tax_category, ctx.on, ctx.base_net_rate
+		yield (
+			ITEM_TAX_TEMPLATE,
+			masters.item_tax_template(
+				ctx.item_code, ctx.company, ctx.tax_category, ctx.on, ctx.base_net_rate
+			),
 		)
-	yield masters.default_taxes_template(ctx.template_doctype, ctx.company)
+	yield ctx.template_doctype, masters.default_taxes_template(ctx.template_doctype, ctx.company)
 
 
 def resolve_line_tax_type(ctx: LineContext, config: SyncConfig, masters: CachedMasters) -> str:
-	"""Return the Xero TaxType for an item line: the first template of the chain that maps and agrees."""
+	"""Return the Xero TaxType for an item line: the first template of the chain that maps and agrees.
+
+	Each template is looked up under the doctype it came from, so a stock company's "New Zealand - KTL"
+	resolves to the sales mapping on an invoice and to the purchase mapping on a bill.
+	"""
 	tried: list[str] = []
-	seen: set[str] = set()
-	for template in _template_chain(ctx, masters):
-		if not template or template in seen:
+	seen: set[tuple[str, str]] = set()
+	for doctype, template in _template_chain(ctx, masters):
+		if not template or (doctype, template) in seen:
 			continue
-		seen.add(template)
-		tax_type = config.tax_map.get((ctx.company, template))
+		seen.add((doctype, template))
+		tax_type = config.tax_type_for(ctx.company, doctype, template)
 		if not tax_type:
-			tried.append(f"{template} (not mapped)")
+			tried.append(f"{template} ({doctype}, not mapped)")
 			continue
 		known = config.tax_rates.get((ctx.company, tax_type))
 		if known is not None and dec(known) != ctx.erp_rate:
-			tried.append(f"{template} -> {tax_type}, which is {percent(dec(known))}")
+			tried.append(f"{template} ({doctype}) -> {tax_type}, which is {percent(dec(known))}")
 			continue
 		return tax_type
 	attempts = "; ".join(tried) or "the line, the document, the item and the company have no tax template"
@@ -255,12 +265,81 @@ def resolve_charge_tax_type(
 	*,
 	config: SyncConfig,
 	company: str,
+	template_doctype: str,
 	doc_template: str | None,
 	rates: dict[str, Decimal],
 	label: str,
 ) -> str:
 	"""Return the TaxType for an untaxed charge line: the document's type if it is 0 %, else "no tax"."""
-	doc_type = config.tax_map.get((company, doc_template)) if doc_template else None
+	doc_type = config.tax_type_for(company, template_doctype, doc_template)
 	if doc_type and rates.get(doc_type) == ZERO:
 		return doc_type
 	return no_tax_type(config, company, label, f"a charge '{row.description}' (tax row {row.idx})")
+
+
+@dataclass(frozen=True)
+class XeroTaxRate:
+	"""One of the organisation's Xero TaxRates, as much as a mapping proposal needs."""
+
+	tax_type: str
+	name: str
+	rate: Decimal
+	active: bool
+	revenue: bool  # CanApplyToRevenue: usable on sales lines
+	expenses: bool  # CanApplyToExpenses: usable on purchase lines
+
+
+def tax_type_choices(template_doctype: str, rate: Decimal, xero_rates: Sequence[XeroTaxRate]) -> list[str]:
+	"""The active Xero TaxTypes of the template's rate that Xero accepts where the template is used.
+
+	A Sales Taxes and Charges Template needs a type Xero allows on revenue (OUTPUT2), a Purchase one a type
+	allowed on expenses (INPUT2), and an Item Tax Template, which ERPNext puts on sales and purchase lines
+	alike, a type allowed on both.
+	"""
+	revenue = template_doctype in (SALES_TAXES_TEMPLATE, ITEM_TAX_TEMPLATE)
+	expenses = template_doctype in (PURCHASE_TAXES_TEMPLATE, ITEM_TAX_TEMPLATE)
+	return [
+		r.tax_type
+		for r in xero_rates
+		if r.active
+		and dec(r.rate) == dec(rate)
+		and (r.revenue or not revenue)
+		and (r.expenses or not expenses)
+	]
+
+
+def propose_tax_type(template_doctype: str, rate: Decimal, xero_rates: Sequence[XeroTaxRate]) -> str | None:
+	"""The one TaxType to propose for a Sales/Purchase Taxes and Charges Template, or None.
+
+	Only a single choice is proposed: two 0 % types (ZERORATED, NONE) differ in the GST return, so that is
+	the accountant's call. Item Tax Templates get no proposal: left unmapped, their lines take the
+	document template's type, which is right for both directions whenever the rates agree.
+	"""
+	if template_doctype == ITEM_TAX_TEMPLATE:
+		return None
+	choices = tax_type_choices(template_doctype, rate, xero_rates)
+	return choices[0] if len(choices) == 1 else None
+
+
+def template_rate(template_doctype: str, rows: Sequence[dict]) -> Decimal | None:
+	"""The percentage a template puts on a line, from its tax rows; None when it has no single rate.
+
+	A Sales/Purchase Taxes and Charges Template charges the sum of its added "On Net Total" rows (purchase
+	rows in category Valuation and "Deduct" rows left out, as in read_tax_rows). An Item Tax Template sets a
+	rate per tax account; it has one rate when its non-zero rates agree (0 when all are zero).
+	"""
+	if template_doctype == ITEM_TAX_TEMPLATE:
+		nonzero = {dec(r.get("tax_rate")) for r in rows} - {ZERO}
+		if len(nonzero) > 1:
+			return None
+		return nonzero.pop() if nonzero else ZERO
+	return sum(
+		(
+			dec(r.get("rate"))
+			for r in rows
+			if r.get("charge_type") == ON_NET_TOTAL
+			and r.get("add_deduct_tax") != "Deduct"
+			and (r.get("category") or "Total") != "Valuation"
+		),
+		ZERO,
+	)

@@ -25,7 +25,7 @@ from xero_python.exceptions import (
 	OAuth2TokenSaverError,
 )
 
-from ..sync.errors import XeroError
+from ..sync.errors import XeroError, scrub, trace_of
 from ..sync.model import ErrorClass
 from .transport import TransportError, to_transport_error
 
@@ -57,10 +57,11 @@ def classify(exc: BaseException, *, document: str = "") -> XeroError:
 	if isinstance(exc, OAuth2Error):
 		return _token_problem(exc)
 	return XeroError(
-		f"Unexpected problem talking to Xero ({type(exc).__name__}). It will be checked and retried.",
-		error_class=ErrorClass.TRANSIENT,
+		f"Unexpected problem talking to Xero ({type(exc).__name__}: {scrub(str(exc))[:200]}).",
+		error_class=ErrorClass.UNEXPECTED,
 		detail=_detail(type(exc).__name__, str(exc)),
 		may_have_committed=True,
+		trace=trace_of(exc),
 	)
 
 
@@ -386,36 +387,6 @@ def _translate(message: str, document: str) -> str:
 			return render(found, document)
 	text = message if message.endswith((".", "!", "?")) else message + "."
 	return f"{document}: {text}"
-
-
-# --- scrub: nothing secret reaches a log --------------------------------------------------------------
-
-_SECRET_KEYS = (
-	r"access_token|refresh_token|id_token|client_secret|client_assertion|code_verifier|password"
-	r"|authorization|token|code"
-)
-_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
-	(re.compile(r"\b(Bearer)(?:\s+|%20|\+)(?!\[redacted\])[A-Za-z0-9\-._~+/%]+=*", re.I), r"\1 [redacted]"),
-	(re.compile(r"\bBasic\s+[A-Za-z0-9+/]{8,}=*"), "Basic [redacted]"),
-	(re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[redacted]"),
-	(
-		re.compile(
-			rf"((?<![A-Za-z0-9_])(?:{_SECRET_KEYS})[\\\"']*\s*[:=]\s*[\\\"']*)(?!\[redacted\])"
-			r"([^\\\"'&\s,;}\])]+)",
-			re.I,
-		),
-		r"\1[redacted]",
-	),
-)
-
-
-def scrub(text: Any) -> str:
-	"""Remove bearer/basic credentials, JWTs, tokens, client secrets and OAuth codes from any text/JSON."""
-	if not isinstance(text, str):
-		text = _text(text) if isinstance(text, bytes | bytearray) else str(text)
-	for pattern, replacement in _SCRUBBERS:
-		text = pattern.sub(replacement, text)
-	return text
 
 
 # --- helpers ------------------------------------------------------------------------------------------

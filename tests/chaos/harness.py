@@ -68,7 +68,8 @@ class Doc:
 		if self.bill_no:
 			changes["bill_no"] = self.bill_no
 		if self.against:
-			changes["return_against"] = self.against
+			# a return ERPNext applied to the original (update_outstanding_for_self unset) is allocated
+			changes.update(return_against=self.against, update_outstanding_for_self=0)
 		body = clone(self.template, self.name, **changes)
 		if self.unmapped:
 			body["items"][0]["income_account"] = "Unmapped Income - KTL"  # fails mapping: Failed, Retry

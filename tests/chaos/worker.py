@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 LEASE_ENV = "NXC_CHAOS_LEASE_SECONDS"
+IN_FLIGHT_ENV = "NXC_CHAOS_IN_FLIGHT_SECONDS"
 BATCH_ENV = "NXC_CHAOS_BATCH_SIZE"
 _gateways: dict[str, object] = {}
 
@@ -39,7 +40,13 @@ def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 			erp=SqlErp(db, datetime.now),
 			masters=NoMasters(),
 			gateway=_gateway(base_url),
-			config=nz_config(tenant_id, batch_size=int(os.environ.get(BATCH_ENV) or 50)),
+			config=nz_config(
+				tenant_id,
+				batch_size=int(os.environ.get(BATCH_ENV) or 50),
+				# Above the worker's read timeout (5 s) plus any late commit the emulator plays: a lookup miss
+				# is proof of absence only after this, as Xero's would be after the production default.
+				in_flight_seconds=int(os.environ.get(IN_FLIGHT_ENV) or 15),
+			),
 		)
 		return asdict(report)
 	finally:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import pymysql
 import pytest
 
 from nexwave_xero_connector.sync.journal import SqlJournal, request_cancel, requeue
-from nexwave_xero_connector.sync.model import ErrorClass, Kind, Outcome, Status, XeroRecord
+from nexwave_xero_connector.sync.model import ErrorClass, Kind, Outcome, Status, Write, XeroRecord
 from tests.support.db import PyMySqlDb
 from tests.support.erp import SqlErp
 
@@ -23,8 +23,8 @@ def _invoice(name: str) -> dict:
 
 
 @pytest.fixture
-def db(database):
-	conn = PyMySqlDb(database)
+def db(database, clock):
+	conn = PyMySqlDb(database, offset=clock.seconds)
 	yield conn
 	conn.close()
 
@@ -87,13 +87,13 @@ def test_an_expired_lease_is_claimed_again_and_fences_the_old_owner(db, erp, clo
 	clock.advance(61)
 	(row_b,) = journal.claim(TENANT, "owner-b", 50, 60)
 	assert row_b.name == name and row_b.attempts == 2
-	# The first owner lost everything: it can neither mark, store, nor finish.
-	assert journal.mark_sending("owner-a", {name: 0}) == set()
+	# The first owner lost everything: it can neither mark, store, nor finish, and it is told why.
+	assert journal.mark_sending("owner-a", {name: (0, {})}, 60) == set()
 	journal.store_xero_ids(
 		"owner-a", {name: XeroRecord(Kind.SALES_INVOICE, "x-1", "SINV-0000", "AUTHORISED")}
 	)
 	assert _row(db, name)["xero_id"] is None
-	assert journal.finish("owner-a", row_a, Outcome(Status.SYNCED, "done")) is False
+	assert journal.finish("owner-a", row_a, Outcome(Status.SYNCED, "done")) is Write.LEASE_LOST
 	assert _row(db, name)["status"] == "Queued"
 	assert journal.renew("owner-a", [name], 60) == set()
 	assert journal.renew("owner-b", [name], 60) == {name}
@@ -103,13 +103,15 @@ def test_write_ahead_marker_and_ids_are_durable_and_written_back(db, erp, clock,
 	(name,) = _queue(erp, 1)
 	journal = SqlJournal(db, clock)
 	journal.claim(TENANT, "owner-a", 50, 60)
-	assert journal.mark_sending("owner-a", {name: 3}) == {name}
+	assert journal.mark_sending("owner-a", {name: (3, {"number": "SINV-0000"})}, 60) == {name}
 	journal.store_xero_ids(
 		"owner-a", {name: XeroRecord(Kind.SALES_INVOICE, "x-9", "SINV-0000", "AUTHORISED")}
 	)
 	other = PyMySqlDb(database)  # what another worker sees: committed state only
 	log = other.query("SELECT * FROM `tabXero Sync Log` WHERE name = %(n)s", {"n": name})[0]
 	assert (log["send_started"], log["key_generation"], log["xero_id"]) == (1, 3, "x-9")
+	# What was sent stays known; once Xero's answer (the ID) is stored nothing is in flight any more.
+	assert json.loads(log["sent_identity"]) == {"number": "SINV-0000"} and log["sent_at"] is None
 	inv = other.query("SELECT xero_id, xero_status FROM `tabSales Invoice` WHERE name='SINV-0000'", {})[0]
 	assert inv == {"xero_id": "x-9", "xero_status": "AUTHORISED"}
 	other.close()
@@ -132,7 +134,7 @@ def test_requeued_row_waits_for_its_retry_time(db, erp, clock):
 	(name,) = _queue(erp, 1)
 	journal = SqlJournal(db, clock)
 	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
-	journal.finish("owner-a", row, Outcome(Status.QUEUED, "503", retry_at=clock() + timedelta(seconds=30)))
+	journal.finish("owner-a", row, Outcome(Status.QUEUED, "503", retry_in=30))
 	assert journal.claim(TENANT, "owner-b", 50, 60) == []
 	assert journal.tenants_with_work() == []
 	clock.advance(31)
@@ -147,7 +149,7 @@ def test_cancel_turns_a_synced_row_back_into_work_and_leaves_voided_alone(db, er
 	journal.finish("owner-a", rows[synced], Outcome(Status.SYNCED, "ok", xero_id="x-1"))
 	journal.finish("owner-a", rows[voided], Outcome(Status.VOIDED, "gone"))
 	assert erp.cancel("Sales Invoice", "SINV-0000") == 1
-	assert erp.cancel("Sales Invoice", "SINV-0001") == 0
+	erp.cancel("Sales Invoice", "SINV-0001")
 	assert (_row(db, synced)["status"], _row(db, synced)["cancel_requested"]) == ("Queued", 1)
 	assert _row(db, voided)["status"] == "Voided"
 	(row,) = journal.claim(TENANT, "owner-b", 50, 60)
@@ -158,7 +160,7 @@ def test_a_cancel_committing_during_the_push_refuses_the_synced_outcome(database
 	"""The race of invariant 4 with two real connections: the cancel holds its row lock while the drain
 	tries to record Synced; the drain's UPDATE waits, then sees the flag and refuses."""
 	(name,) = _queue(erp, 1)
-	drain_db, cancel_db = PyMySqlDb(database), PyMySqlDb(database)
+	drain_db, cancel_db = PyMySqlDb(database, offset=clock.seconds), PyMySqlDb(database)
 	journal = SqlJournal(drain_db, clock)
 	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
 	assert request_cancel(cancel_db, "Sales Invoice", "SINV-0000", clock()) == 1  # not committed yet
@@ -171,7 +173,7 @@ def test_a_cancel_committing_during_the_push_refuses_the_synced_outcome(database
 	assert finisher.is_alive(), "the Synced write must wait for the cancel's row lock"
 	cancel_db.commit("cancel")
 	finisher.join(10)
-	assert result["ok"] is False
+	assert result["ok"] is Write.CANCELLED
 	log = _row(drain_db, name)
 	assert (log["status"], log["cancel_requested"], log["lease_owner"]) == ("Queued", 1, "owner-a")
 	# Once the cancel is known, a non-Synced outcome is accepted.
@@ -185,7 +187,7 @@ def test_mark_sending_refuses_a_row_whose_cancel_already_committed(db, erp, cloc
 	journal = SqlJournal(db, clock)
 	journal.claim(TENANT, "owner-a", 50, 60)
 	erp.cancel("Sales Invoice", "SINV-0000")
-	assert journal.mark_sending("owner-a", {name: 0}) == set()
+	assert journal.mark_sending("owner-a", {name: (0, {})}, 60) == set()
 
 
 def test_two_retry_clicks_requeue_once(database, erp, clock):
@@ -209,32 +211,33 @@ def test_two_retry_clicks_requeue_once(database, erp, clock):
 		conn.close()
 
 
-def test_rows_that_do_not_move_are_flagged_stuck_but_stay_claimable(db, erp, clock):
-	from nexwave_xero_connector.sync.journal import mark_stuck
+def test_a_row_that_does_not_move_is_stuck_by_time_alone_and_stays_claimable(db, erp, clock):
+	"""No job sets a flag: whoever reads the log sees the row stuck once the threshold has passed."""
+	from nexwave_xero_connector.sync.journal import stuck_names
 
 	(name,) = _queue(erp, 1)
-	assert mark_stuck(db, clock(), minutes=30) == 0
+	assert stuck_names(db, clock(), minutes=30) == []
 	clock.advance(31 * 60)
-	assert mark_stuck(db, clock(), minutes=30) == 1
-	assert _row(db, name)["stuck"] == 1
+	assert stuck_names(db, clock(), minutes=30) == [name]
 	journal = SqlJournal(db, clock)
 	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
 	journal.finish("owner-a", row, Outcome(Status.SYNCED, "ok"))
-	assert _row(db, name)["stuck"] == 0
+	assert stuck_names(db, clock(), minutes=30) == []
 
 
 def test_a_row_waiting_out_its_back_off_is_not_stuck_until_it_could_have_run(db, erp, clock):
-	from nexwave_xero_connector.sync.journal import mark_stuck, release_stuck
+	from nexwave_xero_connector.sync.journal import release_stuck, stuck_names
 
 	(name,) = _queue(erp, 1)
 	journal = SqlJournal(db, clock)
 	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
-	journal.finish("owner-a", row, Outcome(Status.QUEUED, "429", retry_at=clock() + timedelta(hours=1)))
+	journal.finish("owner-a", row, Outcome(Status.QUEUED, "429", retry_in=3600))
 	clock.advance(50 * 60)
-	assert mark_stuck(db, clock(), minutes=30) == 0  # still inside its back-off
+	assert stuck_names(db, clock(), minutes=30) == []  # still inside its back-off
+	assert release_stuck(db, [name], clock(), minutes=30) == 0
 	clock.advance(45 * 60)
-	assert mark_stuck(db, clock(), minutes=30) == 1  # claimable for 35 minutes and nobody took it
-	assert release_stuck(db, [name], clock()) == 1
+	assert stuck_names(db, clock(), minutes=30) == [name]  # claimable for 35 minutes and nobody took it
+	assert release_stuck(db, [name], clock(), minutes=30) == 1
 	assert _row(db, name)["next_attempt_at"] is None
 
 

@@ -16,3 +16,7 @@ class ShiftableClock:
 
 	def advance(self, seconds: float) -> None:
 		self.offset += timedelta(seconds=seconds)
+
+	def seconds(self) -> float:
+		"""The offset in seconds (PyMySqlDb shifts the database session's clock by it)."""
+		return self.offset.total_seconds()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 
 import pymysql
 import pymysql.cursors
@@ -59,19 +60,37 @@ def drop_database(name: str) -> None:
 
 
 class PyMySqlDb:
-	"""SqlDb for sync.journal.SqlJournal: one connection, explicit commits."""
+	"""SqlDb for sync.journal.SqlJournal: one connection, explicit commits.
 
-	def __init__(self, database: str):
+	`offset` (seconds) moves this session's database clock: before each statement the session's
+	`timestamp` is set to the server's real time plus the offset, so NOW()/UTC_TIMESTAMP() in the journal's
+	lease SQL see the shifted time (SYSDATE is never shifted). Tests use it to expire leases and reach
+	retry times; production never shifts anything.
+	"""
+
+	def __init__(self, database: str, offset: Callable[[], float] | None = None):
 		self.conn = connect(database)
 		self.commits: list[str] = []
+		self.offset = offset
+
+	def _shift(self, cur) -> None:
+		seconds = self.offset() if self.offset else 0.0
+		if seconds:
+			cur.execute("SET SESSION timestamp = UNIX_TIMESTAMP(SYSDATE(6)) + %s", (seconds,))
+			self._shifted = True
+		elif getattr(self, "_shifted", False):
+			cur.execute("SET SESSION timestamp = DEFAULT")
+			self._shifted = False
 
 	def query(self, sql: str, params: dict) -> list[dict]:
 		with self.conn.cursor() as cur:
+			self._shift(cur)
 			cur.execute(sql, params)
 			return list(cur.fetchall())
 
 	def execute(self, sql: str, params: dict) -> int:
 		with self.conn.cursor() as cur:
+			self._shift(cur)
 			return cur.execute(sql, params)
 
 	def commit(self, reason: str) -> None:

@@ -8,12 +8,11 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
-from nexwave_xero_connector.sync.journal import request_cancel
+from nexwave_xero_connector.sync.journal import detach_deleted, insert_row, request_cancel
 from nexwave_xero_connector.sync.model import ContactRequest, Kind
 
 from .db import PyMySqlDb
@@ -63,22 +62,15 @@ class SqlErp:
 				"data": json.dumps(doc, default=str),
 			},
 		)
-		log_name = uuid.uuid4().hex[:10]
-		self.db.execute(
-			"INSERT INTO `tabXero Sync Log` (name, creation, modified, owner, modified_by, title, status, "
-			"reference_doctype, reference_name, company, tenant_id, xero_type, queued_by) VALUES "
-			"(%(log)s, %(now)s, %(now)s, 'test', 'test', %(title)s, 'Queued', %(dt)s, %(dn)s, %(company)s, "
-			"%(tenant)s, %(xero_type)s, 'test')",
-			{
-				"log": log_name,
-				"now": now,
-				"title": f"{doc['name']} queued for Xero",
-				"dt": doc["doctype"],
-				"dn": doc["name"],
-				"company": doc["company"],
-				"tenant": tenant_id,
-				"xero_type": xero_type(doc),
-			},
+		log_name = insert_row(
+			self.db,
+			doctype=doc["doctype"],
+			name=doc["name"],
+			company=doc["company"],
+			tenant_id=tenant_id,
+			xero_type=xero_type(doc),
+			now=now,
+			user="test",
 		)
 		self.db.commit("test: submit (document and outbox row together)")
 		return log_name
@@ -92,6 +84,13 @@ class SqlErp:
 		)
 		changed = request_cancel(self.db, doctype, name, now)
 		self.db.commit("test: cancel (docstatus and void request together)")
+		return changed
+
+	def delete(self, doctype: str, name: str) -> int:
+		"""Delete a cancelled document, in one transaction with what on_trash does to its row."""
+		changed = detach_deleted(self.db, doctype, name, self.clock())
+		self.db.execute(f"DELETE FROM `tab{doctype}` WHERE name = %(name)s", {"name": name})
+		self.db.commit("test: delete (document gone, row detached)")
 		return changed
 
 	# -- ErpSource ------------------------------------------------------------------------------
@@ -139,7 +138,14 @@ class SqlErp:
 			{"name": party},
 		)
 		row = rows[0] if rows else {"title": party, "email_id": None, "tax_id": None}
-		return ContactRequest(party_type, party, row["title"] or party, row["email_id"], row["tax_id"])
+		title = row["title"] or party
+		shared = self.db.query(
+			f"SELECT COUNT(*) AS n FROM `tab{party_type}` WHERE {field} = %(title)s AND name != %(name)s",
+			{"title": title, "name": party},
+		)[0]["n"]
+		return ContactRequest(
+			party_type, party, title, row["email_id"], row["tax_id"], name_shared=bool(shared)
+		)
 
 	def xero_id_of(self, doctype: str, name: str) -> str | None:
 		rows = self.db.query(f"SELECT xero_id FROM `tab{doctype}` WHERE name = %(name)s", {"name": name})

@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from nexwave_xero_connector.sync.config import SyncConfig, TenantLink
+from nexwave_xero_connector.sync.config import (
+	ITEM_TAX_TEMPLATE,
+	PURCHASE_TAXES_TEMPLATE,
+	SALES_TAXES_TEMPLATE,
+	SyncConfig,
+	TenantLink,
+)
 from nexwave_xero_connector.sync.engine import DrainReport, drain
 from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.xero.client import build_accounting_api
@@ -45,12 +51,12 @@ def nz_config(tenant_id: str, **overrides) -> SyncConfig:
 		site_url=SITE_URL,
 		tenants=(TenantLink(COMPANY, tenant_id, "Kiwi Test Ltd", "!kTl1"),),
 		tax_map={
-			(COMPANY, "NZ GST 15% - KTL"): "OUTPUT2",
-			(COMPANY, "NZ GST 15% Inclusive - KTL"): "OUTPUT2",
-			(COMPANY, "NZ Zero Rated - KTL"): "ZERORATED",
-			(COMPANY, "NZ Zero Rated Export - KTL"): "ZERORATED",
-			(COMPANY, "NZ GST Exempt - KTL"): "NONE",
-			(COMPANY, "NZ GST 15% Input - KTL"): "INPUT2",
+			(COMPANY, SALES_TAXES_TEMPLATE, "NZ GST 15% - KTL"): "OUTPUT2",
+			(COMPANY, SALES_TAXES_TEMPLATE, "NZ GST 15% Inclusive - KTL"): "OUTPUT2",
+			(COMPANY, ITEM_TAX_TEMPLATE, "NZ Zero Rated - KTL"): "ZERORATED",
+			(COMPANY, SALES_TAXES_TEMPLATE, "NZ Zero Rated Export - KTL"): "ZERORATED",
+			(COMPANY, ITEM_TAX_TEMPLATE, "NZ GST Exempt - KTL"): "NONE",
+			(COMPANY, PURCHASE_TAXES_TEMPLATE, "NZ GST 15% Input - KTL"): "INPUT2",
 		},
 		account_map={
 			(COMPANY, "Sales - KTL"): "200",
@@ -122,7 +128,7 @@ class World:
 	currencies: tuple[str, ...] = ("NZD", "USD")
 
 	def __post_init__(self):
-		self.db = PyMySqlDb(self.database)
+		self.db = PyMySqlDb(self.database, offset=self.clock.seconds)
 		self.erp = SqlErp(self.db, self.clock)
 		self.config = self.config or nz_config(self.tenant_id)
 		self.emulator.add_tenant(

@@ -89,16 +89,19 @@ class FakeMasters:
 		return None
 
 
+SALES = "Sales Taxes and Charges Template"
+PURCHASE = "Purchase Taxes and Charges Template"
+ITEM = "Item Tax Template"
 TAX_MAP = {
-	(KTL, "NZ GST 15% - KTL"): "OUTPUT2",
-	(KTL, "NZ GST 15% Inclusive - KTL"): "OUTPUT2",
-	(KTL, "NZ Zero Rated Export - KTL"): "ZERORATED",
-	(KTL, "NZ Zero Rated - KTL"): "ZERORATED",
-	(KTL, "NZ GST Exempt - KTL"): "NONE",
-	(KTL, "NZ GST 15% Input - KTL"): "INPUT2",
-	(ATP, "AU Sales - GST - ATP"): "OUTPUT",
-	(ATP, "AU GST Free - ATP"): "EXEMPTOUTPUT",
-	(ATP, "AU Non Capital Purchase - GST - ATP"): "INPUT",
+	(KTL, SALES, "NZ GST 15% - KTL"): "OUTPUT2",
+	(KTL, SALES, "NZ GST 15% Inclusive - KTL"): "OUTPUT2",
+	(KTL, SALES, "NZ Zero Rated Export - KTL"): "ZERORATED",
+	(KTL, ITEM, "NZ Zero Rated - KTL"): "ZERORATED",
+	(KTL, ITEM, "NZ GST Exempt - KTL"): "NONE",
+	(KTL, PURCHASE, "NZ GST 15% Input - KTL"): "INPUT2",
+	(ATP, SALES, "AU Sales - GST - ATP"): "OUTPUT",
+	(ATP, ITEM, "AU GST Free - ATP"): "EXEMPTOUTPUT",
+	(ATP, PURCHASE, "AU Non Capital Purchase - GST - ATP"): "INPUT",
 }
 ACCOUNT_MAP = {
 	(KTL, "Sales - KTL"): "200",

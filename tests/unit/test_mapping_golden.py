@@ -14,7 +14,7 @@ from nexwave_xero_connector.sync.mapping import build_payload, plain_text
 from nexwave_xero_connector.sync.model import AllocationIntent, Kind
 from nexwave_xero_connector.sync.preflight import OrgInfo, xero_totals
 
-from .fakes_masters import ATP, KTL, FakeMasters, fixture, fixture_config
+from .fakes_masters import ATP, ITEM, KTL, FakeMasters, fixture, fixture_config
 
 D = Decimal
 URL = "https://erp.example.com/app/"
@@ -115,7 +115,8 @@ GOLDEN = {
 		],
 		# ERPNext: grand_total -1505.75, GST -30.16, rounded_total -1506.00
 		"totals": ("1475.84", "30.16", "1506.00"),
-		"allocation": AllocationIntent("Sales Invoice", "ACC-SINV-2026-00002", D("1506.00")),
+		# ERPNext kept the return's outstanding on itself (update_outstanding_for_self = 1)
+		"allocation": None,
 	},
 	"pi_nz_freight": {
 		"kind": Kind.BILL,
@@ -158,7 +159,8 @@ GOLDEN = {
 		],
 		# ERPNext: grand_total -135.12, rounded_total -135.00
 		"totals": ("117.38", "17.62", "135.00"),
-		"allocation": AllocationIntent("Purchase Invoice", "ACC-PINV-2026-00001", D("135.00")),
+		# ERPNext kept the return's outstanding on itself (update_outstanding_for_self = 1)
+		"allocation": None,
 	},
 	"si_au_mixed": {
 		"kind": Kind.SALES_INVOICE,
@@ -267,6 +269,58 @@ def test_digest_is_stable(name: str) -> None:
 	assert build(fixture(name)).digest() == build(fixture(name)).digest()
 
 
+# --- credit-note allocation follows ERPNext's update_outstanding_for_self ----------------------------------
+
+RETURNS = {
+	"si_nz_return": ("Sales Invoice", "ACC-SINV-2026-00002", D("1506.00")),
+	"pi_nz_return": ("Purchase Invoice", "ACC-PINV-2026-00001", D("135.00")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RETURNS))
+def test_return_applied_to_the_original_in_erpnext_is_allocated_to_it(name: str) -> None:
+	doc = fixture(name)
+	doc["update_outstanding_for_self"] = 0  # ERPNext posted the return against return_against
+	payload = build(doc)
+	assert payload.allocation == AllocationIntent(*RETURNS[name])
+	assert payload.unallocated_reason is None
+
+
+@pytest.mark.parametrize("name", sorted(RETURNS))
+def test_return_keeping_its_own_outstanding_is_left_unallocated(name: str) -> None:
+	doc = fixture(name)
+	assert doc["update_outstanding_for_self"] == 1  # as ERPNext 15 made it: the field defaults to 1
+	payload = build(doc)
+	original = RETURNS[name][1]
+	assert payload.allocation is None
+	assert payload.unallocated_reason == (
+		"Credit left unallocated: ERPNext keeps this return's balance on itself (Update Outstanding for "
+		f"Self), so it was not applied to {original} in Xero either."
+	)
+	# the flag changes only the allocation, never what is sent
+	unset = fixture(name)
+	unset["update_outstanding_for_self"] = 0
+	assert payload.body == build(unset).body
+
+
+def test_return_without_the_field_is_allocated_as_older_erpnext_applied_it() -> None:
+	doc = fixture("si_nz_return")
+	del doc["update_outstanding_for_self"]
+	assert build(doc).allocation == AllocationIntent(*RETURNS["si_nz_return"])
+
+
+def test_return_against_nothing_has_neither_allocation_nor_reason() -> None:
+	for flag in (0, 1):
+		doc = fixture("pi_nz_return")
+		doc.update(return_against=None, update_outstanding_for_self=flag)
+		payload = build(doc)
+		assert (payload.allocation, payload.unallocated_reason) == (None, None)
+
+
+def test_invoice_never_has_an_unallocated_reason() -> None:
+	assert build(fixture("si_nz_inclusive")).unallocated_reason is None
+
+
 def test_payload_with_org_in_base_currency_omits_the_rate() -> None:
 	org = OrgInfo(base_currency="NZD", currencies=frozenset({"NZD", "USD"}))
 	assert "CurrencyRate" not in build(fixture("si_nz_inclusive"), org=org).body
@@ -316,25 +370,25 @@ def test_missing_tax_mapping_names_item_line_and_templates() -> None:
 	assert message.startswith(
 		"No tax mapping for item CONSULT-HR on line 1 of Sales Invoice ACC-SINV-2026-00002. Map it in Xero Sync Settings"
 	)
-	assert "NZ GST 15% Inclusive - KTL (not mapped)" in message
-	assert "NZ GST 15% - KTL (not mapped)" in message
+	assert "NZ GST 15% Inclusive - KTL (Sales Taxes and Charges Template, not mapped)" in message
+	assert "NZ GST 15% - KTL (Sales Taxes and Charges Template, not mapped)" in message
 
 
 def test_unmapped_zero_rated_template_does_not_fall_to_the_15_percent_type() -> None:
 	tax_map = dict(fixture_config().tax_map)
-	del tax_map[(KTL, "NZ Zero Rated - KTL")]
+	del tax_map[(KTL, ITEM, "NZ Zero Rated - KTL")]
 	with pytest.raises(MappingError) as err:
 		build(fixture("si_nz_inclusive"), fixture_config(tax_map=tax_map))
 	message = str(err.value)
 	assert "item WOOL-BALE on line 3" in message
 	assert "0%, the rate ERPNext charged" in message
-	assert "NZ Zero Rated - KTL (not mapped)" in message
-	assert "NZ GST 15% Inclusive - KTL -> OUTPUT2, which is 15%" in message
+	assert "NZ Zero Rated - KTL (Item Tax Template, not mapped)" in message
+	assert "NZ GST 15% Inclusive - KTL (Sales Taxes and Charges Template) -> OUTPUT2, which is 15%" in message
 
 
 def test_without_rates_one_type_for_two_erpnext_rates_is_refused() -> None:
 	tax_map = dict(fixture_config().tax_map)
-	tax_map[(KTL, "NZ Zero Rated - KTL")] = "OUTPUT2"
+	tax_map[(KTL, ITEM, "NZ Zero Rated - KTL")] = "OUTPUT2"
 	with pytest.raises(MappingError, match=r"OUTPUT2 is used .* taxed at 15% .* and at 0%"):
 		build(fixture("si_nz_inclusive"), fixture_config(tax_map=tax_map, tax_rates={}))
 

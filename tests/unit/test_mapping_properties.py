@@ -21,6 +21,7 @@ from nexwave_xero_connector.sync.mapping import build_payload
 from nexwave_xero_connector.sync.preflight import check_line_taxes, xero_totals
 
 from .fakes_masters import KTL, FakeMasters, fixture_config
+from .fakes_masters import PURCHASE as PURCHASE_TEMPLATE
 
 D = Decimal
 CENT = D("0.01")
@@ -190,7 +191,10 @@ def erp_document(spec: Spec) -> dict:
 
 def config_for(spec: Spec):
 	"""The fixtures' config; Xero's rates are only known when the GST rate is the org's 15 %."""
-	tax_map = {**fixture_config().tax_map, (KTL, "NZ GST 15% Input Inclusive - KTL"): "INPUT2"}
+	tax_map = {
+		**fixture_config().tax_map,
+		(KTL, PURCHASE_TEMPLATE, "NZ GST 15% Input Inclusive - KTL"): "INPUT2",
+	}
 	if spec.rate == 15:
 		return fixture_config(tax_map=tax_map)
 	return fixture_config(tax_map=tax_map, tax_rates={})

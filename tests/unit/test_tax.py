@@ -21,7 +21,7 @@ from nexwave_xero_connector.sync.tax import (
 	split_row_tax,
 )
 
-from .fakes_masters import ATP, KTL, FakeMasters, fixture, fixture_config
+from .fakes_masters import ATP, ITEM, KTL, SALES, FakeMasters, fixture, fixture_config
 
 D = Decimal
 
@@ -165,14 +165,14 @@ def test_chain_first_mapped_template_wins_when_rates_are_unknown() -> None:
 
 def test_chain_skips_a_mapping_whose_rate_disagrees_with_erpnext() -> None:
 	tax_map = dict(fixture_config().tax_map)
-	del tax_map[(KTL, "NZ Zero Rated - KTL")]
+	del tax_map[(KTL, ITEM, "NZ Zero Rated - KTL")]
 	ctx = context(line_template="NZ Zero Rated - KTL", doc_template="NZ GST 15% - KTL", item_code="")
 	with pytest.raises(MappingError) as err:
 		resolve_line_tax_type(ctx, fixture_config(tax_map=tax_map), CachedMasters(FakeMasters()))
 	assert str(err.value) == (
 		"No tax mapping for item WOOL-BALE on line 1 of Sales Invoice X. Map it in Xero Sync Settings to a tax "
-		"type of 0%, the rate ERPNext charged. (tried: NZ Zero Rated - KTL (not mapped); NZ GST 15% - KTL -> "
-		"OUTPUT2, which is 15%)"
+		"type of 0%, the rate ERPNext charged. (tried: NZ Zero Rated - KTL (Item Tax Template, not mapped); "
+		"NZ GST 15% - KTL (Sales Taxes and Charges Template) -> OUTPUT2, which is 15%)"
 	)
 
 
@@ -233,6 +233,7 @@ def test_charge_on_a_taxed_document_gets_the_no_tax_type() -> None:
 		charge_row(),
 		config=fixture_config(),
 		company=KTL,
+		template_doctype=SALES,
 		doc_template="NZ GST 15% - KTL",
 		rates=rates,
 		label="SI",
@@ -246,6 +247,7 @@ def test_charge_on_a_zero_rated_document_is_zero_rated() -> None:
 		charge_row(),
 		config=fixture_config(),
 		company=KTL,
+		template_doctype=SALES,
 		doc_template="NZ Zero Rated Export - KTL",
 		rates=rates,
 		label="SI",
@@ -259,6 +261,7 @@ def test_charge_without_a_no_tax_type_names_the_setting() -> None:
 			charge_row(),
 			config=fixture_config(no_tax_type={}),
 			company=KTL,
+			template_doctype=SALES,
 			doc_template=None,
 			rates={},
 			label="SI",

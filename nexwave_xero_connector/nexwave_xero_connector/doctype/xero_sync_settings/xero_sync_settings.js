@@ -131,12 +131,12 @@ function load_from_xero(frm) {
 		(values) =>
 			frappe
 				.call({ method: XERO_OAUTH + "load_from_xero", args: values, freeze: true })
-				.then((r) => show_xero_lists(r.message || {})),
+				.then((r) => show_xero_lists(frm, r.message || {})),
 		__("Load from Xero")
 	);
 }
 
-function show_xero_lists(data) {
+function show_xero_lists(frm, data) {
 	const esc = frappe.utils.escape_html;
 	const table = (head, rows) =>
 		`<table class="table table-bordered table-sm"><tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr>` +
@@ -153,8 +153,40 @@ function show_xero_lists(data) {
 			]
 		);
 	}
+	const proposals = data.tax_mapping_proposals || [];
+	const to_add = proposals.filter((p) => p.proposed && !p.mapped);
+	if (proposals.length) {
+		html += `<h5>${__("Tax Templates")}</h5>`;
+		html += `<p class="text-muted">${__("Sales templates are offered the tax types Xero allows on revenue, purchase templates those allowed on expenses, at the template's rate. An Item Tax Template left unmapped lets its lines take the invoice template's type.")}</p>`;
+		html += table(
+			[__("Company"), __("Template Type"), __("Template"), __("Rate"), __("Mapped"), __("Proposed"), __("Fits")],
+			proposals.map((p) => [p.company, __(p.template_type), p.tax_template, p.rate, p.mapped, p.proposed, p.choices.join(", ")])
+		);
+	}
 	html += `<h5>${__("Tax Rates")}</h5>` + table([__("Tax Type"), __("Name"), __("Rate"), __("Status")], (data.tax_rates || []).map((t) => [t.tax_type, t.name, t.rate, t.status]));
 	html += `<h5>${__("Accounts")}</h5>` + table([__("Code"), __("Name"), __("Class"), __("Status")], (data.accounts || []).map((a) => [a.code, a.name, a.class, a.status]));
 	html += `<h5>${__("Tracking Categories")}</h5>` + table([__("Category"), __("Options")], (data.tracking_categories || []).map((c) => [c.name, c.options.map((o) => o.name).join(", ")]));
-	frappe.msgprint({ title: __("From Xero"), message: html, wide: true });
+	const message = { title: __("From Xero"), message: html, wide: true };
+	if (to_add.length) {
+		// Adds the rows to the form unsaved, so the admin reviews them and saves.
+		message.primary_action = {
+			label: __("Add {0} Proposed Tax Mappings", [to_add.length]),
+			action: () => {
+				for (const p of to_add) {
+					frm.add_child("tax_mappings", {
+						company: p.company,
+						template_type: p.template_type,
+						tax_template: p.tax_template,
+						xero_tax_type: p.proposed,
+						tax_rate: p.rate,
+					});
+				}
+				frm.refresh_field("tax_mappings");
+				frm.dirty();
+				frappe.msg_dialog.hide();
+				frappe.show_alert({ message: __("Review the new tax mappings and save."), indicator: "blue" });
+			},
+		};
+	}
+	frappe.msgprint(message);
 }

@@ -17,8 +17,12 @@ class XeroSyncSettings(Document):
 		self.validate_batch_size()
 		self.validate_connection()
 		self.validate_tenants()
-		self.validate_unique_rows("tax_mappings", ("company", "tax_template"), _("tax template"))
-		self.validate_unique_rows("account_mappings", ("company", "account"), _("account"))
+		# ERPNext names templates per doctype (a stock NZ company has three "New Zealand - KTL"), so a
+		# mapping is one template of one doctype; the same name under another doctype is another mapping.
+		self.validate_unique_rows(
+			"tax_mappings", ("company", "template_type", "tax_template"), label_field="template_type"
+		)
+		self.validate_unique_rows("account_mappings", ("company", "account"), label=_("account"))
 
 	def validate_batch_size(self):
 		"""Batch size must be between 1 and 50."""
@@ -71,8 +75,10 @@ class XeroSyncSettings(Document):
 					title=_("Xero Organisation Bound Twice"),
 				)
 
-	def validate_unique_rows(self, table: str, keys: tuple[str, ...], label: str):
-		"""Refuse two rows of `table` with the same values in `keys`."""
+	def validate_unique_rows(
+		self, table: str, keys: tuple[str, ...], label: str = "", label_field: str | None = None
+	):
+		"""Refuse two rows of `table` with the same values in `keys` (named by `label` or the row's field)."""
 		seen = {}
 		for row in self.get(table):
 			key = tuple(row.get(k) for k in keys)
@@ -81,10 +87,62 @@ class XeroSyncSettings(Document):
 					_("Row {0} of {1}: the {2} {3} of company {4} is already mapped in row {5}.").format(
 						row.idx,
 						_(self.meta.get_label(table)),
-						label,
+						_(row.get(label_field)) if label_field else label,
 						frappe.bold(key[-1]),
 						frappe.bold(key[0]),
 						seen[key],
 					)
 				)
 			seen[key] = row.idx
+
+
+def tax_mapping_proposals(settings, companies: set[str], tax_rates: list[dict]) -> list[dict]:
+	"""Every enabled tax template of `companies` with the Xero tax types that fit it (for Load from Xero).
+
+	`tax_rates` are the organisation's TaxRates as Load from Xero lists them (tax_type, name, rate, status,
+	revenue, expenses). A sales template is offered the active types Xero allows on revenue at its rate, a
+	purchase template those allowed on expenses; `proposed` is set only when exactly one fits (see
+	sync.tax.propose_tax_type), and never for an Item Tax Template.
+	"""
+	from decimal import Decimal
+
+	from nexwave_xero_connector.sync.config import TEMPLATE_DOCTYPES
+	from nexwave_xero_connector.sync.tax import XeroTaxRate, propose_tax_type, tax_type_choices, template_rate
+
+	rates = [
+		XeroTaxRate(
+			tax_type=t["tax_type"],
+			name=t.get("name") or "",
+			rate=Decimal(str(t.get("rate") or 0)),
+			active=t.get("status") == "ACTIVE",
+			revenue=bool(t.get("revenue")),
+			expenses=bool(t.get("expenses")),
+		)
+		for t in tax_rates
+		if t.get("tax_type")
+	]
+	mapped = {(r.company, r.template_type, r.tax_template): r.xero_tax_type for r in settings.tax_mappings}
+	proposals = []
+	for doctype in TEMPLATE_DOCTYPES:
+		names = frappe.get_all(
+			doctype,
+			filters={"company": ("in", sorted(companies)), "disabled": 0},
+			fields=["name", "company"],
+			order_by="name asc",
+		)
+		for template in names:
+			rows = [row.as_dict() for row in frappe.get_doc(doctype, template.name).taxes]
+			rate = template_rate(doctype, rows)
+			choices = tax_type_choices(doctype, rate, rates) if rate is not None else []
+			proposals.append(
+				{
+					"company": template.company,
+					"template_type": doctype,
+					"tax_template": template.name,
+					"rate": float(rate) if rate is not None else None,
+					"mapped": mapped.get((template.company, doctype, template.name)),
+					"choices": choices,
+					"proposed": propose_tax_type(doctype, rate, rates) if rate is not None else None,
+				}
+			)
+	return proposals
