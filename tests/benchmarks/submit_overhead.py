@@ -43,6 +43,9 @@ def main(site: str, rounds: int) -> None:
 		f"difference mean={statistics.mean(a) - statistics.mean(b):.2f} ms "
 		f"median={statistics.median(a) - statistics.median(b):.2f} ms"
 	)
+	# each A ran right before its B: the pair's difference cancels the machine's drift under load
+	pairs = [x - y for x, y in zip(a, b, strict=True)]
+	print(f"paired difference median={statistics.median(pairs):.2f} ms mean={statistics.mean(pairs):.2f} ms")
 
 
 def measure(rounds: int) -> dict[str, list[float]]:
