@@ -1,6 +1,7 @@
-"""The core's ports implemented with Frappe: the journal's database, ERP reads, masters, settings, gateway.
+"""The core's ports implemented with Frappe: the journal's database, ERP reads, masters and settings.
 
-Nothing here talks HTTP (that is xero/) and nothing here decides how to sync (that is sync/).
+Nothing here talks HTTP (that is xero/), builds clients (that is wiring.py) or decides how to sync (that
+is sync/).
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import frappe
-from frappe import _
 from frappe.utils import cint, flt, get_url, getdate
 
 from nexwave_xero_connector.constants import (
-	CONNECTED_APP_DOCTYPE,
 	CUSTOMER_DOCTYPE,
 	SETTINGS_DOCTYPE,
 	XERO_CONTACT_ID_FIELD,
@@ -42,8 +41,11 @@ class FrappeDb:
 		return frappe.db._cursor.rowcount
 
 	def commit(self, reason: str) -> None:
-		"""Commit; `reason` names the journal's commit point."""
-		# The app's one commit point: only the journal (sync/journal.py) calls this, each time with a reason.
+		"""Commit; `reason` names the commit point.
+
+		The app never calls frappe.db.commit() anywhere else. Callers: the journal (sync/journal.py) and
+		the token keeper (xero/tokens.py) in workers; the bench commands and the OAuth callback, which are
+		not requests Frappe commits for them."""
 		frappe.db.commit()
 
 	def rollback(self) -> None:
@@ -167,6 +169,31 @@ def get_settings():
 	return frappe.get_cached_doc(SETTINGS_DOCTYPE)
 
 
+def _tenant_link(r) -> TenantLink:
+	"""A company -> organisation row of the settings as the core's TenantLink (go-live date included)."""
+	return TenantLink(
+		r.company,
+		(r.tenant_id or "").strip(),
+		r.tenant_name or "",
+		r.short_code or "",
+		getdate(r.go_live_date) if r.get("go_live_date") else None,
+	)
+
+
+def scope_config() -> SyncConfig:
+	"""Only what the submit and cancel hooks need (what is pushed, which organisation), from the cached
+	settings: no mapping tables, no lookups, so a submit stays cheap."""
+	s = get_settings()
+	return SyncConfig(
+		enabled=bool(cint(s.enabled)),
+		sync_sales_invoices=bool(cint(s.sync_sales_invoices)),
+		sync_sales_returns=bool(cint(s.sync_sales_returns)),
+		sync_purchase_invoices=bool(cint(s.sync_purchase_invoices)),
+		sync_purchase_returns=bool(cint(s.sync_purchase_returns)),
+		tenants=tuple(_tenant_link(r) for r in s.tenants),
+	)
+
+
 def load_config() -> SyncConfig:
 	"""Build the core's SyncConfig from Xero Sync Settings."""
 	s = get_settings()
@@ -182,16 +209,7 @@ def load_config() -> SyncConfig:
 		stuck_after_minutes=cint(s.stuck_after_minutes) or 30,
 		max_attempts=cint(s.max_attempts) or 8,
 		site_url=get_url(),
-		tenants=tuple(
-			TenantLink(
-				r.company,
-				(r.tenant_id or "").strip(),
-				r.tenant_name or "",
-				r.short_code or "",
-				getdate(r.go_live_date) if r.get("go_live_date") else None,
-			)
-			for r in s.tenants
-		),
+		tenants=tuple(_tenant_link(r) for r in s.tenants),
 		tax_map={(r.company, r.template_type, r.tax_template): r.xero_tax_type for r in s.tax_mappings},
 		account_map={
 			(r.company or _company_of("Account", r.account), r.account): r.xero_account_code
@@ -218,52 +236,3 @@ def load_config() -> SyncConfig:
 def _company_of(doctype: str, name: str) -> str:
 	"""The company an Account or Cost Center belongs to (for mapping rows that leave company blank)."""
 	return frappe.get_cached_value(doctype, name, "company") or ""
-
-
-def make_governor(settings=None):
-	"""The site's shared Redis rate governor, sized by the settings' Xero plan."""
-	from nexwave_xero_connector.constants import GOVERNOR_KEY
-	from nexwave_xero_connector.oauth import daily_limit
-	from nexwave_xero_connector.xero.governor import RateGovernor
-
-	prefix = frappe.cache.make_key(GOVERNOR_KEY)
-	return RateGovernor(
-		frappe.cache,
-		key_prefix=prefix.decode() if isinstance(prefix, bytes) else prefix,
-		per_day=daily_limit(settings or get_settings()),
-	)
-
-
-def make_gateway():
-	"""Build the Xero gateway: site-config hosts, tokens from TokenKeeper, the shared rate governor.
-
-	Tokens come from oauth.token_keeper (one refresh at a time across workers, under the Token Cache row
-	lock); every tenant call passes the Redis rate governor, sized by the settings' Xero plan.
-	"""
-	from nexwave_xero_connector.oauth import token_keeper
-	from nexwave_xero_connector.xero.client import build_accounting_api
-	from nexwave_xero_connector.xero.gateway import SdkGateway
-	from nexwave_xero_connector.xero.governor import hooks
-	from nexwave_xero_connector.xero.hosts import XeroHosts
-
-	settings = get_settings()
-	if not settings.connected_app or not settings.connected_user:
-		frappe.throw(
-			_(
-				"Xero is not connected. Choose a Connected App and press Connect to Xero in Xero Sync Settings."
-			),
-			exc=frappe.AuthenticationError,
-		)
-	app = frappe.get_cached_doc(CONNECTED_APP_DOCTYPE, settings.connected_app)
-	keeper = token_keeper(settings)
-	before_request, on_response = hooks(make_governor(settings))
-	api = build_accounting_api(
-		XeroHosts.from_site_config(frappe.conf),
-		token_getter=keeper.current,
-		token_saver=keeper.store,
-		client_id=app.client_id or "",
-		client_secret=app.get_password("client_secret", raise_exception=False) or "",
-		before_request=before_request,
-		on_response=on_response,
-	)
-	return SdkGateway(api)

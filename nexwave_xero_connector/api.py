@@ -15,9 +15,10 @@ import frappe
 from frappe import _
 from frappe.utils import cint, convert_utc_to_system_timezone, format_datetime, now_datetime
 
-from nexwave_xero_connector import adapters, events, jobs
+from nexwave_xero_connector import adapters, events, jobs, wiring
 from nexwave_xero_connector.constants import (
 	CONNECTION_BROKEN,
+	DEFAULT_STUCK_AFTER_MINUTES,
 	INVOICE_DOCTYPES,
 	LOG_DOCTYPE,
 	LOG_STATUSES,
@@ -28,10 +29,17 @@ from nexwave_xero_connector.constants import (
 	XERO_TYPES,
 )
 from nexwave_xero_connector.permissions import is_manager, require_manager
-from nexwave_xero_connector.sync.journal import confirm_void, release_stuck, requeue
+from nexwave_xero_connector.sync.journal import (
+	STUCK_WHERE,
+	confirm_void,
+	release_stuck,
+	requeue,
+	stuck_names,
+	stuck_params,
+)
 
 # Fields of the log row the invoice form needs to draw its indicator and buttons.
-ROW_FIELDS = ("name", "status", "stuck", "error_message", "xero_id", "xero_number", "xero_type", "tenant_id")
+ROW_FIELDS = ("name", "status", "error_message", "xero_id", "xero_number", "xero_type", "tenant_id")
 
 
 def require_read() -> None:
@@ -46,7 +54,7 @@ def require_read() -> None:
 
 @frappe.whitelist(methods=["POST"])
 def retry(names: str | list) -> dict:
-	"""Put Failed rows back in the queue and release stuck Queued rows; wake their drains.
+	"""Put Failed rows back in the queue and release stuck Queued rows; wake their drains at once.
 
 	Returns {"requeued": Failed rows queued again, "released": stuck rows, "unchanged": the rest}.
 	"""
@@ -55,13 +63,12 @@ def retry(names: str | list) -> dict:
 	if not names:
 		return {"requeued": 0, "released": 0, "unchanged": 0}
 	db = adapters.FrappeDb()
-	requeued = requeue(db, names, now_datetime())
-	stuck = frappe.get_all(
-		LOG_DOCTYPE, filters={"name": ("in", names), "status": "Queued", "stuck": 1}, pluck="name"
-	)
-	release_stuck(db, stuck, now_datetime())
+	now, minutes = now_datetime(), stuck_minutes()
+	stuck = stuck_names(db, now, minutes, names)
+	requeued = requeue(db, names, now)
+	released = release_stuck(db, stuck, now, minutes)
 	wake_rows(names)
-	result = {"requeued": requeued, "released": len(stuck), "unchanged": len(names) - requeued - len(stuck)}
+	result = {"requeued": requeued, "released": released, "unchanged": len(names) - requeued - released}
 	frappe.msgprint(
 		_("Queued again: {0}. Stuck rows released: {1}. Left as they were: {2}.").format(
 			result["requeued"], result["released"], result["unchanged"]
@@ -112,7 +119,7 @@ def push(doctype: str, name: str) -> dict:
 			_("{0} {1} is already {2} in the Xero Sync Log.").format(_(doctype), name, _(status)),
 			title=_("Nothing to push"),
 		)
-	if not adapters.load_config().in_scope(doctype, bool(cint(doc.get("is_return")))):
+	if not adapters.scope_config().in_scope(doctype, bool(cint(doc.get("is_return")))):
 		frappe.throw(
 			_(
 				"Xero Sync Settings do not push this kind of document (the connector is off or the type is "
@@ -137,16 +144,51 @@ def scan_orphans() -> list[dict]:
 
 @frappe.whitelist()
 def status_summary() -> dict:
-	"""Count the log's rows by status, plus "Stuck" (Queued rows flagged stuck) and "Total"."""
+	"""Count the log's rows by status, plus "Stuck" (Queued rows unmoved for the threshold) and "Total"."""
 	require_read()
 	counts = dict.fromkeys(LOG_STATUSES, 0)
 	for row in frappe.get_all(
 		LOG_DOCTYPE, fields=["status", "count(name) as count"], group_by="status", order_by="status asc"
 	):
 		counts[row.status] = cint(row.count)
-	counts["Stuck"] = frappe.db.count(LOG_DOCTYPE, {"status": "Queued", "stuck": 1})
+	counts["Stuck"] = count_stuck()
 	counts["Total"] = sum(counts[s] for s in LOG_STATUSES)
 	return counts
+
+
+def stuck_minutes() -> int:
+	"""Xero Sync Settings' threshold after which an unmoved Queued row counts as stuck."""
+	return cint(adapters.get_settings().stuck_after_minutes) or DEFAULT_STUCK_AFTER_MINUTES
+
+
+def count_stuck() -> int:
+	"""How many rows are stuck now: derived from time where it is read, so it needs no job to run."""
+	rows = adapters.FrappeDb().query(
+		f"SELECT COUNT(*) AS n FROM `tab{LOG_DOCTYPE}` WHERE {STUCK_WHERE}",
+		stuck_params(now_datetime(), stuck_minutes()),
+	)
+	return cint(rows[0]["n"]) if rows else 0
+
+
+@frappe.whitelist()
+def stuck_count(filters=None) -> dict:
+	"""The workspace's Stuck number card (a Custom card): the count, and a click opens the old Queued rows."""
+	require_read()
+	before = stuck_params(now_datetime(), stuck_minutes())["before"]
+	return {
+		"value": count_stuck(),
+		"fieldtype": "Int",
+		"route": ["List", LOG_DOCTYPE],
+		"route_options": {"status": "Queued", "modified": ["<", str(before)]},
+	}
+
+
+@frappe.whitelist()
+def stuck_rows(names: str | list) -> list[str]:
+	"""Which of these log rows are stuck now (the log list draws them red)."""
+	require_read()
+	names = parse_names(names)
+	return stuck_names(adapters.FrappeDb(), now_datetime(), stuck_minutes(), names) if names else []
 
 
 @frappe.whitelist()
@@ -167,7 +209,7 @@ def connection_alerts() -> list[dict]:
 				).format(settings.get("connection_note") or _("no reason given")),
 			}
 		)
-	governor = adapters.make_governor(settings)
+	governor = wiring.make_governor(settings)
 	for row in settings.tenants:
 		until = row.tenant_id and governor.paused_until(row.tenant_id)
 		if until:
@@ -198,12 +240,13 @@ def sync_status(doctype: str, name: str) -> dict:
 		LOG_DOCTYPE, {"reference_doctype": doctype, "reference_name": name}, ROW_FIELDS, as_dict=True
 	)
 	if row:
+		row.stuck = bool(stuck_names(adapters.FrappeDb(), now_datetime(), stuck_minutes(), [row.name]))
 		url = xero_url_for(row.tenant_id, row.xero_type, row.xero_id)
 	else:
 		# The log clean-up deletes old Synced rows; the invoice keeps its Xero ID for the link.
 		doc = frappe.db.get_value(doctype, name, ["company", "is_return", XERO_ID_FIELD], as_dict=True) or {}
 		url = doc.get(XERO_ID_FIELD) and xero_url_for(
-			adapters.load_config().tenant_for(doc.company),
+			adapters.scope_config().tenant_for(doc.company),
 			XERO_TYPES[(doctype, bool(cint(doc.is_return)))],
 			doc.get(XERO_ID_FIELD),
 		)

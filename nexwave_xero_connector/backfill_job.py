@@ -14,7 +14,7 @@ import frappe
 from frappe import _
 from frappe.utils import cint, getdate
 
-from nexwave_xero_connector import adapters
+from nexwave_xero_connector import adapters, wiring
 from nexwave_xero_connector.constants import DRAIN_QUEUE, LOG_DOCTYPE
 from nexwave_xero_connector.permissions import require_manager
 from nexwave_xero_connector.sync.backfill import (
@@ -231,7 +231,7 @@ def run_backfill(run: str, gateway=None, pace: float = PACE_SECONDS) -> Backfill
 			getdate(doc.to_date),
 			doc.mode,
 			source=FrappeBackfillSource(),
-			gateway=gateway or adapters.make_gateway(),
+			gateway=gateway or wiring.make_gateway(),
 			db=adapters.FrappeDb(),
 			clock=frappe.utils.now_datetime,
 			user=doc.owner,

@@ -1,9 +1,6 @@
-"""Names shared by the Frappe layer: doctypes, fields, jobs and site-config keys."""
+"""Names shared by the Frappe layer: doctypes, fields, statuses, jobs and cache keys."""
 
 from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
-
-APP_NAME = "nexwave_xero_connector"
-MODULE_NAME = "Nexwave Xero Connector"
 
 # ERPNext doctypes we read or extend
 SALES_INVOICE_DOCTYPE = SALES_INVOICE
@@ -11,18 +8,13 @@ PURCHASE_INVOICE_DOCTYPE = PURCHASE_INVOICE
 INVOICE_DOCTYPES = (SALES_INVOICE_DOCTYPE, PURCHASE_INVOICE_DOCTYPE)
 CUSTOMER_DOCTYPE = "Customer"
 SUPPLIER_DOCTYPE = "Supplier"
-PARTY_DOCTYPES = (CUSTOMER_DOCTYPE, SUPPLIER_DOCTYPE)
 CONNECTED_APP_DOCTYPE = "Connected App"
 TOKEN_CACHE_DOCTYPE = "Token Cache"
 
 # Our doctypes
 SETTINGS_DOCTYPE = "Xero Sync Settings"
 LOG_DOCTYPE = "Xero Sync Log"
-ATTEMPT_DOCTYPE = "Xero Sync Attempt"
-TENANT_MAP_DOCTYPE = "Xero Tenant Map"
 TAX_MAPPING_DOCTYPE = "Xero Tax Mapping"
-ACCOUNT_MAPPING_DOCTYPE = "Xero Account Mapping"
-TRACKING_MAPPING_DOCTYPE = "Xero Tracking Mapping"
 
 # Custom fields on ERPNext doctypes (created by install.py)
 XERO_SECTION_FIELD = "xero_section"
@@ -41,20 +33,12 @@ XERO_TYPES = {
 	(PURCHASE_INVOICE_DOCTYPE, True): "ACCPAYCREDIT",
 }
 
-# Statuses of Xero Sync Log rows that the log clean-up may delete
-CLEARABLE_LOG_STATUSES = ("Synced", "Voided", "Skipped")
-
 # Background jobs
 DRAIN_JOB = "nexwave_xero_connector.jobs.drain_tenant"
 DRAIN_QUEUE = "long"
 DRAIN_JOB_ID_PREFIX = "xero-drain::"
-
-# Site-config keys that point the app at Xero (or at a sandbox/emulator)
-CONF_API_URL = "xero_api_url"
-CONF_IDENTITY_URL = "xero_identity_url"
-CONF_TOKEN_URL = "xero_token_url"
-CONF_REVOKE_URL = "xero_revoke_url"
-CONF_AUTHORIZE_URL = "xero_authorize_url"
+# frappe.cache key (per tenant) of the id of the latest drain job enqueued for it
+DRAIN_JOB_KEY = "xero-drain-job"
 
 # Roles: managers may push, retry and void; Accounts User only reads the log
 MANAGER_ROLES = ("Accounts Manager", "System Manager")
@@ -92,7 +76,7 @@ DEFAULT_DAILY_LIMIT = 5000
 CONNECTION_NOT_CONNECTED = "Not Connected"
 CONNECTION_CONNECTED = "Connected"
 CONNECTION_BROKEN = "Broken"
-# Roles allowed to call the connector's whitelisted methods
+# frappe.cache key prefix of the shared rate governor
 GOVERNOR_KEY = "xero-governor"
 # Refresh an unused login after this many days (Xero drops refresh tokens unused for 60 days)
 IDLE_REFRESH_DAYS = 7

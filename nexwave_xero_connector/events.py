@@ -1,78 +1,188 @@
-"""Doc events on Sales/Purchase Invoice: queue the push on submit, flag the void on cancel.
+"""Doc events on Sales/Purchase Invoice: queue the push on submit, the void on cancel, detach on delete.
 
-Both run inside the submit's/cancel's own transaction: they write the outbox row and register an
-after-commit wake-up for the tenant's drain. They never call Xero and never commit, so a submit that
-rolls back leaves no row and wakes nobody.
+All run inside the document's own transaction: they write the outbox row with one lean statement and
+register an after-commit wake-up for the tenant's drain. They never call Xero and never commit, so a
+submit that rolls back leaves no row and wakes nobody.
 """
 
 from __future__ import annotations
+
+import functools
+import uuid
+from datetime import datetime, timedelta, timezone
 
 import frappe
 from frappe import _
 from frappe.utils import cint, now_datetime
 
-from nexwave_xero_connector import adapters
+from nexwave_xero_connector.adapters import FrappeDb, scope_config
 from nexwave_xero_connector.constants import (
 	DRAIN_JOB,
 	DRAIN_JOB_ID_PREFIX,
+	DRAIN_JOB_KEY,
 	DRAIN_QUEUE,
 	LOG_DOCTYPE,
+	XERO_ID_FIELD,
+	XERO_STATUS_FIELD,
 	XERO_TYPES,
 )
-from nexwave_xero_connector.sync.journal import request_cancel, requeue
+from nexwave_xero_connector.sync.journal import (
+	detach_deleted,
+	insert_row,
+	queue_void_of_cleared,
+	request_cancel,
+	requeue_on_submit,
+)
+from nexwave_xero_connector.sync.model import Status
 
-# A row in these statuses is put back in the queue when its document is submitted again.
+# A row in these statuses is put back in the queue when its document is submitted (or pushed) again.
 REQUEUE_ON_SUBMIT = ("Failed", "Skipped")
+# Xero statuses of a document that no longer counts there: nothing to void after a cancel or delete.
+GONE_IN_XERO = ("VOIDED", "DELETED")
+# A drain job still waiting in the queue is trusted to see new rows; one enqueued longer ago than this
+# and no longer in the queue's list may have been taken by a worker that died before starting it.
+QUEUED_GRACE_SECONDS = 120
 
 
 def queue_push(doc, method=None):
 	"""on_submit: write the Queued row for an in-scope invoice and wake its tenant's drain after commit."""
-	config = adapters.load_config()
+	config = scope_config()
 	is_return = bool(cint(doc.get("is_return")))
 	if not config.in_scope(doc.doctype, is_return):
 		return
+	db = FrappeDb()
 	tenant_id = config.tenant_for(doc.company)
-	if not tenant_id:
-		record_skipped(doc, is_return)
-		return
-	if config.before_go_live(doc.company, doc.get("posting_date")):
-		record_before_go_live(doc, is_return, config.go_live_for(doc.company))
-		return
 	existing = log_name_for(doc.doctype, doc.name)
+	if not tenant_id:
+		if not existing:
+			insert_row(
+				db,
+				doctype=doc.doctype,
+				name=doc.name,
+				company=doc.company,
+				tenant_id="",
+				xero_type=XERO_TYPES[(doc.doctype, is_return)],
+				now=now_datetime(),
+				status=Status.SKIPPED,
+				title=_("{0} skipped: no Xero organisation").format(doc.name),
+				user=frappe.session.user,
+				message=_(
+					"Company {0} has no Xero organisation. Bind one in Xero Sync Settings; nothing was sent."
+				).format(doc.company),
+			)
+		return
+	go_live = config.go_live_for(doc.company)
+	if config.before_go_live(doc.company, doc.get("posting_date")):
+		if not existing:
+			insert_row(
+				db,
+				doctype=doc.doctype,
+				name=doc.name,
+				company=doc.company,
+				tenant_id="",
+				xero_type=XERO_TYPES[(doc.doctype, is_return)],
+				now=now_datetime(),
+				status=Status.SKIPPED,
+				title=_("{0} skipped: posted before the go-live date").format(doc.name),
+				user=frappe.session.user,
+				message=_(
+					"{0} is posted before the go-live date of company {1} ({2}); nothing was sent. Use Backfill "
+					"in Xero Sync Settings to adopt or create it in Xero."
+				).format(doc.name, doc.company, go_live),
+			)
+		return
 	if existing:
-		requeue_existing(existing, doc, tenant_id)
-	else:
-		insert_log(
-			doc,
-			is_return,
-			status="Queued",
+		# a Failed/Skipped row of this name (a retry, or a name reused after a delete of an old row's
+		# document): back to the queue with no earlier cancel standing
+		requeue_on_submit(
+			db,
+			existing,
 			tenant_id=tenant_id,
+			company=doc.company,
+			user=frappe.session.user,
+			now=now_datetime(),
+		)
+	else:
+		insert_row(
+			db,
+			doctype=doc.doctype,
+			name=doc.name,
+			company=doc.company,
+			tenant_id=tenant_id,
+			xero_type=XERO_TYPES[(doc.doctype, is_return)],
+			now=now_datetime(),
 			title=_("{0} queued for Xero").format(doc.name),
+			user=frappe.session.user,
 		)
 	enqueue_drain(tenant_id)
 
 
 def request_void(doc, method=None):
-	"""on_cancel: flag the document's row so the drain voids it in Xero (or skips it if never sent)."""
-	if not request_cancel(adapters.FrappeDb(), doc.doctype, doc.name, now_datetime()):
+	"""on_cancel: flag the document's row so the drain voids it in Xero (or skips it if never sent).
+
+	Without a row (Log Settings cleared it) the document's own Xero ID is the link: a row is queued to
+	void that copy."""
+	if request_cancel(FrappeDb(), doc.doctype, doc.name, now_datetime()):
+		wake_queued(
+			frappe.get_all(
+				LOG_DOCTYPE, {"reference_doctype": doc.doctype, "reference_name": doc.name}, pluck="name"
+			)
+		)
 		return
-	tenant_id = frappe.db.get_value(
-		LOG_DOCTYPE, {"reference_doctype": doc.doctype, "reference_name": doc.name}, "tenant_id"
+	settle_untracked(doc, deleted=False)
+
+
+def detach_on_delete(doc, method=None):
+	"""on_trash (before Frappe's link checks): the row lets go of the name so the delete goes through
+	and a document reusing the name gets a row of its own; what may be live in Xero is settled like a
+	cancel."""
+	db = FrappeDb()
+	now = now_datetime()
+	rows = frappe.get_all(
+		LOG_DOCTYPE, {"reference_doctype": doc.doctype, "reference_name": doc.name}, pluck="name"
 	)
-	if tenant_id:
-		enqueue_drain(tenant_id)
+	if rows and detach_deleted(db, doc.doctype, doc.name, now):
+		wake_queued(rows)
+		return
+	settle_untracked(doc, deleted=True)
 
 
-def enqueue_drain(tenant_id: str, *, after_commit: bool = True) -> None:
-	"""Wake the tenant's drain (at most one queued or running per tenant); the row is the truth."""
-	frappe.enqueue(
-		DRAIN_JOB,
-		queue=DRAIN_QUEUE,
-		job_id=f"{DRAIN_JOB_ID_PREFIX}{tenant_id}",
-		deduplicate=True,
-		enqueue_after_commit=after_commit,
+def settle_untracked(doc, *, deleted: bool) -> None:
+	"""A cancelled or deleted document with no row but a live Xero ID: queue a row that voids it."""
+	xero_id = doc.get(XERO_ID_FIELD)
+	if not xero_id or (doc.get(XERO_STATUS_FIELD) or "").upper() in GONE_IN_XERO:
+		return
+	if not deleted and log_name_for(doc.doctype, doc.name):
+		return  # a row exists (Voided or Skipped): nothing left to settle
+	tenant_id = scope_config().tenant_for(doc.company)
+	if not tenant_id:
+		return
+	queue_void_of_cleared(
+		FrappeDb(),
+		doctype=doc.doctype,
+		name=doc.name,
+		company=doc.company,
 		tenant_id=tenant_id,
+		xero_type=XERO_TYPES[(doc.doctype, bool(cint(doc.get("is_return"))))],
+		xero_id=xero_id,
+		xero_status=doc.get(XERO_STATUS_FIELD) or None,
+		now=now_datetime(),
+		deleted=deleted,
 	)
+	enqueue_drain(tenant_id)
+
+
+def wake_queued(names: list[str]) -> None:
+	"""Wake (after commit) the drain of every tenant with a Queued row among `names`."""
+	if not names:
+		return
+	for tenant_id in frappe.get_all(
+		LOG_DOCTYPE,
+		filters={"name": ("in", names), "status": "Queued", "tenant_id": ("is", "set")},
+		pluck="tenant_id",
+		distinct=True,
+	):
+		enqueue_drain(tenant_id)
 
 
 def log_name_for(doctype: str, name: str) -> str | None:
@@ -80,63 +190,51 @@ def log_name_for(doctype: str, name: str) -> str | None:
 	return frappe.db.get_value(LOG_DOCTYPE, {"reference_doctype": doctype, "reference_name": name}, "name")
 
 
-def record_skipped(doc, is_return: bool) -> None:
-	"""Leave a Skipped row saying why nothing was sent (the company has no Xero organisation)."""
-	if log_name_for(doc.doctype, doc.name):
-		return
-	insert_log(
-		doc,
-		is_return,
-		status="Skipped",
-		tenant_id="",
-		title=_("{0} skipped: no Xero organisation").format(doc.name),
-		error_message=_(
-			"Company {0} has no Xero organisation. Bind one in Xero Sync Settings; nothing was sent."
-		).format(doc.company),
-	)
+# ---- waking a tenant's drain ----------------------------------------------------------------------
 
 
-def record_before_go_live(doc, is_return: bool, go_live) -> None:
-	"""Leave a Skipped row: the document is older than the company's go-live date (a Backfill takes it)."""
-	if log_name_for(doc.doctype, doc.name):
-		return
-	insert_log(
-		doc,
-		is_return,
-		status="Skipped",
-		tenant_id="",
-		title=_("{0} skipped: posted before the go-live date").format(doc.name),
-		error_message=_(
-			"{0} is posted before the go-live date of company {1} ({2}); nothing was sent. Use Backfill in "
-			"Xero Sync Settings to adopt or create it in Xero."
-		).format(doc.name, doc.company, go_live),
-	)
+def enqueue_drain(tenant_id: str, *, after_commit: bool = True) -> None:
+	"""Wake the tenant's drain; with `after_commit`, only once the caller's transaction commits (a
+	rollback drops the wake-up) and the decision is taken then, against the queue as it is at that time.
+	"""
+	if after_commit:
+		frappe.db.after_commit.add(functools.partial(wake_drain, tenant_id))
+	else:
+		wake_drain(tenant_id)
 
 
-def insert_log(doc, is_return: bool, *, status: str, tenant_id: str, title: str, error_message=None):
-	"""Insert the document's Xero Sync Log row (in the caller's transaction)."""
-	return frappe.get_doc(
-		{
-			"doctype": LOG_DOCTYPE,
-			"title": title,
-			"status": status,
-			"reference_doctype": doc.doctype,
-			"reference_name": doc.name,
-			"company": doc.company,
-			"tenant_id": tenant_id,
-			"xero_type": XERO_TYPES[(doc.doctype, is_return)],
-			"queued_by": frappe.session.user,
-			"error_message": error_message,
-		}
-	).insert(ignore_permissions=True)
+def wake_drain(tenant_id: str) -> str | None:
+	"""Enqueue a drain for the tenant unless its latest one is still waiting to start; return the new
+	job's id, or None when suppressed.
+
+	Never deduplicated by a fixed job id: Frappe's `deduplicate` counts a `started` job as present, and
+	the job of a worker killed mid-drain stays `started` until RQ's cleanup, so the organisation would
+	sleep for ten minutes or more. The row leases make two drains of one tenant safe."""
+	key = f"{DRAIN_JOB_KEY}:{tenant_id}"
+	latest = frappe.cache.get_value(key)
+	if latest and is_waiting(latest):
+		return None
+	job_id = f"{DRAIN_JOB_ID_PREFIX}{tenant_id}::{uuid.uuid4().hex[:12]}"
+	frappe.enqueue(DRAIN_JOB, queue=DRAIN_QUEUE, job_id=job_id, tenant_id=tenant_id)
+	# no expiry: set_value with one would leave this process's local cache holding the previous id
+	frappe.cache.set_value(key, job_id)
+	return job_id
 
 
-def requeue_existing(name: str, doc, tenant_id: str) -> None:
-	"""Point an existing Failed/Skipped row at the tenant and put it back in the queue."""
-	frappe.db.set_value(
-		LOG_DOCTYPE,
-		name,
-		{"tenant_id": tenant_id, "company": doc.company, "queued_by": frappe.session.user},
-		update_modified=False,
-	)
-	requeue(adapters.FrappeDb(), [name], now_datetime(), from_statuses=REQUEUE_ON_SUBMIT)
+def is_waiting(job_id: str) -> bool:
+	"""Whether the drain job is queued and will start by itself: still in its queue's list, or enqueued
+	so recently that a worker may just have taken it. Started, finished, failed or missing: no."""
+	from frappe.utils.background_jobs import get_job
+	from rq.job import JobStatus
+
+	job = get_job(job_id)
+	if job is None or job.get_status(refresh=True) != JobStatus.QUEUED:
+		return False
+	if job.get_position() is not None:
+		return True
+	enqueued_at = job.enqueued_at
+	if enqueued_at is None:
+		return False
+	if enqueued_at.tzinfo is None:
+		enqueued_at = enqueued_at.replace(tzinfo=timezone.utc)  # RQ stores UTC
+	return datetime.now(timezone.utc) - enqueued_at < timedelta(seconds=QUEUED_GRACE_SECONDS)

@@ -20,16 +20,18 @@ doctype_js = {
 	"Purchase Invoice": ["public/js/xero_invoice.js", "public/js/purchase_invoice.js"],
 }
 
-# Document events: both run inside the submit/cancel transaction and only write the outbox row
+# Document events: all run inside the document's own transaction and only write the outbox row.
+# on_trash runs before Frappe's link checks, so the log row lets go of a deleted document's name.
 doc_events = {
 	("Sales Invoice", "Purchase Invoice"): {
 		"on_submit": "nexwave_xero_connector.events.queue_push",
 		"on_cancel": "nexwave_xero_connector.events.request_void",
+		"on_trash": "nexwave_xero_connector.events.detach_on_delete",
 	},
 }
 
-# Scheduled tasks: every minute flag stuck rows and wake drains for queues nobody is draining (new,
-# retry due, or lease expired); every hour look for synced documents cancelled behind our back
+# Scheduled tasks: every minute wake drains for queues nobody is draining (new, retry due, or lease
+# expired); every hour look for documents cancelled behind our back or voided/deleted in Xero
 scheduler_events = {
 	"cron": {
 		"* * * * *": ["nexwave_xero_connector.jobs.sweep"],

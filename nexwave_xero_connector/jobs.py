@@ -1,39 +1,33 @@
-"""Background jobs: drain one Xero organisation's queue; sweep for queues nobody is draining."""
+"""Background jobs: drain one Xero organisation's queue; wake queues nobody is draining; the hourly scans."""
 
 from __future__ import annotations
 
-import os
-import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 
 import frappe
 from frappe.utils import cint, now_datetime
 
-from nexwave_xero_connector import adapters
+from nexwave_xero_connector import adapters, wiring
 from nexwave_xero_connector.constants import (
-	DEFAULT_STUCK_AFTER_MINUTES,
 	DRIFT_SCAN_KEY,
 	LOG_DOCTYPE,
 	ORG_CACHE_KEY,
 	ORG_CACHE_SECONDS,
+	XERO_TYPES,
 )
 from nexwave_xero_connector.events import enqueue_drain
 from nexwave_xero_connector.sync.journal import (
-	SqlJournal,
 	flag_cancelled_but_synced,
+	flag_cancelled_without_row,
 	flag_removed_in_xero,
-	mark_stuck,
 )
-
-
-def make_journal() -> SqlJournal:
-	"""The Xero Sync Log as the core's journal, owned by this worker process."""
-	return SqlJournal(adapters.FrappeDb(), clock=now_datetime, worker=f"{socket.gethostname()}:{os.getpid()}")
+from nexwave_xero_connector.sync.model import ErrorClass
 
 
 def drain_tenant(tenant_id: str) -> None:
-	"""Push every claimable row of one Xero organisation (enqueued per tenant, deduplicated).
+	"""Push every claimable row of one Xero organisation (several drains of one tenant are safe: each
+	row is leased to one of them).
 
 	A broken or missing connection leaves the rows Queued with no attempt spent; reconnecting and the
 	next sweep resume them."""
@@ -41,10 +35,10 @@ def drain_tenant(tenant_id: str) -> None:
 
 	if not is_ready():
 		return
-	gateway = adapters.make_gateway()
+	gateway = wiring.make_gateway()
 	report = drain(
 		tenant_id,
-		journal=make_journal(),
+		journal=wiring.make_journal(),
 		erp=adapters.FrappeErp(),
 		masters=adapters.FrappeMasters(),
 		gateway=gateway,
@@ -55,21 +49,18 @@ def drain_tenant(tenant_id: str) -> None:
 
 
 def sweep() -> None:
-	"""Every minute: flag Queued rows that stopped moving as stuck, then wake a drain for each tenant
-	with claimable rows (new, due for retry, or whose lease expired because a worker died), so no row
-	waits for a human. The scheduler commits the flags when the job returns."""
-	if not cint(adapters.get_settings().enabled):
-		return
-	flag_stuck()
+	"""Every minute: wake a drain for each tenant with claimable rows (new, due for retry, or whose lease
+	expired because a worker died), so no row waits for a human. Whether a row is stuck is not decided
+	here: it is derived from time wherever it is shown, so it shows even with no worker running."""
 	if not is_ready():
 		return
-	for tenant_id in make_journal().tenants_with_work():
+	for tenant_id in wiring.make_journal().tenants_with_work():
 		enqueue_drain(tenant_id, after_commit=False)
 
 
 def is_ready() -> bool:
 	"""Whether drains can run at all: the connector is enabled and its Xero connection is usable."""
-	from nexwave_xero_connector.oauth import is_connection_usable
+	from nexwave_xero_connector.connection import is_connection_usable
 
 	return bool(cint(adapters.get_settings().enabled)) and is_connection_usable()
 
@@ -85,40 +76,75 @@ def organisation_facts(tenant_id: str, gateway):
 	return facts
 
 
-def flag_stuck() -> int:
-	"""Flag Queued rows unmoved for longer than Xero Sync Settings' stuck threshold; return how many."""
-	minutes = cint(adapters.get_settings().stuck_after_minutes) or DEFAULT_STUCK_AFTER_MINUTES
-	return mark_stuck(adapters.FrappeDb(), now_datetime(), minutes)
+def resume_after_reconnect() -> list[str]:
+	"""A new login works: rows that were waiting out a connection failure become claimable at once, and
+	their drains wake when the caller commits. Returns the tenants woken."""
+	log = frappe.qb.DocType(LOG_DOCTYPE)
+	waiting = (log.status == "Queued") & (log.error_class == ErrorClass.CONNECTION.value)
+	tenants = (
+		frappe.qb.from_(log).select(log.tenant_id).distinct().where(waiting & log.tenant_id.isnotnull())
+	).run(pluck=True)
+	frappe.qb.update(log).set(log.next_attempt_at, None).set(log.error_class, None).where(waiting).run()
+	wake_tenants(tenants)
+	return [t for t in tenants if t]
 
 
 def scan_orphans() -> None:
-	"""Hourly: catch documents cancelled while our hook could not run (connector off, data fixes), and
-	documents someone voided or deleted in Xero while they are still submitted here."""
+	"""Hourly: catch documents cancelled while our hook could not run (connector off, data fixes, log
+	cleared), and documents someone voided or deleted in Xero while they are still submitted here. One
+	failing part or organisation is logged and skipped; the others are still scanned."""
 	if not is_ready():
 		return
-	flag_orphans()
+	guarded("orphan scan", flag_orphans)
 	flag_drift()
+
+
+def guarded(what: str, step: Callable[[], object]) -> object | None:
+	"""Run one step of a scan in a savepoint: a failure is undone, recorded in the Error Log and skipped."""
+	savepoint = f"xero_{frappe.generate_hash(length=8)}"
+	frappe.db.savepoint(savepoint)
+	try:
+		result = step()
+	except Exception:
+		frappe.db.rollback(save_point=savepoint)
+		frappe.log_error(title=f"Xero {what} failed", reference_doctype=LOG_DOCTYPE)
+		return None
+	frappe.db.release_savepoint(savepoint)
+	return result
 
 
 def flag_drift() -> list[str]:
 	"""Ask each organisation what was voided or deleted there since its last scan (two GETs each) and
 	fail the Synced rows concerned with the reason; return the ERP document names."""
-	gateway = adapters.make_gateway()
+	gateway = wiring.make_gateway()
 	started = datetime.now(timezone.utc)
 	flagged = []
 	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
-		key = f"{DRIFT_SCAN_KEY}:{tenant_id}"
-		since = frappe.cache.get_value(key) or started - timedelta(days=1)
-		removed = gateway.removed_since(tenant_id, since)
-		flagged += flag_removed_in_xero(adapters.FrappeDb(), tenant_id, removed, now_datetime())
-		frappe.cache.set_value(key, started)
+		found = guarded(f"drift scan of {tenant_id}", lambda t=tenant_id: drift_of(gateway, t, started))
+		flagged += found or []
+	return flagged
+
+
+def drift_of(gateway, tenant_id: str, started: datetime) -> list[str]:
+	"""One organisation's drift scan; remembers when it ran only once it succeeded."""
+	key = f"{DRIFT_SCAN_KEY}:{tenant_id}"
+	since = frappe.cache.get_value(key) or started - timedelta(days=1)
+	removed = gateway.removed_since(tenant_id, since)
+	flagged = flag_removed_in_xero(adapters.FrappeDb(), tenant_id, removed, now_datetime())
+	frappe.cache.set_value(key, started)
 	return flagged
 
 
 def flag_orphans() -> list[dict]:
-	"""Send Synced rows of cancelled documents back to the queue to be voided (or shown as Orphans) and
+	"""Send Synced rows of cancelled documents back to the queue to be voided (or shown as Orphans),
+	queue a void for cancelled documents whose row was cleared but which still carry a live Xero ID, and
 	wake their drains after commit; return the documents as [{"doctype", "name"}]."""
-	found = flag_cancelled_but_synced(adapters.FrappeDb(), now_datetime())
+	db = adapters.FrappeDb()
+	found = flag_cancelled_but_synced(db, now_datetime())
+	config = adapters.scope_config()
+	found += flag_cancelled_without_row(
+		db, now_datetime(), config.tenant_for, lambda doctype, is_return: XERO_TYPES[(doctype, is_return)]
+	)
 	if found:
 		wake_tenants(
 			frappe.get_all(

@@ -2,51 +2,48 @@
 
 Flow: Xero Sync Settings (client id/secret, scope set) -> a Connected App record kept in step with the
 settings -> Connected App's own authorization-code flow (its callback checks `state`, exchanges the code
-and stores the token in Token Cache "{connected_app}-{user}") -> `connected` marks the settings Connected.
+and stores the token in Token Cache "{connected_app}-{user}") -> `connected` marks the settings Connected
+and resumes the rows that waited for the connection.
 
-Token refresh never goes through Connected App / Token Cache.update_data: neither locks, and update_data
-commits the caller's transaction mid-job (frappe.md §6). Instead xero.tokens.TokenKeeper locks the Token
-Cache row (SELECT … FOR UPDATE), re-reads it, refreshes only if still expiring, writes the rotated tokens
-encrypted into __Auth exactly as a Password field save would (same Fernet `encrypt`), bumps `modified`
-(Token Cache expiry is modified + expires_in) and commits once through FrappeDb.commit with a reason.
+Token refresh never goes through Connected App / Token Cache.update_data (see connection.py); every Xero
+client here is the governed one built by wiring.py.
 """
 
 from __future__ import annotations
 
-import datetime
 import time
 from typing import Any
 
 import frappe
-import pytz
 import requests
 from frappe import _
 from frappe.utils import cint, get_url
-from frappe.utils.password import decrypt, encrypt, get_decrypted_password
+from frappe.utils.password import get_decrypted_password
 
+from nexwave_xero_connector.adapters import FrappeDb
+from nexwave_xero_connector.connection import (
+	is_connection_usable,
+	set_status,
+	token_cache_name,
+)
 from nexwave_xero_connector.constants import (
 	CONNECTED_APP_DOCTYPE,
 	CONNECTION_BROKEN,
 	CONNECTION_CONNECTED,
 	CONNECTION_NOT_CONNECTED,
-	DEFAULT_DAILY_LIMIT,
 	DEFAULT_SCOPE_SET,
 	IDLE_REFRESH_DAYS,
 	OAUTH_SCOPE_SETS,
 	SETTINGS_DOCTYPE,
 	TOKEN_CACHE_DOCTYPE,
-	XERO_PLAN_DAILY_LIMITS,
 	XERO_PROVIDER_NAME,
 )
 from nexwave_xero_connector.permissions import require_manager
 from nexwave_xero_connector.sync.errors import XeroError
-from nexwave_xero_connector.xero.hosts import XeroHosts
-from nexwave_xero_connector.xero.tokens import StoredToken, TokenKeeper, http_refresher
+from nexwave_xero_connector.wiring import accounting_api, app_credentials, hosts, identity_api, token_keeper
 
 SETTINGS_ROUTE = "/app/xero-sync-settings"
 CONNECTED_METHOD = "/api/method/nexwave_xero_connector.oauth.connected"
-REFRESH_MARGIN_SECONDS = 300
-_SECRET_FIELDS = ("access_token", "refresh_token")
 
 
 class SharedOrganisationError(frappe.ValidationError):
@@ -66,21 +63,6 @@ def scopes_for(scope_set: str | None) -> tuple[str, ...]:
 	return OAUTH_SCOPE_SETS.get(scope_set or DEFAULT_SCOPE_SET, OAUTH_SCOPE_SETS[DEFAULT_SCOPE_SET])
 
 
-def daily_limit(settings) -> int:
-	"""Xero's daily call budget per organisation for the plan chosen in the settings."""
-	return XERO_PLAN_DAILY_LIMITS.get(settings.get("xero_plan") or "", DEFAULT_DAILY_LIMIT)
-
-
-def _hosts() -> XeroHosts:
-	return XeroHosts.from_site_config(frappe.conf)
-
-
-def _set_status(status: str, note: str = "") -> None:
-	"""Write connection_status/note without saving the whole Single (no validation, no version)."""
-	frappe.db.set_single_value(SETTINGS_DOCTYPE, {"connection_status": status, "connection_note": note})
-	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
-
-
 # ---- Connected App and the authorization-code flow ---------------------------------------------
 
 
@@ -91,14 +73,14 @@ def ensure_connected_app(settings) -> Any:
 		app = frappe.get_doc(CONNECTED_APP_DOCTYPE, settings.connected_app)
 	else:
 		app = frappe.new_doc(CONNECTED_APP_DOCTYPE)
-	hosts = _hosts()
+	endpoints = hosts()
 	app.provider_name = XERO_PROVIDER_NAME
 	app.client_id = settings.client_id
 	if secret:
 		app.client_secret = secret
-	app.authorization_uri = hosts.authorize_url
-	app.token_uri = hosts.token_url
-	app.revocation_uri = hosts.revoke_url
+	app.authorization_uri = endpoints.authorize_url
+	app.token_uri = endpoints.token_url
+	app.revocation_uri = endpoints.revoke_url
 	app.set("scopes", [{"scope": scope} for scope in scopes_for(settings.scope_set)])
 	app.save(ignore_permissions=True)
 	if settings.connected_app != app.name:
@@ -134,224 +116,21 @@ def connect() -> str:
 
 @frappe.whitelist(methods=["GET"])
 def connected() -> None:
-	"""Connected App's callback lands here after storing the token: mark Connected, go to the settings."""
+	"""Connected App's callback lands here after storing the token: mark Connected, resume the rows that
+	waited for the connection (their drains wake once this commits), go to the settings."""
+	from nexwave_xero_connector.jobs import resume_after_reconnect
+
 	require_manager()
 	settings = _settings()
-	if settings.connected_user == frappe.session.user and _token_cache_name(settings):
-		_set_status(
+	if settings.connected_user == frappe.session.user and token_cache_name(settings):
+		set_status(
 			CONNECTION_CONNECTED,
 			_("Connected by {0}. Choose an organisation for each company.").format(frappe.session.user),
 		)
-		from nexwave_xero_connector.adapters import FrappeDb
-
-		FrappeDb().commit("xero connected")  # a GET request is not committed by Frappe
+		resume_after_reconnect()
+		FrappeDb().commit("xero connected: the new login and the resumed queue")  # a GET is not committed
 	frappe.local.response["type"] = "redirect"
 	frappe.local.response["location"] = SETTINGS_ROUTE
-
-
-def _token_cache_name(settings) -> str | None:
-	if not settings.connected_app or not settings.connected_user:
-		return None
-	name = f"{settings.connected_app}-{settings.connected_user}"
-	return name if frappe.db.exists(TOKEN_CACHE_DOCTYPE, name) else None
-
-
-def is_connection_usable() -> bool:
-	"""True when a token exists for the connected user and the connection is not marked Broken."""
-	settings = frappe._dict(
-		{
-			field: frappe.db.get_single_value(SETTINGS_DOCTYPE, field, cache=False)
-			for field in ("connected_app", "connected_user", "connection_status")
-		}
-	)
-	if settings.connection_status == CONNECTION_BROKEN:
-		return False
-	return bool(_token_cache_name(settings))
-
-
-# ---- the token row: Token Cache + __Auth, locked --------------------------------------------------
-
-
-class TokenCacheTable:
-	"""xero.tokens.TokenTable over Frappe's Token Cache "{connected_app}-{user}".
-
-	The secrets live encrypted in __Auth (Password fields); with `lock` every read is a locking read, so
-	under REPEATABLE READ it sees the latest committed token, not the transaction's old snapshot.
-	"""
-
-	def __init__(self, connected_app: str, user: str):
-		self.name = f"{connected_app}-{user}"
-
-	def read(self, db, *, lock: bool) -> StoredToken | None:
-		suffix = " FOR UPDATE" if lock else ""
-		rows = db.query(
-			"SELECT name, modified, expires_in, token_type FROM `tabToken Cache` WHERE name = %(name)s"
-			+ suffix,
-			{"name": self.name},
-		)
-		if not rows:
-			return None
-		row = rows[0]
-		secrets = {
-			r["fieldname"]: decrypt(r["password"], key=f"{TOKEN_CACHE_DOCTYPE}.{self.name}.{r['fieldname']}")
-			for r in db.query(
-				"SELECT fieldname, `password` FROM `__Auth` WHERE doctype = %(doctype)s AND name = %(name)s "
-				"AND fieldname IN %(fields)s AND encrypted = 1" + suffix,
-				{"doctype": TOKEN_CACHE_DOCTYPE, "name": self.name, "fields": _SECRET_FIELDS},
-			)
-			if r["password"]
-		}
-		scopes = [
-			r["scope"]
-			for r in db.query(
-				"SELECT scope FROM `tabOAuth Scope` WHERE parent = %(name)s AND parenttype = %(doctype)s "
-				"ORDER BY idx" + (" LOCK IN SHARE MODE" if lock else ""),
-				{"name": self.name, "doctype": TOKEN_CACHE_DOCTYPE},
-			)
-			if r["scope"]
-		]
-		status = db.query(
-			"SELECT value FROM `tabSingles` WHERE doctype = %(doctype)s AND field = 'connection_status'"
-			+ (" LOCK IN SHARE MODE" if lock else ""),
-			{"doctype": SETTINGS_DOCTYPE},
-		)
-		broken = bool(status) and status[0]["value"] == CONNECTION_BROKEN
-		expires_in = cint(row["expires_in"])
-		saved_at = _epoch(row["modified"])
-		return StoredToken(
-			access_token=secrets.get("access_token"),
-			refresh_token=secrets.get("refresh_token"),
-			scope=scopes,
-			expires_at=saved_at + expires_in if expires_in else None,
-			expires_in=expires_in or None,
-			token_type=row["token_type"] or "Bearer",
-			refreshed_at=saved_at,
-			broken=broken,
-			broken_reason=_("The Xero connection is marked Broken.") if broken else "",
-		)
-
-	def write(self, db, token, now: float) -> None:
-		"""Store the new pair like Token Cache.update_data would, without its save() and commit()."""
-		modified = _system_datetime(now)
-		db.execute(
-			"UPDATE `tabToken Cache` SET modified = %(modified)s, expires_in = %(expires_in)s, "
-			"token_type = %(token_type)s, access_token = %(mask_a)s, refresh_token = %(mask_r)s "
-			"WHERE name = %(name)s",
-			{
-				"modified": modified,
-				"expires_in": cint(token.get("expires_in")),
-				"token_type": token.get("token_type") or "Bearer",
-				"mask_a": "*" * len(token.get("access_token") or ""),
-				"mask_r": "*" * len(token.get("refresh_token") or ""),
-				"name": self.name,
-			},
-		)
-		for field in _SECRET_FIELDS:
-			if token.get(field):
-				db.execute(
-					"INSERT INTO `__Auth` (doctype, name, fieldname, `password`, encrypted) "
-					"VALUES (%(doctype)s, %(name)s, %(field)s, %(password)s, 1) "
-					"ON DUPLICATE KEY UPDATE `password` = VALUES(`password`), encrypted = 1",
-					{
-						"doctype": TOKEN_CACHE_DOCTYPE,
-						"name": self.name,
-						"field": field,
-						"password": encrypt(token[field]),
-					},
-				)
-
-	def mark_broken(self, db, reason: str) -> None:
-		mark_broken(reason)
-
-
-def _epoch(value) -> float:
-	"""Epoch seconds of a naive datetime in the system time zone (how Frappe stores `modified`)."""
-	from frappe.utils import get_datetime, get_system_timezone
-
-	return pytz.timezone(get_system_timezone()).localize(get_datetime(value)).timestamp()
-
-
-def _system_datetime(epoch: float) -> datetime.datetime:
-	from frappe.utils import get_system_timezone
-
-	moment = datetime.datetime.fromtimestamp(epoch, tz=pytz.timezone(get_system_timezone()))
-	return moment.replace(tzinfo=None)
-
-
-def mark_broken(reason: str) -> None:
-	"""Settings say Broken (the drain stops) and System Managers are told to reconnect."""
-	note = _("{0} Reconnect to Xero in Xero Sync Settings.").format(reason)
-	_set_status(CONNECTION_BROKEN, note)
-	_notify_system_managers(_("Xero connection broken"), note)
-
-
-def _notify_system_managers(subject: str, message: str) -> None:
-	from frappe.desk.doctype.notification_log.notification_log import enqueue_create_notification
-	from frappe.utils.user import get_users_with_role
-
-	users = get_users_with_role("System Manager")
-	if users:
-		enqueue_create_notification(
-			users,
-			{
-				"type": "Alert",
-				"subject": subject,
-				"email_content": message,
-				"document_type": SETTINGS_DOCTYPE,
-				"document_name": SETTINGS_DOCTYPE,
-			},
-		)
-
-
-def _client(settings) -> tuple[str, str]:
-	app = frappe.get_doc(CONNECTED_APP_DOCTYPE, settings.connected_app)
-	return app.client_id or "", app.get_password("client_secret", raise_exception=False) or ""
-
-
-def token_keeper(settings=None) -> TokenKeeper:
-	"""TokenKeeper for the connected user's Token Cache, refreshing at the site's token URL."""
-	from nexwave_xero_connector.adapters import FrappeDb
-
-	settings = settings or _settings()
-	if not settings.connected_app or not settings.connected_user:
-		frappe.throw(
-			_("Xero is not connected. Press Connect to Xero in Xero Sync Settings."),
-			exc=frappe.AuthenticationError,
-		)
-	client_id, client_secret = _client(settings)
-	return TokenKeeper(
-		FrappeDb(),
-		table=TokenCacheTable(settings.connected_app, settings.connected_user),
-		refresh=http_refresher(_hosts().token_url, client_id, client_secret),
-		clock=time.time,
-		margin_seconds=REFRESH_MARGIN_SECONDS,
-	)
-
-
-def _api_options(settings, keeper: TokenKeeper) -> dict:
-	client_id, client_secret = _client(settings)
-	return {
-		"token_getter": keeper.current,
-		"token_saver": keeper.store,
-		"client_id": client_id,
-		"client_secret": client_secret,
-	}
-
-
-def identity_api(settings=None):
-	"""IdentityApi (GET/DELETE /Connections) with the keeper's tokens."""
-	from nexwave_xero_connector.xero.client import build_identity_api
-
-	settings = settings or _settings()
-	return build_identity_api(_hosts(), **_api_options(settings, token_keeper(settings)))
-
-
-def accounting_api(settings=None):
-	"""AccountingApi for the settings screens (the drain uses adapters.make_gateway)."""
-	from nexwave_xero_connector.xero.client import build_accounting_api
-
-	settings = settings or _settings()
-	return build_accounting_api(_hosts(), **_api_options(settings, token_keeper(settings)))
 
 
 def _explain(exc: Exception) -> str:
@@ -444,7 +223,7 @@ def disconnect() -> dict:
 	require_manager()
 	settings = _settings()
 	removed, problem = 0, ""
-	name = _token_cache_name(settings)
+	name = token_cache_name(settings)
 	if name and settings.connection_status != CONNECTION_BROKEN:
 		try:
 			api = identity_api(settings)
@@ -457,7 +236,7 @@ def disconnect() -> dict:
 	if name:
 		frappe.delete_doc(TOKEN_CACHE_DOCTYPE, name, ignore_permissions=True, force=True)
 	frappe.db.set_single_value(SETTINGS_DOCTYPE, "connected_user", None)
-	_set_status(CONNECTION_NOT_CONNECTED, problem)
+	set_status(CONNECTION_NOT_CONNECTED, problem)
 	return {"connections_removed": removed, "problem": problem}
 
 
@@ -466,10 +245,10 @@ def _revoke(settings, name: str) -> None:
 	token = get_decrypted_password(TOKEN_CACHE_DOCTYPE, name, "refresh_token", raise_exception=False)
 	if not token:
 		return
-	client_id, client_secret = _client(settings)
+	client_id, client_secret = app_credentials(settings)
 	try:
 		requests.post(
-			_hosts().revoke_url,
+			hosts().revoke_url,
 			data={"token": token},
 			auth=(client_id, client_secret),
 			timeout=(10, 30),
@@ -622,4 +401,4 @@ def refresh_idle_connection() -> None:
 			notes.append(
 				_("These companies' Xero organisations are no longer connected: {0}.").format(", ".join(lost))
 			)
-	_set_status(CONNECTION_CONNECTED, " ".join(notes))
+	set_status(CONNECTION_CONNECTED, " ".join(notes))

@@ -15,7 +15,7 @@ import frappe
 from frappe import _
 from frappe.utils import now_datetime
 
-from nexwave_xero_connector import adapters, jobs
+from nexwave_xero_connector import adapters, jobs, wiring
 from nexwave_xero_connector.api import parse_names
 from nexwave_xero_connector.permissions import require_manager
 from nexwave_xero_connector.sync.errors import XeroError
@@ -45,7 +45,7 @@ def reconcile_untracked() -> dict[str, ReconcileReport | str]:
 	if not jobs.is_ready():
 		return {}
 	config = adapters.load_config()
-	gateway = adapters.make_gateway()
+	gateway = wiring.make_gateway()
 	results: dict[str, ReconcileReport | str] = {}
 	for tenant_id in dict.fromkeys(t.tenant_id for t in config.tenants if t.tenant_id):
 		frappe.db.savepoint(SAVEPOINT)
@@ -137,7 +137,7 @@ def void_untracked(names: str | list) -> dict:
 		else []
 	)
 	voided = still_live = 0
-	gateway = adapters.make_gateway() if rows else None
+	gateway = wiring.make_gateway() if rows else None
 	for row in rows:
 		try:
 			finding = void_one(

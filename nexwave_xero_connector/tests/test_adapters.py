@@ -1,19 +1,19 @@
-"""adapters.py against a real site: token dict for the SDK, gateway wiring, party contact cache."""
+"""adapters.py and wiring.py on a real site: the SDK token dict, gateway wiring, party contact cache."""
 
 import time
 
 import frappe
-from frappe.tests.utils import FrappeTestCase
 
-from nexwave_xero_connector import adapters, oauth
+from nexwave_xero_connector import adapters, wiring
 from nexwave_xero_connector.constants import SETTINGS_DOCTYPE
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 
 test_dependencies = ["Customer"]
 
 TOKEN_KEYS = {"access_token", "refresh_token", "scope", "expires_in", "expires_at", "token_type", "id_token"}
 
 
-class TestAdapters(FrappeTestCase):
+class TestAdapters(XeroTestCase):
 	def connect(self) -> str:
 		"""A Connected App with a Token Cache for Administrator, bound in the settings."""
 		app = frappe.get_doc(
@@ -47,7 +47,7 @@ class TestAdapters(FrappeTestCase):
 	def test_token_has_exactly_the_sdk_keys(self):
 		self.connect()
 		settings = adapters.get_settings()
-		token = oauth.token_keeper(settings).current()
+		token = wiring.token_keeper(settings).current()
 		self.assertEqual(set(token), TOKEN_KEYS)
 		self.assertEqual(token["access_token"], "access-1")
 		self.assertEqual(token["refresh_token"], "refresh-1")
@@ -58,7 +58,7 @@ class TestAdapters(FrappeTestCase):
 		from nexwave_xero_connector.xero.gateway import SdkGateway
 
 		self.connect()
-		self.assertIsInstance(adapters.make_gateway(), SdkGateway)
+		self.assertIsInstance(wiring.make_gateway(), SdkGateway)
 
 	def test_contact_id_is_kept_per_organisation(self):
 		erp = adapters.FrappeErp()

@@ -1,27 +1,31 @@
-"""The accountant's actions (api.py) and the sweep's stuck flag and orphan scan (run with bench run-tests).
+"""The accountant's actions (api.py), the stuck rows derived from time, and the orphan scan (run with bench
+run-tests).
 
 FrappeDb.commit and frappe.enqueue are patched as in test_jobs: the class transaction is rolled back at
 the end, and a drain wake-up is recorded instead of reaching Redis.
 """
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from unittest.mock import MagicMock, patch
 from urllib.parse import parse_qs, urlparse
 
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import now_datetime
 
 from nexwave_xero_connector import api, jobs
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE, SETTINGS_DOCTYPE
+from nexwave_xero_connector.nexwave_xero_connector.doctype.xero_sync_log.xero_sync_log import XeroSyncLog
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
 	FakeGateway,
 	configure_settings,
+	forget_wakes,
 	isolate_jobs,
 	log_rows,
+	pending_wakes,
 )
 
 # Not "Sales Invoice": its chain reaches Payment Gateway (payments app). These cover create_sales_invoice.
@@ -44,9 +48,9 @@ def make_user(email: str, *roles: str) -> str:
 	return email
 
 
-def make_row(status: str = "Queued", tenant_id: str = TEST_TENANT, **values) -> str:
-	"""Insert a Xero Sync Log row for a made-up Sales Invoice."""
-	return (
+def make_row(status: str = "Queued", tenant_id: str = TEST_TENANT, age_minutes: int = 0, **values) -> str:
+	"""Insert a Xero Sync Log row for a made-up Sales Invoice, last changed `age_minutes` ago."""
+	name = (
 		frappe.get_doc(
 			{
 				"doctype": LOG_DOCTYPE,
@@ -62,9 +66,14 @@ def make_row(status: str = "Queued", tenant_id: str = TEST_TENANT, **values) -> 
 		.insert(ignore_permissions=True, ignore_links=True)
 		.name
 	)
+	if age_minutes:
+		frappe.db.set_value(
+			LOG_DOCTYPE, name, "title", "test", modified=now_datetime() - timedelta(minutes=age_minutes)
+		)
+	return name
 
 
-class ApiTestCase(FrappeTestCase):
+class ApiTestCase(XeroTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
@@ -76,7 +85,8 @@ class ApiTestCase(FrappeTestCase):
 		isolate_jobs(self)
 
 	def woken(self) -> list[str]:
-		return [c["tenant_id"] for c in self.enqueue.calls]
+		"""Tenants whose drain wakes once the request commits."""
+		return pending_wakes()
 
 
 class TestPermissions(ApiTestCase):
@@ -134,15 +144,17 @@ class TestRetryAndVoid(ApiTestCase):
 		self.assertEqual((row.status, row.error_class, row.next_attempt_at), ("Queued", None, None))
 		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, synced, "status"), "Synced")
 		self.assertEqual(self.woken(), [TEST_TENANT])
-		self.assertEqual(self.enqueue.calls[0]["job_id"], f"xero-drain::{TEST_TENANT}")
-		self.assertTrue(self.enqueue.calls[0]["enqueue_after_commit"])
+		self.assertEqual(self.enqueue.calls, [], "the drain wakes only once the request commits")
 
 	def test_retry_releases_a_stuck_row(self):
-		stuck = make_row("Queued", stuck=1, next_attempt_at=now_datetime() + timedelta(hours=1))
+		stuck = make_row("Queued", age_minutes=45)
+		fresh = make_row("Queued", age_minutes=5)
 		with self.set_user(MANAGER):
-			result = api.retry([stuck])
-		self.assertEqual(result, {"requeued": 0, "released": 1, "unchanged": 0})
-		self.assertIsNone(frappe.db.get_value(LOG_DOCTYPE, stuck, "next_attempt_at"))
+			result = api.retry([stuck, fresh])
+		self.assertEqual(result, {"requeued": 0, "released": 1, "unchanged": 1})
+		self.assertGreater(
+			frappe.db.get_value(LOG_DOCTYPE, stuck, "modified"), now_datetime() - timedelta(minutes=1)
+		)
 		self.assertEqual(self.woken(), [TEST_TENANT])
 
 	def test_void_in_xero_queues_an_orphan_with_void_confirmed(self):
@@ -196,7 +208,7 @@ class TestOrphansAndStuck(ApiTestCase):
 		name = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0].name
 		frappe.db.set_value(LOG_DOCTYPE, name, {"status": "Synced", "xero_id": "inv-1"})
 		frappe.db.set_value(SALES_INVOICE_DOCTYPE, si.name, "docstatus", 2)
-		self.enqueue.calls.clear()
+		forget_wakes()
 		return si.name, name
 
 	def test_scan_orphans_flags_a_synced_row_of_a_cancelled_invoice(self):
@@ -217,47 +229,43 @@ class TestOrphansAndStuck(ApiTestCase):
 		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, row, "status"), "Synced")
 		with (
 			patch.object(jobs, "is_ready", return_value=True),
-			patch("nexwave_xero_connector.adapters.make_gateway", return_value=FakeGateway()),
+			patch("nexwave_xero_connector.wiring.make_gateway", return_value=FakeGateway()),
 		):
 			jobs.scan_orphans()
 		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, row, "status"), "Queued")
 
-	def test_sweep_marks_rows_stuck_after_the_threshold(self):
+	def test_stuck_is_derived_from_time_with_no_job_running(self):
 		configure_settings(stuck_after_minutes=10)
-		old = make_row("Queued")
-		fresh = make_row("Queued")
-		failed = make_row("Failed")
-		for name in (old, failed):
-			frappe.db.set_value(
-				LOG_DOCTYPE, name, "title", "old", modified=now_datetime() - timedelta(minutes=20)
-			)
-		frappe.db.set_value(
-			LOG_DOCTYPE, fresh, "title", "fresh", modified=now_datetime() - timedelta(minutes=5)
+		old = make_row("Queued", age_minutes=20)
+		fresh = make_row("Queued", age_minutes=5)
+		failed = make_row("Failed", age_minutes=20)
+		# next_attempt_at is kept in UTC (the database's clock decides leases and back-offs)
+		backing_off = make_row(
+			"Queued", age_minutes=20, next_attempt_at=datetime.utcnow() + timedelta(hours=1)
 		)
-		jobs.sweep()
-		stuck = dict(
-			frappe.get_all(
-				LOG_DOCTYPE,
-				filters={"name": ("in", [old, fresh, failed])},
-				fields=["name", "stuck"],
-				as_list=True,
-			)
-		)
-		self.assertEqual(stuck, {old: 1, fresh: 0, failed: 0})
+		rows = [old, fresh, failed, backing_off]
+		with patch.object(jobs, "sweep", side_effect=AssertionError("no job may be needed")):
+			self.assertEqual(api.stuck_rows(rows), [old])
+			self.assertEqual(api.stuck_count()["value"], api.status_summary()["Stuck"])
+			self.assertGreaterEqual(api.stuck_count()["value"], 1)
+			log = frappe.get_doc(LOG_DOCTYPE, old)
+			log.run_method("onload")
+			self.assertTrue(log.get_onload().get("stuck"))
+			log = frappe.get_doc(LOG_DOCTYPE, fresh)
+			log.run_method("onload")
+			self.assertFalse(log.get_onload().get("stuck"))
 
-	def test_sweep_uses_thirty_minutes_when_unset(self):
+	def test_thirty_minutes_when_the_threshold_is_unset(self):
 		configure_settings(stuck_after_minutes=0)
-		row = make_row("Queued")
-		frappe.db.set_value(LOG_DOCTYPE, row, "title", "x", modified=now_datetime() - timedelta(minutes=20))
-		jobs.sweep()
-		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, row, "stuck"), 0)
+		self.assertEqual(api.stuck_rows([make_row("Queued", age_minutes=20)]), [])
+		self.assertEqual(len(api.stuck_rows([make_row("Queued", age_minutes=40)])), 1)
 
 
 class TestStatusAndLinks(ApiTestCase):
 	def test_status_summary_counts_by_status_and_stuck(self):
 		frappe.db.delete(LOG_DOCTYPE)
-		for status, stuck in (("Queued", 0), ("Queued", 1), ("Failed", 0), ("Orphan", 0), ("Synced", 0)):
-			make_row(status, stuck=stuck)
+		for status, age in (("Queued", 0), ("Queued", 45), ("Failed", 45), ("Orphan", 0), ("Synced", 0)):
+			make_row(status, age_minutes=age)
 		with self.set_user(MANAGER):
 			summary = api.status_summary()
 		self.assertEqual(
@@ -294,6 +302,17 @@ class TestStatusAndLinks(ApiTestCase):
 		)
 		self.assertIsNone(api.xero_url_for(TEST_TENANT, "ACCREC", None))
 
+	def test_log_clearing_removes_only_old_finished_rows_with_their_attempts(self):
+		old = {
+			status: make_row(status, age_minutes=91 * 24 * 60) for status in ("Synced", "Voided", "Failed")
+		}
+		recent = make_row("Synced")
+		XeroSyncLog.clear_old_logs(days=90)
+		self.assertFalse(frappe.db.exists(LOG_DOCTYPE, old["Synced"]))
+		self.assertFalse(frappe.db.exists(LOG_DOCTYPE, old["Voided"]))
+		self.assertTrue(frappe.db.exists(LOG_DOCTYPE, old["Failed"]))
+		self.assertTrue(frappe.db.exists(LOG_DOCTYPE, recent))
+
 	def test_invoice_keeps_its_link_after_the_row_is_cleared(self):
 		si = create_sales_invoice()
 		frappe.db.delete(LOG_DOCTYPE, {"reference_name": si.name})
@@ -312,7 +331,7 @@ class TestConnectionAlerts(ApiTestCase):
 		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
 		governor = MagicMock()
 		governor.paused_until.return_value = time.time() + 3600
-		with patch("nexwave_xero_connector.adapters.make_governor", return_value=governor):
+		with patch("nexwave_xero_connector.wiring.make_governor", return_value=governor):
 			alerts = api.connection_alerts()
 		self.assertEqual([a["colour"] for a in alerts], ["red", "orange"])
 		self.assertIn("Reconnect to Xero", alerts[0]["message"])
@@ -327,7 +346,7 @@ class TestConnectionAlerts(ApiTestCase):
 		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
 		governor = MagicMock()
 		governor.paused_until.return_value = None
-		with patch("nexwave_xero_connector.adapters.make_governor", return_value=governor):
+		with patch("nexwave_xero_connector.wiring.make_governor", return_value=governor):
 			self.assertEqual(api.connection_alerts(), [])
 
 	def test_someone_without_log_access_is_refused(self):

@@ -9,17 +9,23 @@ from unittest.mock import MagicMock
 import frappe
 from click.testing import CliRunner
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
-from frappe.tests.utils import FrappeTestCase
 
 from nexwave_xero_connector import commands
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.test_api import make_row
-from nexwave_xero_connector.tests.utils import TEST_TENANT, configure_settings, isolate_jobs, log_rows
+from nexwave_xero_connector.tests.utils import (
+	TEST_TENANT,
+	configure_settings,
+	isolate_jobs,
+	log_rows,
+	pending_wakes,
+)
 
 test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
 
 
-class TestBenchCommands(FrappeTestCase):
+class TestBenchCommands(XeroTestCase):
 	def setUp(self):
 		isolate_jobs(
 			self,
@@ -42,12 +48,16 @@ class TestBenchCommands(FrappeTestCase):
 			sorted(commands.xero.commands), ["backfill", "push", "retry-failed", "scan-orphans", "status"]
 		)
 
-	def test_status(self):
+	def test_status_counts_stuck_rows_with_no_worker(self):
+		frappe.db.delete(LOG_DOCTYPE)
 		make_row("Failed")
+		make_row("Queued", age_minutes=120)
 		result = self.invoke("status")
 		self.assertEqual(result.exit_code, 0, result.output)
-		self.assertIn("Failed", result.output)
-		self.assertIn("Stuck", result.output)
+		lines = dict(line.split() for line in result.output.splitlines())
+		self.assertEqual(
+			(lines["Failed"], lines["Queued"], lines["Stuck"], lines["Total"]), ("1", "1", "1", "2")
+		)
 
 	def test_retry_failed_requeues_and_commits(self):
 		failed = make_row("Failed")
@@ -55,7 +65,7 @@ class TestBenchCommands(FrappeTestCase):
 		self.assertEqual(result.exit_code, 0, result.output)
 		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, failed, "status"), "Queued")
 		self.assertEqual(len(self.commits), 1)
-		self.assertIn(TEST_TENANT, [c["tenant_id"] for c in self.enqueue.calls])
+		self.assertIn(TEST_TENANT, pending_wakes())
 
 	def test_push_and_its_refusal(self):
 		configure_settings(enabled=0)

@@ -1,53 +1,83 @@
-"""on_submit / on_cancel hooks: the outbox row and the after-commit wake-up (run with bench run-tests)."""
+"""on_submit / on_cancel / on_trash hooks and the drain wake-up policy (run with bench run-tests)."""
 
+from datetime import datetime, timedelta
 from unittest.mock import patch
 
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
-from frappe.tests.utils import FrappeTestCase
+from frappe.utils.background_jobs import get_redis_conn
+from rq.job import Job, JobStatus
 
-from nexwave_xero_connector.constants import DRAIN_JOB, LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
+from nexwave_xero_connector import events
+from nexwave_xero_connector.constants import DRAIN_JOB, DRAIN_JOB_KEY, LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_COMPANY,
 	TEST_TENANT,
 	EnqueueRecorder,
 	configure_settings,
+	forget_wakes,
 	log_rows,
+	pending_wakes,
 )
 
 # Not "Sales Invoice": its chain reaches Payment Gateway (payments app). These cover create_sales_invoice.
 test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
 
 
-class TestQueuePush(FrappeTestCase):
-	"""Submit and cancel inside one class transaction, rolled back at the end."""
-
+class HookTestCase(XeroTestCase):
 	def setUp(self):
 		configure_settings()
+		forget_wakes()
 		self.enqueue = EnqueueRecorder()
 		patcher = patch("frappe.enqueue", self.enqueue)
 		patcher.start()
 		self.addCleanup(patcher.stop)
 
-	def test_submit_queues_one_row_and_an_after_commit_drain(self):
+	def synced(self, si) -> str:
+		"""Pretend the drain pushed `si`: its row Synced and its Xero ID written back."""
+		name = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0].name
+		frappe.db.set_value(LOG_DOCTYPE, name, {"status": "Synced", "xero_id": f"x-{si.name}"})
+		frappe.db.set_value(
+			SALES_INVOICE_DOCTYPE, si.name, {"xero_id": f"x-{si.name}", "xero_status": "AUTHORISED"}
+		)
+		forget_wakes()
+		return name
+
+
+class TestSubmit(HookTestCase):
+	def test_submit_queues_one_row_and_wakes_the_drain_only_after_commit(self):
 		si = create_sales_invoice()
 		rows = log_rows(SALES_INVOICE_DOCTYPE, si.name)
 		self.assertEqual(len(rows), 1)
 		row = rows[0]
-		self.assertEqual(row.status, "Queued")
-		self.assertEqual(row.tenant_id, TEST_TENANT)
-		self.assertEqual(row.company, TEST_COMPANY)
-		self.assertEqual(row.xero_type, "ACCREC")
-		self.assertEqual(row.queued_by, frappe.session.user)
-		self.assertEqual(len(self.enqueue.calls), 1)
-		call = self.enqueue.calls[0]
-		self.assertEqual(call["method"], DRAIN_JOB)
-		self.assertEqual(call["queue"], "long")
-		self.assertEqual(call["job_id"], f"xero-drain::{TEST_TENANT}")
-		self.assertTrue(call["deduplicate"])
-		self.assertTrue(call["enqueue_after_commit"])
-		self.assertEqual(call["tenant_id"], TEST_TENANT)
-		self.assertEqual(self.enqueue.fired, [], "nothing may reach the queue before the submit commits")
+		self.assertEqual(
+			(row.status, row.tenant_id, row.company, row.xero_type, row.queued_by, row.cancel_requested),
+			("Queued", TEST_TENANT, TEST_COMPANY, "ACCREC", frappe.session.user, 0),
+		)
+		self.assertEqual(row.title, f"{si.name} queued for Xero")
+		self.assertEqual(pending_wakes(), [TEST_TENANT])
+		self.assertEqual(self.enqueue.calls, [], "nothing may reach the queue before the submit commits")
+
+	def test_submit_reads_cached_settings_and_writes_one_statement(self):
+		configure_settings()
+		events.scope_config()  # warm the document cache, as any earlier request would
+		si = create_sales_invoice(do_not_submit=True)
+		statements = []
+		real_sql = frappe.db.sql
+
+		def spy(query, *args, **kwargs):
+			statements.append(str(query))
+			return real_sql(query, *args, **kwargs)
+
+		with (
+			patch.object(frappe, "get_single", side_effect=AssertionError("settings read past the cache")),
+			patch.object(frappe.db, "sql", side_effect=spy),
+		):
+			events.queue_push(si)
+		ours = [q for q in statements if "Xero Sync Log" in q]
+		self.assertEqual(len([q for q in ours if q.lstrip().upper().startswith("INSERT")]), 1, ours)
+		self.assertLessEqual(len(ours), 2, ours)  # the existence check by name, and the insert
 
 	def test_sales_return_is_a_credit_note(self):
 		from erpnext.accounts.doctype.sales_invoice.sales_invoice import make_sales_return
@@ -58,28 +88,23 @@ class TestQueuePush(FrappeTestCase):
 		ret.submit()
 		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, ret.name)[0].xero_type, "ACCRECCREDIT")
 
-	def test_out_of_scope_leaves_no_row(self):
+	def test_out_of_scope_or_disabled_leaves_no_row(self):
 		configure_settings(sync_sales_invoices=0)
-		si = create_sales_invoice()
-		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, si.name), [])
-		self.assertEqual(self.enqueue.calls, [])
-
-	def test_disabled_leaves_no_row(self):
+		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, create_sales_invoice().name), [])
 		configure_settings(enabled=0)
-		si = create_sales_invoice()
-		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, si.name), [])
+		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, create_sales_invoice().name), [])
+		self.assertEqual(pending_wakes(), [])
 
 	def test_company_without_tenant_is_skipped_with_the_reason(self):
 		configure_settings(tenants={})
 		si = create_sales_invoice()
 		rows = log_rows(SALES_INVOICE_DOCTYPE, si.name)
-		self.assertEqual(len(rows), 1)
-		self.assertEqual(rows[0].status, "Skipped")
+		self.assertEqual([r.status for r in rows], ["Skipped"])
 		self.assertEqual(
 			rows[0].error_message,
 			f"Company {TEST_COMPANY} has no Xero organisation. Bind one in Xero Sync Settings; nothing was sent.",
 		)
-		self.assertEqual(self.enqueue.calls, [])
+		self.assertEqual(pending_wakes(), [])
 
 	def test_a_document_posted_before_the_go_live_date_is_skipped_with_the_reason(self):
 		from frappe.utils import add_days, getdate, nowdate
@@ -95,32 +120,134 @@ class TestQueuePush(FrappeTestCase):
 			f"{old.name} is posted before the go-live date of company {TEST_COMPANY} ({getdate(nowdate())}); "
 			"nothing was sent. Use Backfill in Xero Sync Settings to adopt or create it in Xero.",
 		)
-		self.assertEqual(self.enqueue.calls, [])
+		self.assertEqual(pending_wakes(), [])
 		# the go-live day itself is pushed as usual
 		new = create_sales_invoice()
 		self.assertEqual([r.status for r in log_rows(SALES_INVOICE_DOCTYPE, new.name)], ["Queued"])
 
+	def test_a_skipped_row_that_carried_a_cancel_is_sent_when_submitted_again(self):
+		si = create_sales_invoice(do_not_submit=True)
+		name = (
+			frappe.get_doc(
+				{
+					"doctype": LOG_DOCTYPE,
+					"status": "Skipped",
+					"reference_doctype": SALES_INVOICE_DOCTYPE,
+					"reference_name": si.name,
+					"cancel_requested": 1,
+					"void_confirmed": 1,
+					"title": "old",
+				}
+			)
+			.insert(ignore_permissions=True)
+			.name
+		)
+		si.submit()
+		row = frappe.db.get_value(
+			LOG_DOCTYPE, name, ["status", "cancel_requested", "void_confirmed", "tenant_id"], as_dict=True
+		)
+		self.assertEqual(
+			(row.status, row.cancel_requested, row.void_confirmed, row.tenant_id),
+			("Queued", 0, 0, TEST_TENANT),
+		)
+
+
+class TestCancel(HookTestCase):
 	def test_cancel_flags_a_synced_row_for_voiding(self):
 		si = create_sales_invoice()
-		name = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0].name
-		frappe.db.set_value(LOG_DOCTYPE, name, {"status": "Synced", "xero_id": "x-1"})
-		self.enqueue.calls.clear()
+		name = self.synced(si)
 		si.reload()
 		si.cancel()
 		row = frappe.db.get_value(LOG_DOCTYPE, name, ["status", "cancel_requested"], as_dict=True)
-		self.assertEqual(row.status, "Queued")
-		self.assertEqual(row.cancel_requested, 1)
-		self.assertEqual([c["job_id"] for c in self.enqueue.calls], [f"xero-drain::{TEST_TENANT}"])
-		self.assertTrue(self.enqueue.calls[0]["enqueue_after_commit"])
+		self.assertEqual((row.status, row.cancel_requested), ("Queued", 1))
+		self.assertEqual(pending_wakes(), [TEST_TENANT])
 
-	def test_cancel_without_row_enqueues_nothing(self):
-		configure_settings(enabled=0)
+	def test_cancel_after_the_log_was_cleared_still_voids(self):
 		si = create_sales_invoice()
+		self.synced(si)
+		frappe.db.delete(LOG_DOCTYPE, {"reference_name": si.name})  # what Log Settings does after 90 days
+		si.reload()
 		si.cancel()
-		self.assertEqual(self.enqueue.calls, [])
+		[row] = log_rows(SALES_INVOICE_DOCTYPE, si.name)
+		self.assertEqual(
+			(row.status, row.cancel_requested, row.xero_id, row.tenant_id),
+			("Queued", 1, f"x-{si.name}", TEST_TENANT),
+		)
+		self.assertEqual(pending_wakes(), [TEST_TENANT])
+
+	def test_cancel_of_a_document_voided_in_xero_or_never_sent_queues_nothing(self):
+		configure_settings(enabled=0)
+		never_sent = create_sales_invoice()
+		configure_settings()
+		voided = create_sales_invoice()
+		self.synced(voided)
+		frappe.db.delete(LOG_DOCTYPE, {"reference_name": voided.name})
+		frappe.db.set_value(SALES_INVOICE_DOCTYPE, voided.name, "xero_status", "VOIDED")
+		for si in (never_sent, voided):
+			si.reload()
+			si.cancel()
+			self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, si.name), [])
+		self.assertEqual(pending_wakes(), [])
 
 
-class TestRolledBackSubmit(FrappeTestCase):
+class TestDelete(HookTestCase):
+	def setUp(self):
+		super().setUp()
+		# as on a site that deletes cancelled invoices: their GL entries go with them (ERPNext's on_trash)
+		frappe.db.set_single_value("Accounts Settings", "delete_linked_ledger_entries", 1)
+		frappe.clear_document_cache("Accounts Settings", "Accounts Settings")
+
+	def test_deleting_a_cancelled_voided_invoice_keeps_its_row_and_frees_the_name(self):
+		si = create_sales_invoice()
+		name = self.synced(si)
+		si.reload()
+		si.cancel()
+		frappe.db.set_value(LOG_DOCTYPE, name, {"status": "Voided", "xero_status": "VOIDED"})
+		frappe.db.set_value(SALES_INVOICE_DOCTYPE, si.name, "xero_status", "VOIDED")
+		forget_wakes()
+		frappe.delete_doc(SALES_INVOICE_DOCTYPE, si.name)  # raised LinkExistsError before
+		row = frappe.db.get_value(
+			LOG_DOCTYPE, name, ["status", "reference_name", "deleted_reference"], as_dict=True
+		)
+		self.assertEqual((row.status, row.reference_name, row.deleted_reference), ("Voided", None, si.name))
+		self.assertEqual(pending_wakes(), [])
+
+	def test_a_name_reused_after_a_delete_gets_a_fresh_row(self):
+		si = create_sales_invoice()
+		old = self.synced(si)
+		si.reload()
+		si.cancel()
+		frappe.db.set_value(LOG_DOCTYPE, old, "status", "Voided")
+		frappe.db.set_value(SALES_INVOICE_DOCTYPE, si.name, "xero_status", "VOIDED")
+		frappe.delete_doc(SALES_INVOICE_DOCTYPE, si.name)
+		forget_wakes()
+		again = create_sales_invoice()  # the series was reverted: the next invoice gets the same name
+		self.assertEqual(again.name, si.name)
+		[row] = log_rows(SALES_INVOICE_DOCTYPE, si.name)
+		self.assertNotEqual(row.name, old)
+		self.assertEqual((row.status, row.cancel_requested, row.xero_id), ("Queued", 0, None))
+		self.assertEqual(pending_wakes(), [TEST_TENANT])
+
+	def test_deleting_a_cancelled_invoice_whose_row_was_cleared_voids_its_live_copy(self):
+		si = create_sales_invoice()
+		self.synced(si)
+		frappe.db.delete(LOG_DOCTYPE, {"reference_name": si.name})
+		si.reload()
+		frappe.db.set_value(SALES_INVOICE_DOCTYPE, si.name, "docstatus", 2)  # cancelled, hook not run
+		frappe.delete_doc(SALES_INVOICE_DOCTYPE, si.name)
+		[row] = frappe.get_all(
+			LOG_DOCTYPE,
+			{"deleted_reference": si.name},
+			["status", "cancel_requested", "xero_id", "reference_name"],
+		)
+		self.assertEqual(
+			(row.status, row.cancel_requested, row.xero_id, row.reference_name),
+			("Queued", 1, f"x-{si.name}", None),
+		)
+		self.assertEqual(pending_wakes(), [TEST_TENANT])
+
+
+class TestRolledBackSubmit(XeroTestCase):
 	"""A submit whose transaction rolls back leaves no row and wakes no drain."""
 
 	def test_rollback_leaves_nothing(self):
@@ -131,6 +258,78 @@ class TestRolledBackSubmit(FrappeTestCase):
 			self.assertEqual(len(log_rows(SALES_INVOICE_DOCTYPE, si.name)), 1)
 			frappe.db.rollback()
 			# whatever commits next must not carry the wake-up of the rolled-back submit
-			frappe.db.after_commit.run()
+			self.assertEqual(pending_wakes(), [])
 		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, si.name), [])
-		self.assertEqual(enqueue.fired, [])
+		self.assertEqual(enqueue.calls, [])
+
+
+class TestWakePolicy(XeroTestCase):
+	"""A wake-up is suppressed only while the tenant's latest drain job is really waiting to start."""
+
+	tenant = "tenant-wake-policy"
+
+	def setUp(self):
+		self.enqueue = EnqueueRecorder()
+		patcher = patch("frappe.enqueue", self.enqueue)
+		patcher.start()
+		self.addCleanup(patcher.stop)
+		self.key = f"{DRAIN_JOB_KEY}:{self.tenant}"
+		self.addCleanup(frappe.cache.delete_value, self.key)
+		self.jobs = []
+		self.addCleanup(lambda: [job.delete() for job in self.jobs])
+
+	def fake_job(self, status: JobStatus, *, in_queue: bool = False) -> str:
+		"""A drain job in RQ as a worker left it, remembered as the tenant's latest."""
+		from frappe.utils.background_jobs import create_job_id, get_queue
+
+		job_id = f"xero-drain::{self.tenant}::{frappe.generate_hash(length=8)}"
+		queue = get_queue("long")
+		job = Job.create(
+			"frappe.utils.background_jobs.execute_job",
+			id=create_job_id(job_id),
+			connection=get_redis_conn(),
+			origin=queue.name,
+		)
+		job.save()
+		job.set_status(status)
+		if in_queue:
+			queue.push_job_id(job.id)
+			self.addCleanup(queue.remove, job.id)
+		self.jobs.append(job)
+		frappe.cache.set_value(self.key, job_id)
+		return job_id
+
+	def test_the_started_job_of_a_killed_worker_does_not_keep_the_organisation_asleep(self):
+		dead = self.fake_job(JobStatus.STARTED)  # SIGKILLed work horse: RQ still says started
+		new = events.wake_drain(self.tenant)
+		self.assertIsNotNone(new)
+		self.assertNotEqual(new, dead)
+		[call] = self.enqueue.calls
+		self.assertEqual((call["method"], call["queue"], call["tenant_id"]), (DRAIN_JOB, "long", self.tenant))
+		self.assertEqual(call["job_id"], new)
+		self.assertNotIn("deduplicate", call)
+		self.assertEqual(frappe.cache.get_value(self.key), new)
+
+	def test_finished_failed_or_unknown_jobs_do_not_suppress(self):
+		for status in (JobStatus.FINISHED, JobStatus.FAILED):
+			self.fake_job(status)
+			self.assertIsNotNone(events.wake_drain(self.tenant), status)
+		frappe.cache.set_value(self.key, "xero-drain::no-such-job")
+		self.assertIsNotNone(events.wake_drain(self.tenant))
+		self.assertEqual(len(self.enqueue.calls), 3)
+
+	def test_a_job_waiting_in_the_queue_suppresses_a_second_one(self):
+		self.fake_job(JobStatus.QUEUED, in_queue=True)
+		self.assertIsNone(events.wake_drain(self.tenant))
+		self.assertEqual(self.enqueue.calls, [])
+
+	def test_a_queued_job_missing_from_the_queue_suppresses_only_while_recent(self):
+		job_id = self.fake_job(JobStatus.QUEUED)  # taken off the list by a worker that died at once
+		job = self.jobs[-1]
+		job.enqueued_at = datetime.utcnow()  # RQ keeps naive UTC
+		job.save()
+		self.assertIsNone(events.wake_drain(self.tenant))
+		job.enqueued_at = job.enqueued_at - timedelta(minutes=5)
+		job.save()
+		self.assertNotEqual(events.wake_drain(self.tenant), job_id)
+		self.assertEqual(len(self.enqueue.calls), 1)

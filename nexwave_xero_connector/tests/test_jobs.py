@@ -1,4 +1,5 @@
-"""drain_tenant and sweep over the real Xero Sync Log, with a fake Xero (run with bench run-tests).
+"""drain_tenant, sweep, the hourly scans and reconnecting, over the real Xero Sync Log, with a fake Xero
+(run with bench run-tests).
 
 FrappeDb.commit is patched to a no-op here: the journal would otherwise commit test data past
 FrappeTestCase's class rollback. One connection sees its own uncommitted writes, so the journal's
@@ -6,22 +7,25 @@ claim-then-select still works; what this does not test is visibility to a second
 """
 
 from contextlib import contextmanager
-from datetime import timedelta
-from unittest.mock import patch
+from datetime import datetime, timedelta
+from unittest.mock import MagicMock, patch
 
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import now_datetime
 
-from nexwave_xero_connector import jobs
+from nexwave_xero_connector import jobs, wiring
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.sync.model import Kind, XeroRecord
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
 	FakeGateway,
+	configure_settings,
+	forget_wakes,
 	isolate_jobs,
 	log_rows,
+	pending_wakes,
 	simple_mapper,
 )
 
@@ -29,7 +33,7 @@ from nexwave_xero_connector.tests.utils import (
 test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
 
 
-class TestDrainAndSweep(FrappeTestCase):
+class TestDrainAndSweep(XeroTestCase):
 	def setUp(self):
 		isolate_jobs(self)
 
@@ -37,7 +41,7 @@ class TestDrainAndSweep(FrappeTestCase):
 		si = create_sales_invoice()
 		with (
 			patch.object(jobs, "is_ready", return_value=False),
-			patch("nexwave_xero_connector.adapters.make_gateway") as make_gateway,
+			patch("nexwave_xero_connector.wiring.make_gateway") as make_gateway,
 		):
 			jobs.drain_tenant(TEST_TENANT)
 		make_gateway.assert_not_called()
@@ -51,7 +55,7 @@ class TestDrainAndSweep(FrappeTestCase):
 		with (
 			patch.object(jobs, "is_ready", return_value=True),
 			patch.object(jobs, "organisation_facts", return_value=None),
-			patch("nexwave_xero_connector.adapters.make_gateway", return_value=gateway),
+			patch("nexwave_xero_connector.wiring.make_gateway", return_value=gateway),
 			patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
 		):
 			yield
@@ -75,6 +79,31 @@ class TestDrainAndSweep(FrappeTestCase):
 			frappe.db.get_value("Customer", si.customer, "xero_contact_id"), "contact id cached on the party"
 		)
 
+	def test_an_invoice_reusing_a_deleted_invoice_name_is_pushed_on_its_own_row(self):
+		frappe.db.set_single_value("Accounts Settings", "delete_linked_ledger_entries", 1)
+		gateway = FakeGateway()
+		si = create_sales_invoice()
+		with self.connected_to(gateway):
+			jobs.drain_tenant(TEST_TENANT)
+			old = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
+			si.reload()
+			si.cancel()
+			jobs.drain_tenant(TEST_TENANT)  # voids it in Xero
+			self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, old.name, "status"), "Voided")
+			frappe.delete_doc(SALES_INVOICE_DOCTYPE, si.name)
+			again = create_sales_invoice()
+			self.assertEqual(again.name, si.name)
+			jobs.drain_tenant(TEST_TENANT)
+		[row] = log_rows(SALES_INVOICE_DOCTYPE, si.name)
+		self.assertNotEqual(row.name, old.name)
+		self.assertEqual(row.status, "Synced", row.error_message)
+		self.assertNotEqual(row.xero_id, old.xero_id)
+		self.assertEqual([b["Number"] for b in gateway.created], [si.name, si.name])
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, old.name, "deleted_reference"), si.name)
+		frappe.db.delete(
+			LOG_DOCTYPE, {"name": ("in", [row.name, old.name])}
+		)  # tests in this class share the queue
+
 	def test_hourly_drift_scan_fails_an_invoice_voided_in_xero(self):
 		gateway = FakeGateway()
 		si = create_sales_invoice()
@@ -93,7 +122,7 @@ class TestDrainAndSweep(FrappeTestCase):
 		frappe.db.delete(LOG_DOCTYPE, {"status": "Queued"})
 		expired = self.queued_row("tenant-expired")
 		held = self.queued_row("tenant-held")
-		now = now_datetime()
+		now = datetime.utcnow()  # leases are kept in UTC, on the database's clock
 		frappe.db.set_value(
 			LOG_DOCTYPE,
 			expired,
@@ -104,28 +133,118 @@ class TestDrainAndSweep(FrappeTestCase):
 		)
 		with patch.object(jobs, "is_ready", return_value=True):
 			jobs.sweep()
-		self.assertEqual([c["tenant_id"] for c in self.enqueue.calls], ["tenant-expired"])
-		self.assertEqual(self.enqueue.calls[0]["job_id"], "xero-drain::tenant-expired")
-		self.assertTrue(self.enqueue.calls[0]["deduplicate"])
+		self.assertEqual(self.enqueue.tenants(), ["tenant-expired"])
+		self.assertTrue(self.enqueue.calls[0]["job_id"].startswith("xero-drain::tenant-expired::"))
+		self.assertNotIn("deduplicate", self.enqueue.calls[0])
 
 	def test_sweep_does_nothing_until_connected(self):
 		self.queued_row("tenant-waiting")
 		jobs.sweep()  # settings have no connected app/user
 		self.assertEqual(self.enqueue.calls, [])
 
-	def queued_row(self, tenant_id: str) -> str:
-		"""Insert a bare Queued row for a made-up document of the tenant."""
-		return (
-			frappe.get_doc(
-				{
-					"doctype": LOG_DOCTYPE,
-					"status": "Queued",
-					"reference_doctype": SALES_INVOICE_DOCTYPE,
-					"reference_name": f"SINV-{frappe.generate_hash(length=8)}",
-					"tenant_id": tenant_id,
-					"title": "test",
-				}
-			)
-			.insert(ignore_permissions=True, ignore_links=True)
-			.name
+	def test_an_unexpected_failure_leaves_its_trace_in_the_error_log(self):
+		gateway = FakeGateway()
+		si = create_sales_invoice()
+		gateway.create_documents = MagicMock(side_effect=ValueError("Invalid isoformat string: '2025-13-45'"))
+		with self.connected_to(gateway):
+			jobs.drain_tenant(TEST_TENANT)
+		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
+		self.assertTrue(row.error_log, row.error_message)
+		error = frappe.get_doc("Error Log", row.error_log)
+		self.assertEqual((error.reference_doctype, error.reference_name), (LOG_DOCTYPE, row.name))
+		self.assertIn("ValueError", error.error)
+		self.assertIn("Traceback", error.error)
+		attempts = frappe.get_all("Xero Sync Attempt", filters={"parent": row.name}, pluck="error_log")
+		self.assertEqual(attempts, [row.error_log])
+		frappe.db.delete(LOG_DOCTYPE, {"name": row.name})
+
+	def test_record_trace_links_the_row_and_keeps_the_title_on_one_line(self):
+		name = wiring.record_trace(
+			"SINV-1\nfailed", "Traceback (most recent call last):\nValueError: x", "row-1"
 		)
+		error = frappe.get_doc("Error Log", name)
+		self.assertEqual(error.method, "SINV-1 failed")
+		self.assertEqual((error.reference_doctype, error.reference_name), (LOG_DOCTYPE, "row-1"))
+		self.assertIn("ValueError: x", error.error)
+
+	def queued_row(self, tenant_id: str, **values) -> str:
+		"""Insert a bare Queued row for a made-up document of the tenant."""
+		return queued_row(tenant_id, **values)
+
+
+def queued_row(tenant_id: str, **values) -> str:
+	"""Insert a bare Queued row for a made-up document of the tenant."""
+	return (
+		frappe.get_doc(
+			{
+				"doctype": LOG_DOCTYPE,
+				"status": "Queued",
+				"reference_doctype": SALES_INVOICE_DOCTYPE,
+				"reference_name": f"SINV-{frappe.generate_hash(length=8)}",
+				"tenant_id": tenant_id,
+				"title": "test",
+				**values,
+			}
+		)
+		.insert(ignore_permissions=True, ignore_links=True)
+		.name
+	)
+
+
+class TestReconnect(XeroTestCase):
+	def setUp(self):
+		isolate_jobs(self)
+
+	def test_reconnecting_releases_rows_that_waited_for_the_connection_and_wakes_their_drains(self):
+		later = now_datetime() + timedelta(minutes=15)
+		waiting = queued_row("tenant-reconnect", error_class="Connection", next_attempt_at=later)
+		backing_off = queued_row("tenant-busy", error_class="Rate Limited", next_attempt_at=later)
+		self.assertEqual(jobs.resume_after_reconnect(), ["tenant-reconnect"])
+		row = frappe.db.get_value(LOG_DOCTYPE, waiting, ["error_class", "next_attempt_at"], as_dict=True)
+		self.assertEqual((row.error_class, row.next_attempt_at), (None, None))
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, backing_off, "error_class"), "Rate Limited")
+		self.assertEqual(pending_wakes(), ["tenant-reconnect"])
+
+
+class TestScans(XeroTestCase):
+	def setUp(self):
+		isolate_jobs(self)
+
+	def test_one_organisation_failing_does_not_stop_the_drift_scan_of_the_others(self):
+		configure_settings(tenants={"_Test Company": "tenant-broken", "_Test Company 1": "tenant-fine"})
+		synced = queued_row("tenant-fine", xero_id="inv-fine")
+		frappe.db.set_value(LOG_DOCTYPE, synced, "status", "Synced")
+		gateway = FakeGateway()
+
+		def removed_since(tenant_id, since):
+			if tenant_id == "tenant-broken":
+				raise ValueError("malformed date from Xero")
+			return [XeroRecord(Kind.SALES_INVOICE, "inv-fine", "INV-1", "VOIDED")]
+
+		gateway.removed_since = removed_since
+		errors_before = frappe.db.count("Error Log", {"method": "Xero drift scan of tenant-broken failed"})
+		with (
+			patch.object(jobs, "is_ready", return_value=True),
+			patch("nexwave_xero_connector.wiring.make_gateway", return_value=gateway),
+		):
+			jobs.scan_orphans()
+		self.assertEqual(frappe.db.get_value(LOG_DOCTYPE, synced, "status"), "Failed")
+		self.assertEqual(
+			frappe.db.count("Error Log", {"method": "Xero drift scan of tenant-broken failed"}),
+			errors_before + 1,
+		)
+
+	def test_orphan_scan_voids_a_cancelled_invoice_whose_row_was_cleared(self):
+		si = create_sales_invoice()
+		frappe.db.delete(LOG_DOCTYPE, {"reference_name": si.name})
+		frappe.db.set_value(
+			SALES_INVOICE_DOCTYPE,
+			si.name,
+			{"docstatus": 2, "xero_id": "inv-cleared", "xero_status": "AUTHORISED"},
+		)
+		forget_wakes()
+		found = jobs.flag_orphans()
+		self.assertIn({"doctype": SALES_INVOICE_DOCTYPE, "name": si.name}, found)
+		[row] = log_rows(SALES_INVOICE_DOCTYPE, si.name)
+		self.assertEqual((row.status, row.cancel_requested, row.xero_id), ("Queued", 1, "inv-cleared"))
+		self.assertEqual(pending_wakes(), [TEST_TENANT])

@@ -1,7 +1,8 @@
 """OAuth, organisations and token refresh on a real site against the Xero emulator.
 
-Run on a site of its own: the TokenKeeper commits (its one commit point), so these tests clean up after
-themselves instead of relying on the test transaction's rollback.
+The TokenKeeper commits (its one commit point), so the class transaction's rollback cannot undo what
+these tests do: the class puts the settings, Connected Apps, tokens and its user back as it found them,
+and XeroTestCase fails it if anything is left changed.
 """
 
 from __future__ import annotations
@@ -14,25 +15,35 @@ from unittest import mock
 
 import frappe
 import requests
-from frappe.tests.utils import FrappeTestCase
-from frappe.utils.password import get_decrypted_password
+from frappe.utils.password import (
+	get_decrypted_password,
+	remove_encrypted_password,
+	set_encrypted_password,
+)
 
-from nexwave_xero_connector import oauth
+from nexwave_xero_connector import connection, oauth, wiring
 from nexwave_xero_connector.constants import (
 	CONNECTED_APP_DOCTYPE,
 	CONNECTION_BROKEN,
 	CONNECTION_CONNECTED,
+	LOG_DOCTYPE,
 	SETTINGS_DOCTYPE,
 	TOKEN_CACHE_DOCTYPE,
 )
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import ErrorClass
+from nexwave_xero_connector.tests.site_state import XeroTestCase
+from nexwave_xero_connector.xero.governor import RateGovernor
 
 TENANT_A = "tenant-oauth-a"
 TENANT_B = "tenant-oauth-b"
-COMPANY_A = "_OAuth Company A"
-COMPANY_B = "_OAuth Company B"
+# ERPNext's own test companies: a test must not create masters that outlive it
+COMPANY_A = "_Test Company"
+COMPANY_B = "_Test Company 1"
 ACCOUNTS_USER = "oauth-accounts-user@example.com"
+SETTINGS_TABLES = ("tenants", "tax_mappings", "account_mappings", "tracking_mappings")
+
+test_dependencies = ["Company"]
 
 
 def load_emulator():
@@ -49,64 +60,59 @@ def load_emulator():
 	return sys.modules[name].XeroEmulator
 
 
-def ensure_company(name: str, abbr: str) -> None:
-	if not frappe.db.exists("Company", name):
-		frappe.get_doc(
-			{
-				"doctype": "Company",
-				"company_name": name,
-				"abbr": abbr,
-				"default_currency": "NZD",
-				"country": "New Zealand",
-			}
-		).insert(ignore_permissions=True)
-
-
-class TestOAuth(FrappeTestCase):
+class TestOAuth(XeroTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
+		cls.saved_settings = frappe.get_single(SETTINGS_DOCTYPE)
+		cls.saved_secret = get_decrypted_password(
+			SETTINGS_DOCTYPE, SETTINGS_DOCTYPE, "client_secret", raise_exception=False
+		)
+		cls.apps_before = set(frappe.get_all(CONNECTED_APP_DOCTYPE, pluck="name"))
 		cls.emu = load_emulator()(strict_auth=True)
 		cls.emu.start(port=0)
 		cls.emu.add_tenant(TENANT_A, name="OAuth Org A", short_code="!OrgA")
 		cls.emu.add_tenant(TENANT_B, name="OAuth Org B")
 		cls.saved_conf = {k: frappe.conf.get(k) for k in cls.emu.site_config()}
 		frappe.conf.update(cls.emu.site_config())
-		ensure_company(COMPANY_A, "_OCA")
-		ensure_company(COMPANY_B, "_OCB")
 		if not frappe.db.exists("User", ACCOUNTS_USER):
 			user = frappe.get_doc(
 				{"doctype": "User", "email": ACCOUNTS_USER, "first_name": "OAuth", "send_welcome_email": 0}
 			)
 			user.append("roles", {"role": "Accounts User"})
 			user.insert(ignore_permissions=True)
-		frappe.db.commit()  # the keeper commits during the tests; the fixtures must exist for it
 
 	@classmethod
 	def tearDownClass(cls):
 		cls.emu.stop()
 		frappe.conf.update(cls.saved_conf)
-		cls.forget_connection()
+		cls.restore_site()
 		super().tearDownClass()
 
-	@staticmethod
-	def forget_connection():
-		"""The keeper committed tokens and settings during the tests: take them back out, so later test
-		classes on this site start disconnected (the class rollback cannot undo a commit)."""
+	@classmethod
+	def restore_site(cls):
+		"""The keeper committed tokens, settings and fixtures during the tests: put the site back as the
+		class found it (the class rollback cannot undo a commit)."""
 		frappe.set_user("Administrator")
-		app = frappe.db.get_single_value(SETTINGS_DOCTYPE, "connected_app")
-		frappe.db.set_single_value(
-			SETTINGS_DOCTYPE,
-			{
-				"connected_app": None,
-				"connected_user": None,
-				"connection_status": None,
-				"connection_note": None,
-			},
-		)
-		if app:
+		frappe.db.rollback()
+		for app in set(frappe.get_all(CONNECTED_APP_DOCTYPE, pluck="name")) - cls.apps_before:
 			for name in frappe.get_all(TOKEN_CACHE_DOCTYPE, filters={"connected_app": app}, pluck="name"):
 				frappe.delete_doc(TOKEN_CACHE_DOCTYPE, name, ignore_permissions=True, force=True)
+			frappe.delete_doc(CONNECTED_APP_DOCTYPE, app, ignore_permissions=True, force=True)
+		saved = cls.saved_settings.as_dict(no_default_fields=True)
+		saved.pop("client_secret", None)
+		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings.update({k: v for k, v in saved.items() if k not in SETTINGS_TABLES})
+		for table in SETTINGS_TABLES:
+			settings.set(table, [row for row in saved.get(table) or []])
+		settings.flags.ignore_validate = True
+		settings.save(ignore_permissions=True)
+		if cls.saved_secret:
+			set_encrypted_password(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE, cls.saved_secret, "client_secret")
+		else:
+			remove_encrypted_password(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE, "client_secret")
+		if frappe.db.exists("User", ACCOUNTS_USER):
+			frappe.delete_doc("User", ACCOUNTS_USER, ignore_permissions=True, force=True)
 		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
 		frappe.db.commit()  # test cleanup of what the keeper committed
 
@@ -196,13 +202,13 @@ class TestOAuth(FrappeTestCase):
 		self.assertEqual(frappe.db.get_single_value(SETTINGS_DOCTYPE, "connected_user"), "Administrator")
 
 	def test_connected_marks_connected_again(self):
-		oauth.mark_broken("test")
-		self.assertFalse(oauth.is_connection_usable())
+		connection.mark_broken("test")
+		self.assertFalse(connection.is_connection_usable())
 		oauth.connected()
 		self.assertEqual(
 			frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_status"), CONNECTION_CONNECTED
 		)
-		self.assertTrue(oauth.is_connection_usable())
+		self.assertTrue(connection.is_connection_usable())
 		self.assertEqual(frappe.local.response["type"], "redirect")
 
 	# ---- permissions --------------------------------------------------------------------------------
@@ -253,6 +259,30 @@ class TestOAuth(FrappeTestCase):
 		)
 		self.assertEqual(frappe.get_single(SETTINGS_DOCTYPE).tenants[0].short_code, "!OrgA")
 
+	def test_settings_screens_call_xero_through_the_rate_governor(self):
+		oauth.bind_organisation(COMPANY_A, TENANT_A)
+		with mock.patch.object(RateGovernor, "begin", autospec=True, side_effect=RateGovernor.begin) as begin:
+			oauth.test_connection()
+			self.assertEqual([c.args[1] for c in begin.call_args_list], [TENANT_A])
+			oauth.load_from_xero(TENANT_A)
+		self.assertEqual({c.args[1] for c in begin.call_args_list}, {TENANT_A})
+		self.assertEqual(len(begin.call_args_list), 4)  # organisation, tax rates, accounts, tracking
+
+	def test_connected_resumes_rows_that_waited_for_the_connection(self):
+		from nexwave_xero_connector.tests.test_jobs import queued_row
+
+		row = queued_row(
+			TENANT_A, error_class="Connection", next_attempt_at=frappe.utils.add_to_date(None, minutes=15)
+		)
+		connection.mark_broken("invalid_grant")
+		with mock.patch("nexwave_xero_connector.events.wake_drain") as wake:
+			oauth.connected()
+		values = frappe.db.get_value(LOG_DOCTYPE, row, ["error_class", "next_attempt_at"], as_dict=True)
+		self.assertEqual((values.error_class, values.next_attempt_at), (None, None))
+		wake.assert_called_once_with(TENANT_A)  # at the commit, not at the next sweep
+		frappe.db.delete(LOG_DOCTYPE, {"name": row})
+		frappe.db.commit()  # test cleanup: connected() committed the row
+
 	def test_load_from_xero_flags_stale_mappings(self):
 		oauth.bind_organisation(COMPANY_A, TENANT_A)
 		frappe.get_doc(
@@ -280,14 +310,14 @@ class TestOAuth(FrappeTestCase):
 		self.assertEqual(result["connections_removed"], 2)
 		self.assertFalse(any(t.connected for t in self.emu.tenants.values()))
 		self.assertFalse(frappe.db.exists(TOKEN_CACHE_DOCTYPE, f"{self.app.name}-Administrator"))
-		self.assertFalse(oauth.is_connection_usable())
+		self.assertFalse(connection.is_connection_usable())
 
 	# ---- refresh ------------------------------------------------------------------------------------
 
 	def test_expiring_token_is_refreshed_once_and_stored_encrypted(self):
 		self.age_token(1600)  # 200 s left: inside the 5-minute margin
 		before = self.emu.token_calls
-		keeper = oauth.token_keeper()
+		keeper = wiring.token_keeper()
 		token = keeper.current()
 		self.assertEqual(self.emu.token_calls - before, 1)
 		self.assertNotEqual(token["access_token"], self.token["access_token"])
@@ -310,15 +340,15 @@ class TestOAuth(FrappeTestCase):
 		requests.post(self.emu.revoke_url, data={"token": self.token["refresh_token"]}, timeout=10)
 		self.age_token(1800)
 		with self.assertRaises(XeroError) as info:
-			oauth.token_keeper().current()
+			wiring.token_keeper().current()
 		self.assertEqual(info.exception.error_class, ErrorClass.CONNECTION)
 		self.assertEqual(frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_status"), CONNECTION_BROKEN)
 		self.assertIn("Reconnect", frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_note"))
-		self.assertFalse(oauth.is_connection_usable())
+		self.assertFalse(connection.is_connection_usable())
 		self.assertTrue(frappe.db.exists("Notification Log", {"subject": "Xero connection broken"}))
 		before = self.emu.token_calls
 		with self.assertRaises(XeroError):
-			oauth.token_keeper().current()
+			wiring.token_keeper().current()
 		self.assertEqual(self.emu.token_calls, before)
 
 	def test_refresh_idle_connection(self):
@@ -336,13 +366,12 @@ class TestOAuth(FrappeTestCase):
 	# ---- gateway ------------------------------------------------------------------------------------
 
 	def test_make_gateway_uses_keeper_and_governor(self):
-		from nexwave_xero_connector import adapters
 		from nexwave_xero_connector.xero import governor
 
 		frappe.db.set_single_value(SETTINGS_DOCTYPE, "xero_plan", "Starter")
 		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
 		with mock.patch.object(governor, "hooks", wraps=governor.hooks) as hooks:
-			gateway = adapters.make_gateway()
+			gateway = wiring.make_gateway()
 		self.assertIsNotNone(gateway)
 		[gov] = hooks.call_args.args
 		self.assertEqual(gov.per_day, 1000)

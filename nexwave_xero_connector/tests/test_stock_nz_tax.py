@@ -3,14 +3,13 @@
 ERPNext 15 creates, for a new company in New Zealand, a Sales, a Purchase and an Item Tax Template all named
 "New Zealand - <abbr>" (setup_wizard/data/country_wise_tax.json via operations/taxes_setup.py, called from
 Company.on_update). Nothing here saves Xero Sync Settings: the settings are built in memory and handed to
-load_config, and everything else is undone by FrappeTestCase's class rollback (run with bench run-tests).
+load_config, and everything else is undone by the class rollback (XeroTestCase checks it was) (run with bench run-tests).
 """
 
 from unittest.mock import patch
 
 import frappe
 from erpnext.controllers.accounts_controller import get_taxes_and_charges
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import today
 
 from nexwave_xero_connector.adapters import FrappeMasters, load_config
@@ -25,6 +24,7 @@ from nexwave_xero_connector.sync.config import (
 	SALES_TAXES_TEMPLATE,
 )
 from nexwave_xero_connector.sync.mapping import build_payload
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 
 COMPANY = "_Xero Stock NZ Ltd"
 ABBR = "_XNZ"
@@ -180,7 +180,7 @@ def stock_settings(accounts: frappe._dict, *tax_rows: tuple[str, str]):
 	return settings
 
 
-class TestStockNewZealandTaxes(FrappeTestCase):
+class TestStockNewZealandTaxes(XeroTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -55,19 +56,36 @@ def log_rows(doctype: str, name: str) -> list[dict]:
 
 
 class EnqueueRecorder:
-	"""Stands in for frappe.enqueue: records each call and, like Frappe, defers after-commit ones to the
-	transaction's after_commit callbacks (dropped by a rollback)."""
+	"""Stands in for frappe.enqueue: records each call instead of reaching Redis."""
 
 	def __init__(self):
 		self.calls: list[dict] = []
-		self.fired: list[str] = []
 
 	def __call__(self, method, **kwargs):
 		self.calls.append({"method": method, **kwargs})
-		if kwargs.get("enqueue_after_commit"):
-			frappe.db.after_commit.add(lambda: self.fired.append(kwargs.get("job_id")))
-		else:
-			self.fired.append(kwargs.get("job_id"))
+
+	def tenants(self) -> list[str]:
+		return [c["tenant_id"] for c in self.calls]
+
+
+def pending_wakes() -> list[str]:
+	"""Tenants whose drain is woken when the current transaction commits, in order."""
+	from nexwave_xero_connector.events import wake_drain
+
+	return [
+		f.args[0]
+		for f in frappe.db.after_commit._functions
+		if isinstance(f, functools.partial) and f.func is wake_drain
+	]
+
+
+def forget_wakes() -> None:
+	"""Drop the wake-ups earlier tests of the class registered (FrappeTestCase never commits)."""
+	from nexwave_xero_connector.events import wake_drain
+
+	callbacks = frappe.db.after_commit._functions
+	for f in [f for f in callbacks if isinstance(f, functools.partial) and f.func is wake_drain]:
+		callbacks.remove(f)
 
 
 class FakeGateway:
@@ -132,6 +150,7 @@ def isolate_jobs(testcase, *extra_patches: tuple[str, object]) -> None:
 	`testcase.enqueue`, and the journal's commits recorded in `testcase.commits` instead of committing
 	past FrappeTestCase's class rollback. `extra_patches` are more (target, value) pairs."""
 	configure_settings()
+	forget_wakes()
 	testcase.enqueue = EnqueueRecorder()
 	testcase.commits = []
 	for target, value in (

@@ -2,11 +2,11 @@
 # For license information, please see license.txt
 
 import frappe
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import add_days, now_datetime
 
 from nexwave_xero_connector.constants import LOG_DOCTYPE
 from nexwave_xero_connector.nexwave_xero_connector.doctype.xero_sync_log.xero_sync_log import XeroSyncLog
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 
 
 def make_log(status: str, reference_name: str | None = None, age_days: int = 0) -> str:
@@ -31,7 +31,7 @@ def make_log(status: str, reference_name: str | None = None, age_days: int = 0) 
 	return name
 
 
-class TestXeroSyncLog(FrappeTestCase):
+class TestXeroSyncLog(XeroTestCase):
 	def test_clear_old_logs_keeps_unfinished_rows(self):
 		old = {status: make_log(status, age_days=120) for status in ("Synced", "Voided", "Skipped", "Failed")}
 		old["Queued"] = make_log("Queued", age_days=120)

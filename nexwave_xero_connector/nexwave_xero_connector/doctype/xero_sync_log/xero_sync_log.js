@@ -3,13 +3,14 @@ frappe.ui.form.on("Xero Sync Log", {
 	refresh(frm) {
 		const api = "nexwave_xero_connector.api";
 		const doc = frm.doc;
-		const stuck = doc.status === "Queued" && doc.stuck;
+		// derived on the server from time (XeroSyncLog.onload): shows even when no worker runs
+		const stuck = doc.status === "Queued" && Boolean((doc.__onload || {}).stuck);
 		const can_manage =
 			frappe.session.user === "Administrator" ||
 			frappe.user.has_role(["Accounts Manager", "System Manager"]);
 
 		frm.disable_save();
-		frm.set_intro(nexwave_xero_log_intro(doc), nexwave_xero_log_colour(doc));
+		frm.set_intro(nexwave_xero_log_intro(doc, stuck), nexwave_xero_log_colour(doc, stuck));
 
 		if (doc.reference_doctype && doc.reference_name) {
 			frm.add_custom_button(__("Open {0}", [__(doc.reference_doctype)]), () =>
@@ -49,8 +50,8 @@ frappe.ui.form.on("Xero Sync Log", {
 	},
 });
 
-function nexwave_xero_log_colour(doc) {
-	if (doc.status === "Queued" && doc.stuck) {
+function nexwave_xero_log_colour(doc, stuck) {
+	if (stuck) {
 		return "red";
 	}
 	return (
@@ -60,10 +61,10 @@ function nexwave_xero_log_colour(doc) {
 	);
 }
 
-function nexwave_xero_log_intro(doc) {
+function nexwave_xero_log_intro(doc, stuck) {
 	const message = doc.error_message ? frappe.utils.escape_html(doc.error_message) : "";
 	const number = doc.xero_number || doc.xero_id || "";
-	if (doc.status === "Queued" && doc.stuck) {
+	if (stuck) {
 		return __("Stuck: queued but not moved for a while. The sweep keeps trying; press Retry to try now.") +
 			(message ? "<br>" + message : "");
 	}

@@ -3,10 +3,9 @@
 
 import frappe
 from frappe.model.document import Document
-from frappe.query_builder import Interval
-from frappe.query_builder.functions import Now
+from frappe.utils import add_days, now_datetime
 
-from nexwave_xero_connector.constants import CLEARABLE_LOG_STATUSES, LOG_DOCTYPE
+from nexwave_xero_connector.constants import LOG_DOCTYPE
 
 
 class XeroSyncLog(Document):
@@ -15,21 +14,24 @@ class XeroSyncLog(Document):
 	Rows are written by the journal's SQL (sync/journal.py) and by events.py; the form is read-only.
 	"""
 
+	def onload(self):
+		"""Tell the form whether the row is stuck now (derived from time, not a flag a job must set)."""
+		from nexwave_xero_connector.adapters import FrappeDb
+		from nexwave_xero_connector.api import stuck_minutes
+		from nexwave_xero_connector.sync.journal import stuck_names
+
+		stuck = stuck_names(FrappeDb(), now_datetime(), stuck_minutes(), [self.name])
+		self.set_onload("stuck", bool(stuck))
+
 	@staticmethod
 	def clear_old_logs(days: int = 90) -> None:
-		"""Delete finished rows (Synced, Voided, Skipped) older than `days`; Queued/Failed/Orphan stay."""
-		log = frappe.qb.DocType(LOG_DOCTYPE)
-		names = (
-			frappe.qb.from_(log)
-			.select(log.name)
-			.where(log.modified < (Now() - Interval(days=days)))
-			.where(log.status.isin(CLEARABLE_LOG_STATUSES))
-			.run(pluck=True)
-		)
-		if not names:
-			return
-		frappe.db.delete("Xero Sync Attempt", {"parenttype": LOG_DOCTYPE, "parent": ("in", names)})
-		frappe.db.delete(LOG_DOCTYPE, {"name": ("in", names)})
+		"""Log Settings' clean-up: finished rows (Synced, Voided, Skipped) older than `days` go, with
+		their attempts; Queued, Failed and Orphan rows stay. A cancelled document whose row went here
+		is still voided: its own Xero ID is the link (events.request_void, the orphan scan)."""
+		from nexwave_xero_connector.adapters import FrappeDb
+		from nexwave_xero_connector.sync.journal import clear_old_rows
+
+		clear_old_rows(FrappeDb(), add_days(now_datetime(), -days))
 
 
 def on_doctype_update():

@@ -1,13 +1,15 @@
 // Xero Sync Log list: one indicator per status, bulk Retry and bulk Void in Xero for managers.
+// "Stuck" is derived on the server from time (api.stuck_rows), so it shows even when no worker runs.
 const XERO_SYNC_API = "nexwave_xero_connector.api";
+const xero_stuck_rows = new Set();
 
 frappe.listview_settings["Xero Sync Log"] = {
-	add_fields: ["status", "stuck", "reference_doctype", "xero_number", "error_class"],
+	add_fields: ["status", "reference_doctype", "xero_number", "error_class"],
 	hide_name_column: true,
 
 	get_indicator(doc) {
-		if (doc.status === "Queued" && doc.stuck) {
-			return [__("Stuck"), "red", "status,=,Queued|stuck,=,1"];
+		if (doc.status === "Queued" && xero_stuck_rows.has(doc.name)) {
+			return [__("Stuck"), "red", "status,=,Queued"];
 		}
 		const colours = {
 			Queued: "orange",
@@ -18,6 +20,21 @@ frappe.listview_settings["Xero Sync Log"] = {
 			Orphan: "purple",
 		};
 		return [__(doc.status), colours[doc.status] || "gray", `status,=,${doc.status}`];
+	},
+
+	refresh(listview) {
+		const queued = (listview.data || []).filter((d) => d.status === "Queued").map((d) => d.name);
+		if (!queued.length) {
+			return;
+		}
+		frappe.xcall(`${XERO_SYNC_API}.stuck_rows`, { names: queued }).then((stuck) => {
+			const changed = queued.some((name) => xero_stuck_rows.has(name) !== stuck.includes(name));
+			queued.forEach((name) => xero_stuck_rows.delete(name));
+			stuck.forEach((name) => xero_stuck_rows.add(name));
+			if (changed) {
+				listview.render();
+			}
+		});
 	},
 
 	onload(listview) {

@@ -2,9 +2,9 @@
 # For license information, please see license.txt
 
 import frappe
-from frappe.tests.utils import FrappeTestCase
 
 from nexwave_xero_connector.constants import SETTINGS_DOCTYPE
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 
 COMPANY = "_Test Company"
 OTHER_COMPANY = "_Test Company 1"
@@ -20,7 +20,7 @@ def settings_with(**values):
 	return doc
 
 
-class TestXeroSyncSettings(FrappeTestCase):
+class TestXeroSyncSettings(XeroTestCase):
 	def test_batch_size_between_1_and_50(self):
 		for size in (0, 51):
 			with self.assertRaises(frappe.ValidationError, msg=size):

@@ -1,8 +1,8 @@
 # Copyright (c) 2025, NexWave and contributors
 # For license information, please see license.txt
 
-from frappe.tests.utils import FrappeTestCase
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 
 
-class TestXeroTrackingMapping(FrappeTestCase):
+class TestXeroTrackingMapping(XeroTestCase):
 	"""Child table: behaviour is tested through its parent."""

@@ -13,7 +13,7 @@ import frappe
 from frappe import _
 from frappe.utils import cint, getdate
 
-from nexwave_xero_connector import adapters
+from nexwave_xero_connector import adapters, wiring
 from nexwave_xero_connector.api import xero_url_for
 from nexwave_xero_connector.backfill_job import FIELDS
 from nexwave_xero_connector.constants import LOG_DOCTYPE, XERO_ID_FIELD
@@ -48,7 +48,7 @@ def execute(filters=None):
 	tenant_id = config.tenant_for(company)
 	if not tenant_id:
 		frappe.throw(_("Company {0} has no Xero organisation.").format(company))
-	xero = adapters.make_gateway().documents_dated(tenant_id, date_from, date_to)
+	xero = wiring.make_gateway().documents_dated(tenant_id, date_from, date_to)
 	result = compare(erp, xero, config.site_url)
 	rows = summary_rows(erp, result) + [difference_row(d, tenant_id) for d in result.differences]
 	message = _("{0} differences. Xero was read with about {1} API calls.").format(

@@ -18,8 +18,8 @@ from nexwave_xero_connector.xero.client import build_accounting_api, build_ident
 from nexwave_xero_connector.xero.errors import classify
 from nexwave_xero_connector.xero.hosts import XeroHosts
 from nexwave_xero_connector.xero.tokens import SqlTokenTable, TokenKeeper, http_refresher
+from tests.integration.test_tokens import KEY, TABLE, seed
 from tests.support.db import PyMySqlDb
-from tests.unit.test_tokens import KEY, TABLE, seed
 
 CLIENT_ID = "client-id-public"
 CLIENT_SECRET = "client-secret-DO-NOT-LEAK-4b1d"
