@@ -2,7 +2,7 @@
 
 Run with the bench's Python from its sites directory, with no worker running:
 
-    cd /work/bench/sites && ../env/bin/python /path/to/tests/benchmarks/submit_overhead.py nxc.localhost 50
+    cd /path/to/frappe-bench/sites && ../env/bin/python /path/to/clone/tests/benchmarks/submit_overhead.py SITE 50
 
 Each round inserts a draft Sales Invoice (not timed), then times submit() plus the after-commit callbacks
 (where the drain wake-up runs) and rolls back, so the site keeps nothing. Rounds alternate A (the app's
