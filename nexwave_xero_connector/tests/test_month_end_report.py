@@ -72,7 +72,7 @@ class TestErpnextVsXero(FrappeTestCase):
 				XeroRecord(Kind.SALES_INVOICE, "x-other", "HAND-1", "AUTHORISED", total=Decimal("5")),
 			]
 		)
-		with patch("nexwave_xero_connector.adapters.make_gateway", return_value=xero):
+		with patch("nexwave_xero_connector.wiring.make_gateway", return_value=xero):
 			_columns, rows, message = report.execute({**self.filters, "read_xero": 1})
 		figures = rows[0]
 		self.assertEqual((figures["erp_count"], figures["xero_count"]), (2, 2))

@@ -12,7 +12,7 @@ from unittest.mock import patch
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
 
-from nexwave_xero_connector import adapters, jobs, reconcile_job
+from nexwave_xero_connector import adapters, jobs, reconcile_job, wiring
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.sync.config import TenantLink
 from nexwave_xero_connector.sync.errors import XeroError
@@ -96,7 +96,7 @@ class TestUntrackedActions(ApiTestCase):
 		orphan = make_orphan()
 		xero_id = frappe.db.get_value(DOCTYPE, orphan, "xero_id")
 		gateway = ReconcileGateway([xero_invoice(xero_id, "SINV-X")])
-		with self.set_user(MANAGER), patch.object(adapters, "make_gateway", return_value=gateway):
+		with self.set_user(MANAGER), patch.object(wiring, "make_gateway", return_value=gateway):
 			result = reconcile_job.void_untracked([orphan])
 		self.assertEqual(result, {"voided": 1, "still_live": 0, "unchanged": 0})
 		self.assertEqual(gateway.changes, [(xero_id, "VOIDED")])
@@ -109,7 +109,7 @@ class TestUntrackedActions(ApiTestCase):
 		xero_id = frappe.db.get_value(DOCTYPE, orphan, "xero_id")
 		paid = xero_invoice(xero_id, "SINV-X", amount_paid=Decimal("40.00"))
 		gateway = ReconcileGateway([paid])
-		with self.set_user(MANAGER), patch.object(adapters, "make_gateway", return_value=gateway):
+		with self.set_user(MANAGER), patch.object(wiring, "make_gateway", return_value=gateway):
 			result = reconcile_job.void_untracked([orphan])
 		self.assertEqual(result["still_live"], 1)
 		self.assertEqual(gateway.changes, [])
@@ -140,7 +140,7 @@ class TestReconcileJob(ApiTestCase):
 		config = replace(adapters.load_config(), tenants=tuple(TenantLink(c, t, c, "") for c, t in tenants))
 		with (
 			patch.object(jobs, "is_ready", return_value=True),
-			patch.object(adapters, "make_gateway", return_value=gateway),
+			patch.object(wiring, "make_gateway", return_value=gateway),
 			patch.object(adapters, "load_config", return_value=config),
 		):
 			return reconcile_job.reconcile_untracked()
@@ -192,7 +192,7 @@ class TestReconcileJob(ApiTestCase):
 	def test_nothing_runs_while_the_connection_is_unusable(self):
 		with (
 			patch.object(jobs, "is_ready", return_value=False),
-			patch.object(adapters, "make_gateway") as make_gateway,
+			patch.object(wiring, "make_gateway") as make_gateway,
 		):
 			self.assertEqual(reconcile_job.reconcile_untracked(), {})
 		make_gateway.assert_not_called()

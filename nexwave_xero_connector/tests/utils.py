@@ -105,7 +105,7 @@ class FakeGateway:
 	def removed_since(self, tenant_id, since):
 		return list(self.removed)
 
-	def create_documents(self, tenant_id, kind, bodies, idempotency_key):
+	def create_documents(self, tenant_id, kind, bodies, idempotency_key, send_by=None):
 		results = []
 		for body in bodies:
 			self.created.append(body)
