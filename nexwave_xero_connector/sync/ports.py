@@ -29,6 +29,12 @@ class XeroGateway(Protocol):
 		"""Live documents (DRAFT, SUBMITTED, AUTHORISED, PAID) created or changed since `since` (UTC), with at
 		least kind, ID, number, status and UpdatedDateUTC; read one by ID before acting on it."""
 
+	def modified_since(
+		self, tenant_id: str, since: datetime | None, statuses: Sequence[str], *, summary_only: bool = False
+	) -> list[XeroRecord]:
+		"""Documents in one of `statuses` created or changed since `since` (all of them when None); with
+		summary_only, invoice records may lack AmountPaid/AmountCredited/payments."""
+
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
 		"""Return the documents with these Xero IDs (missing ones are left out)."""
 
