@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
 
 import frappe
 from frappe.utils import cint, now_datetime
@@ -13,7 +12,6 @@ from frappe.utils import cint, now_datetime
 from nexwave_xero_connector import adapters
 from nexwave_xero_connector.constants import (
 	DEFAULT_STUCK_AFTER_MINUTES,
-	DRIFT_SCAN_KEY,
 	LOG_DOCTYPE,
 	ORG_CACHE_KEY,
 	ORG_CACHE_SECONDS,
@@ -22,7 +20,6 @@ from nexwave_xero_connector.events import enqueue_drain
 from nexwave_xero_connector.sync.journal import (
 	SqlJournal,
 	flag_cancelled_but_synced,
-	flag_removed_in_xero,
 	mark_stuck,
 )
 
@@ -92,27 +89,22 @@ def flag_stuck() -> int:
 
 
 def scan_orphans() -> None:
-	"""Hourly: catch documents cancelled while our hook could not run (connector off, data fixes), and
-	documents someone voided or deleted in Xero while they are still submitted here."""
+	"""Hourly: catch documents cancelled while our hook could not run (connector off, data fixes).
+	Documents someone voided or deleted in Xero are found by the status poll (status_job, every 10
+	minutes), whose one listing per organisation serves both the status write-back and the drift scan."""
 	if not is_ready():
 		return
 	flag_orphans()
-	flag_drift()
 
 
 def flag_drift() -> list[str]:
-	"""Ask each organisation what was voided or deleted there since its last scan (two GETs each) and
-	fail the Synced rows concerned with the reason; return the ERP document names."""
-	gateway = adapters.make_gateway()
-	started = datetime.now(timezone.utc)
-	flagged = []
-	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
-		key = f"{DRIFT_SCAN_KEY}:{tenant_id}"
-		since = frappe.cache.get_value(key) or started - timedelta(days=1)
-		removed = gateway.removed_since(tenant_id, since)
-		flagged += flag_removed_in_xero(adapters.FrappeDb(), tenant_id, removed, now_datetime())
-		frappe.cache.set_value(key, started)
-	return flagged
+	"""Run the status poll now (it is the drift scan too); return the ERP documents it failed because
+	they were voided or deleted in Xero."""
+	from nexwave_xero_connector.status_job import poll_statuses
+
+	return [
+		name for report in poll_statuses().values() if not isinstance(report, str) for name in report.flagged
+	]
 
 
 def flag_orphans() -> list[dict]:

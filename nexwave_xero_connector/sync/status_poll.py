@@ -3,7 +3,7 @@
 One poll per organisation asks what changed since its watermark (If-Modified-Since, the gateway's scan
 pager: one GET for invoices and bills, one for credit notes, pages of up to 1,000). The same listing serves
 the drift scan: what was voided or deleted there goes to journal.flag_removed_in_xero, so no second reader
-exists. Invoices are listed summaryOnly; a summary is trusted only for what it carries (Status, AmountDue),
+exists. Invoices are listed summaryOnly (except on an organisation's first poll); a summary is trusted only for what it carries (Status, AmountDue),
 so a tracked invoice whose summary differs from what we hold is read by ID (batched) for AmountPaid,
 AmountCredited and FullyPaidOnDate. Credit notes are listed in full. Writes are idempotent (a row is only
 written when something differs), so overlapping windows, replays and a lost watermark reach the same state.
@@ -134,8 +134,11 @@ def poll_tenant(
 	call; `now` is the site clock for the log's messages. A failing call raises before the watermark
 	moves, so the next poll covers the same window."""
 	since = watermarks.get(tenant_id)
-	records = gateway.modified_since(tenant_id, since, ALL_STATUSES, summary_only=True)
-	report = apply_records(db, tenant_id, records, gateway=gateway, now=now, summaries=True)
+	# The first poll reads everything in full (pages of 1,000 carry the amounts; summaries would cost a
+	# read by ID per 50 tracked invoices); later polls list summaries of what changed.
+	summaries = since is not None
+	records = gateway.modified_since(tenant_id, since, ALL_STATUSES, summary_only=summaries)
+	report = apply_records(db, tenant_id, records, gateway=gateway, now=now, summaries=summaries)
 	watermarks.put(tenant_id, started - OVERLAP)
 	return report
 

@@ -16,7 +16,6 @@ from frappe.utils import now_datetime
 
 from nexwave_xero_connector import jobs
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
-from nexwave_xero_connector.sync.model import Kind, XeroRecord
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
 	FakeGateway,
@@ -74,20 +73,6 @@ class TestDrainAndSweep(FrappeTestCase):
 		self.assertTrue(
 			frappe.db.get_value("Customer", si.customer, "xero_contact_id"), "contact id cached on the party"
 		)
-
-	def test_hourly_drift_scan_fails_an_invoice_voided_in_xero(self):
-		gateway = FakeGateway()
-		si = create_sales_invoice()
-		with self.connected_to(gateway):
-			jobs.drain_tenant(TEST_TENANT)
-			row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
-			gateway.removed = [XeroRecord(Kind.SALES_INVOICE, row.xero_id, si.name, "VOIDED")]
-			jobs.scan_orphans()
-		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
-		self.assertEqual((row.status, row.error_class), ("Failed", "Conflict"))
-		self.assertIn("was voided in Xero", row.error_message)
-		self.assertEqual(frappe.db.get_value(SALES_INVOICE_DOCTYPE, si.name, "xero_status"), "VOIDED")
-		frappe.db.delete(LOG_DOCTYPE, {"name": row.name})  # tests in this class share the queue
 
 	def test_sweep_wakes_only_tenants_whose_leases_expired(self):
 		frappe.db.delete(LOG_DOCTYPE, {"status": "Queued"})
