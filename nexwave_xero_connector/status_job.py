@@ -16,8 +16,8 @@ from frappe.utils import now_datetime
 from nexwave_xero_connector import adapters, jobs
 from nexwave_xero_connector.constants import STATUS_POLL_KEY
 from nexwave_xero_connector.sync.errors import XeroError
-from nexwave_xero_connector.sync.model import ErrorClass
-from nexwave_xero_connector.sync.status_poll import PollReport, poll_tenant
+from nexwave_xero_connector.sync.model import ErrorClass, Kind
+from nexwave_xero_connector.sync.status_poll import PollReport, poll_tenant, refresh_documents
 
 SAVEPOINT = "xero_status_poll_tenant"
 DEFAULT_PARENT = "__default"
@@ -85,3 +85,37 @@ def _guarded(tenant_id: str, run) -> PollReport | str:
 		f"updated={len(report.updated)} flagged={len(report.flagged)}"
 	)
 	return report
+
+
+# Hints read per organisation and run: a burst larger than this waits for the next run or the poll.
+MAX_HINTS = 500
+
+
+def refresh_hinted() -> dict[str, PollReport | str]:
+	"""Woken by a webhook delivery: read the documents it named by ID and write their status back. The
+	hints are taken out of Redis first; whatever happens to them, the regular poll still covers them."""
+	from nexwave_xero_connector.webhook import hint_key
+
+	if not jobs.is_ready():
+		return {}
+	gateway = adapters.make_gateway()
+	results: dict[str, PollReport | str] = {}
+	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
+		taken = list(frappe.cache.smembers(hint_key(tenant_id)) or [])[:MAX_HINTS]
+		if taken:
+			frappe.cache.srem(hint_key(tenant_id), *taken)
+		ids: dict[Kind, list[str]] = {}
+		for member in taken:
+			kind, _, xero_id = (member.decode() if isinstance(member, bytes) else member).partition(":")
+			try:
+				ids.setdefault(Kind(kind), []).append(xero_id)
+			except ValueError:
+				continue
+		if ids:
+			results[tenant_id] = _guarded(
+				tenant_id,
+				lambda tenant_id=tenant_id, ids=ids: refresh_documents(
+					tenant_id, ids, gateway=gateway, db=adapters.FrappeDb(), now=now_datetime()
+				),
+			)
+	return results

@@ -147,11 +147,14 @@ def refresh_documents(
 	tenant_id: str, ids: dict[Kind, Sequence[str]], *, gateway: XeroGateway, db: SqlDb, now: datetime
 ) -> PollReport:
 	"""Read these documents by ID (a webhook's hint) and write their status back; the watermark is left
-	alone, so the regular poll still covers them whatever the hint said."""
+	alone, so the regular poll still covers them whatever the hint said. Only documents Synced here are
+	read: a hint about anything else costs no call."""
+	tracked = _tracked(db, tenant_id, [i for xero_ids in ids.values() for i in xero_ids])
 	records: list[XeroRecord] = []
 	for kind, xero_ids in ids.items():
-		if xero_ids:
-			records += gateway.get_documents(tenant_id, kind, list(xero_ids))
+		wanted = [i for i in dict.fromkeys(xero_ids) if i in tracked]
+		if wanted:
+			records += gateway.get_documents(tenant_id, kind, wanted)
 	return apply_records(db, tenant_id, records, gateway=gateway, now=now, summaries=False)
 
 

@@ -533,11 +533,31 @@ def _next_seq(ctx: Ctx) -> int:
 
 
 def _store(ctx: Ctx, kind: DocKind, doc: dict) -> dict:
-	"""Finalise amounts and write the document through the undo log."""
+	"""Finalise amounts and write the document through the undo log (and its webhook event)."""
 	_settle(ctx, kind, doc)
 	doc["_updated"] = ctx.now
-	ctx.txn.put(ctx.tenant.store(kind.store), doc[kind.id_key], doc)
+	store = ctx.tenant.store(kind.store)
+	created = doc[kind.id_key] not in store
+	ctx.txn.put(store, doc[kind.id_key], doc)
+	_event(ctx, kind, doc[kind.id_key], "CREATE" if created else "UPDATE")
 	return doc
+
+
+def _event(ctx: Ctx, kind: DocKind, resource_id: str, event_type: str) -> None:
+	"""Record a webhook event the way Xero describes a change (rolled back with the write)."""
+	seq = ctx.tenant.counters.get("_event", 0) + 1
+	ctx.txn.put(ctx.tenant.counters, "_event", seq)
+	stamp = dt.datetime.fromtimestamp(ctx.now, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+	event = {
+		"resourceUrl": f"https://api.xero.com/api.xro/2.0/{kind.collection}/{resource_id}",
+		"resourceId": resource_id,
+		"eventDateUtc": stamp,
+		"eventType": event_type,
+		"eventCategory": "INVOICE" if kind.is_invoice else "CREDITNOTE",
+		"tenantId": ctx.tenant.tenant_id,
+		"tenantType": "ORGANISATION",
+	}
+	ctx.txn.put(ctx.tenant.events, seq, event)
 
 
 def allocate(ctx: Ctx, credit_note_id: str, raw: Any) -> tuple[dict | None, list[str]]:

@@ -519,6 +519,15 @@ class XeroEmulator:
 			raise ValueError("; ".join(errors))
 		return payment["PaymentID"]
 
+	def webhook_delivery(
+		self, tenant_id: str, key: str, after: int = 0, *, tamper: bool = False
+	) -> tuple[bytes, dict[str, str], int]:
+		"""A signed webhook delivery of the tenant's events after sequence `after` (see webhooks.delivery)."""
+		from .webhooks import delivery
+
+		with self._lock:
+			return delivery(self._tenant(tenant_id), key, after, tamper=tamper)
+
 	def _control(self, method: str, name: str, query: dict[str, str], body: bytes) -> Reply:
 		"""/__emulator/* endpoints for other processes (same semantics as the Python methods)."""
 		try:

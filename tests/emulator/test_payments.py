@@ -4,6 +4,7 @@ the documents' amounts and status moved by them, and If-Modified-Since seeing th
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 
 import pytest
@@ -18,6 +19,8 @@ from xero_python.accounting import (
 	Payments,
 )
 from xero_python.exceptions import AccountingBadRequestException
+
+from nexwave_xero_connector.sync.model import Kind
 
 from .test_emulator import NZ, bill, credit_note, emu, invoice, sdk_client  # noqa: F401
 
@@ -129,3 +132,26 @@ def test_if_modified_since_lists_documents_a_payment_touched(emu, api):  # noqa:
 	listed = api.get_payments(NZ, if_modified_since=since).payments
 	assert sorted(p.amount for p in listed) == [D("5.00"), D("20.00")]
 	assert old.invoice_number not in [i.invoice_number for i in changed]
+
+
+def test_webhook_deliveries_are_signed_like_xero_and_name_what_changed(emu, api):  # noqa: F811
+	from nexwave_xero_connector.xero.webhooks import by_tenant, hints, signature_valid
+
+	key = "emulator-webhook-key"
+	handshake, headers, start = emu.webhook_delivery(NZ, key, after=10**9)
+	assert json.loads(handshake)["events"] == []
+	assert signature_valid(handshake, key, headers["x-xero-signature"])
+	_, _, start = emu.webhook_delivery(NZ, key)  # everything before this test's documents
+	[made] = api.create_invoices(NZ, Invoices(invoices=[invoice(emu.ids["tui"], "W-1")])).invoices
+	pay(api, "10.00", invoice_id=made.invoice_id)
+	body, headers, last = emu.webhook_delivery(NZ, key, after=start)
+	assert signature_valid(body, key, headers["x-xero-signature"])
+	events = json.loads(body)["events"]
+	assert [(e["eventType"], e["resourceId"]) for e in events] == [
+		("CREATE", made.invoice_id),
+		("UPDATE", made.invoice_id),
+	]
+	assert by_tenant(hints(body)) == {NZ: {Kind.SALES_INVOICE: [made.invoice_id]}}
+	bad, bad_headers, _ = emu.webhook_delivery(NZ, key, after=start, tamper=True)
+	assert not signature_valid(bad, key, bad_headers["x-xero-signature"])
+	assert emu.webhook_delivery(NZ, key, after=last)[0].count(b"resourceId") == 0

@@ -187,8 +187,13 @@ def test_a_hint_brings_a_payment_in_before_the_poll(world, emulator):
 	xero_id = world.log(name)["xero_id"]
 	emulator.pay(world.tenant_id, xero_id, D("999.00"))
 	emulator.reset_counters()
+	untracked = str(uuid.uuid4())  # a hint about a document we do not track costs no call
 	hinted = refresh_documents(
-		world.tenant_id, {Kind.BILL: [xero_id]}, gateway=world.gateway(), db=world.db, now=world.clock()
+		world.tenant_id,
+		{Kind.BILL: [xero_id, untracked], Kind.BILL_CREDIT: [untracked]},
+		gateway=world.gateway(),
+		db=world.db,
+		now=world.clock(),
 	)
 	world.db.commit("hint")
 	assert hinted.updated == [name] and emulator.total_calls(world.tenant_id) == 1
