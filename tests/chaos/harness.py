@@ -31,11 +31,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
+from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import SqlJournal, requeue
+from nexwave_xero_connector.sync.status_poll import poll_tenant
 from tests.emulator import XeroEmulator
 from tests.support.db import PyMySqlDb, create_database, drop_database
 from tests.support.erp import SqlErp
-from tests.support.world import COMPANY, SITE_URL, clone
+from tests.support.world import COMPANY, SITE_URL, clone, emulator_gateway
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT = "tenant-nz"
@@ -132,6 +134,10 @@ class Harness:
 		self.logdir = Path(tempfile.mkdtemp(prefix=f"{self.qname}-"))
 		self.database = ""
 		self.emulator: XeroEmulator | None = None
+		# --payments: payments recorded in Xero during the run (payment id -> document id), and the status
+		# poll the scheduler runs every couple of seconds with its watermark
+		self.payments: dict[str, str] = {}
+		self.watermarks: dict[str, datetime] = {}
 
 	# -- setup and teardown ---------------------------------------------------------------------
 
@@ -157,6 +163,7 @@ class Harness:
 		self.emulator.set_chaos(
 			rate=self.args.fault_rate, seed=self.args.seed, faults=CHAOS_FAULTS, reads=self.args.chaos_reads
 		)
+		self.gateway = emulator_gateway(self.emulator.base_url)
 		self.redis = Redis.from_url(REDIS_URL)
 		self.redis.ping()
 		self.queue = Queue(self.qname, connection=self.redis)
@@ -390,6 +397,10 @@ class Harness:
 				self.sweep()
 				self.cancel_synced()
 				self.check_workers()
+				if self.args.payments:
+					self.record_payments(min(1.0, now / (self.submit_s + 2.0)))
+					if rng.random() < 0.25:
+						self.poll()
 				if self.args.verbose:
 					self.trace(now)
 				if rng.random() < 0.4:
@@ -416,6 +427,106 @@ class Harness:
 				break
 			time.sleep(0.5)
 		return time.monotonic() - t1
+
+	# -- payments made in Xero and the status poll (--payments) -----------------------------------
+
+	def record_payments(self, progress: float) -> None:
+		"""Someone in Xero records payments (and deletes a few) on synced documents, spread over the run."""
+		due = round(self.args.payments * progress) - self.stats["payments"]
+		if due <= 0:
+			return
+		synced = self.read(
+			f"SELECT xero_id, xero_type FROM {LOG} WHERE status = 'Synced' AND xero_id IS NOT NULL"
+		)
+		ledger = {e["xero_id"]: e for e in self.emulator.ledger(TENANT)}
+		for _ in range(due):
+			if self.payments and self.rng.random() < 0.15:
+				payment_id = self.rng.choice(sorted(self.payments))
+				try:
+					self.emulator.unpay(TENANT, payment_id)
+					self.stats["payments_deleted"] += 1
+				except ValueError:
+					pass
+				self.payments.pop(payment_id)
+				continue
+			open_docs = [
+				(r, ledger[r["xero_id"]])
+				for r in synced
+				if ledger.get(r["xero_id"], {}).get("status") == "AUTHORISED"
+			]
+			if not open_docs:
+				return
+			row, entry = self.rng.choice(open_docs)
+			left = entry["amount_due"] if "amount_due" in entry else entry["remaining_credit"]
+			if left <= 0:
+				continue
+			amount = (
+				left
+				if self.rng.random() < 0.5
+				else max(Decimal("0.01"), (left / 3).quantize(Decimal("0.01")))
+			)
+			try:
+				if row["xero_type"] in ("ACCRECCREDIT", "ACCPAYCREDIT"):
+					payment_id = self.emulator.refund(TENANT, row["xero_id"], amount)
+				else:
+					payment_id = self.emulator.pay(TENANT, row["xero_id"], amount)
+			except ValueError:
+				continue  # voided or paid off meanwhile
+			self.payments[payment_id] = row["xero_id"]
+			self.stats["payments"] += 1
+			ledger = {e["xero_id"]: e for e in self.emulator.ledger(TENANT)}
+
+	def poll(self) -> None:
+		"""The scheduler's status poll; a call that fails (chaos on reads) leaves it for the next one."""
+		marks = self.watermarks
+
+		class Marks:
+			def get(self, tenant_id):
+				return marks.get(tenant_id)
+
+			def put(self, tenant_id, value):
+				marks[tenant_id] = value
+
+		def status_poll():
+			return poll_tenant(
+				TENANT,
+				gateway=self.gateway,
+				db=self.db,
+				watermarks=Marks(),
+				started=datetime.now().astimezone(),
+				now=datetime.now(),
+			)
+
+		try:
+			self.user(status_poll)
+			self.db.commit("chaos: status poll")
+			self.stats["polls"] += 1
+		except XeroError:
+			self.db.rollback()
+			self.stats["polls_failed"] += 1
+
+	def payment_mismatches(self) -> int:
+		"""Synced rows (and their invoices) whose Xero status or amount due differs from the ledger."""
+		ledger = {e["xero_id"]: e for e in self.emulator.ledger(TENANT)}
+		mismatched = 0
+		for doctype in ("Sales Invoice", "Purchase Invoice"):
+			rows = self.read(
+				f"SELECT l.reference_name, l.xero_id, l.xero_status, l.xero_amount_due, d.xero_status AS doc_status, "
+				f"d.xero_amount_due AS doc_due FROM {LOG} l JOIN `tab{doctype}` d ON d.name = l.reference_name "
+				f"WHERE l.status = 'Synced' AND l.reference_doctype = %(dt)s",
+				{"dt": doctype},
+			)
+			for r in rows:
+				entry = ledger.get(r["xero_id"])
+				due = None if entry is None else entry.get("amount_due", entry.get("remaining_credit"))
+				kept = (r["xero_status"], r["xero_amount_due"], r["doc_status"], r["doc_due"])
+				if entry is None or kept != (entry["status"], due, entry["status"], due):
+					mismatched += 1
+					if len(self.problems) < 25:
+						self.problems.append(
+							f"payment_mismatch: {r['reference_name']}: kept {kept}, Xero {entry and (entry['status'], due)}"
+						)
+		return mismatched
 
 	def trace(self, t: float) -> None:
 		rows = self.read(
@@ -546,6 +657,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 	p.add_argument("--settle-timeout", type=float, default=90.0)
 	p.add_argument("--verbose", action="store_true", help="trace the settle phase on stderr")
 	p.add_argument("--keep", action="store_true", help="keep the MariaDB database")
+	p.add_argument("--payments", type=int, default=0, help="payments recorded in Xero during the run")
 	return p.parse_args(argv)
 
 
@@ -560,6 +672,11 @@ def main(argv: list[str] | None = None) -> int:
 		harness.drive()
 		quiesce_s = harness.settle()
 		result = harness.check()
+		mismatch = 0
+		if args.payments:
+			for _ in range(2):  # after quiescence the poll alone must bring every status in
+				harness.poll()
+			mismatch = harness.payment_mismatches()
 		calls = harness.emulator.total_calls(TENANT)
 		faults = harness.emulator.faults_injected
 		failed_jobs = FailedJobRegistry(queue=harness.queue)
@@ -600,6 +717,10 @@ def main(argv: list[str] | None = None) -> int:
 		("Retry pressed (single/bulk), rows", f"{s['retry_single']}/{s['retry_bulk']}, {s['retried_rows']}"),
 		("rows hurried past their backoff", s["hurried"]),
 		("Xero documents matched to no ERP document", harness.unmatched),
+		(
+			"payments recorded / deleted in Xero, status polls (failed)",
+			f"{s['payments']} / {s['payments_deleted']}, {s['polls']} ({s['polls_failed']})",
+		),
 		("wall seconds", f"{wall:.1f}"),
 	]
 	width = max(len(k) for k, _ in table)
@@ -611,5 +732,6 @@ def main(argv: list[str] | None = None) -> int:
 		f"docs={args.docs} kills={s['kills']} faults={faults} duplicates={result['duplicates']} "
 		f"lost={result['lost']} desynced={result['desynced']} wrong_totals={result['wrong_totals']} "
 		f"quiesce_s={quiesce_s:.1f}"
+		+ (f" payments={s['payments']} payment_mismatch={mismatch}" if args.payments else "")
 	)
-	return 1 if any(result[k] for k in ("duplicates", "lost", "desynced", "wrong_totals")) else 0
+	return 1 if any(result[k] for k in ("duplicates", "lost", "desynced", "wrong_totals")) or mismatch else 0
