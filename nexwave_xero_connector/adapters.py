@@ -21,7 +21,7 @@ from nexwave_xero_connector.constants import (
 	XERO_CONTACT_MAP_FIELD,
 	XERO_ID_FIELD,
 )
-from nexwave_xero_connector.sync.config import SyncConfig, TenantLink
+from nexwave_xero_connector.sync.config import PAYMENTS_IN_ERPNEXT, SyncConfig, TenantLink
 from nexwave_xero_connector.sync.model import ContactRequest
 
 
@@ -177,6 +177,7 @@ def _tenant_link(r) -> TenantLink:
 		r.tenant_name or "",
 		r.short_code or "",
 		getdate(r.go_live_date) if r.get("go_live_date") else None,
+		r.get("payments_owned_by") or PAYMENTS_IN_ERPNEXT,
 	)
 
 

@@ -21,6 +21,10 @@ XERO_SECTION_FIELD = "xero_section"
 XERO_ID_FIELD = "xero_id"
 XERO_STATUS_FIELD = "xero_status"
 XERO_LAST_SYNCED_FIELD = "xero_last_synced"
+XERO_AMOUNT_PAID_FIELD = "xero_amount_paid"
+XERO_AMOUNT_CREDITED_FIELD = "xero_amount_credited"
+XERO_AMOUNT_DUE_FIELD = "xero_amount_due"
+XERO_FULLY_PAID_ON_FIELD = "xero_fully_paid_on"
 XERO_CONTACT_ID_FIELD = "xero_contact_id"
 # {tenant_id: contact_id} as JSON: a party can be a contact in several Xero organisations
 XERO_CONTACT_MAP_FIELD = "xero_contact_map"
@@ -84,5 +88,7 @@ IDLE_REFRESH_DAYS = 7
 # Organisation facts (base currency, currencies, lock dates) cached per tenant for the pre-flight
 ORG_CACHE_KEY = "xero-organisation"
 ORG_CACHE_SECONDS = 6 * 3600
-# When each organisation was last asked what was voided or deleted in Xero (the drift scan)
-DRIFT_SCAN_KEY = "xero-drift-scan"
+# The status poll's If-Modified-Since watermark per organisation (a DefaultValue row: durable, written in
+# the poll's own transaction), and the job that runs it
+STATUS_POLL_KEY = "xero_status_poll"
+STATUS_POLL_JOB = "nexwave_xero_connector.status_job.poll_statuses"

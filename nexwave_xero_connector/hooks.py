@@ -31,10 +31,12 @@ doc_events = {
 }
 
 # Scheduled tasks: every minute wake drains for queues nobody is draining (new, retry due, or lease
-# expired); every hour look for documents cancelled behind our back or voided/deleted in Xero
+# expired); every 10 minutes read Xero's status and amounts back (and what was voided or deleted there);
+# every hour look for documents cancelled behind our back
 scheduler_events = {
 	"cron": {
 		"* * * * *": ["nexwave_xero_connector.jobs.sweep"],
+		"*/10 * * * *": ["nexwave_xero_connector.status_job.poll_statuses"],
 	},
 	"hourly": [
 		"nexwave_xero_connector.jobs.scan_orphans",

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
 
 import frappe
 from frappe.utils import cint, now_datetime
 
 from nexwave_xero_connector import adapters, wiring
 from nexwave_xero_connector.constants import (
-	DRIFT_SCAN_KEY,
 	LOG_DOCTYPE,
 	ORG_CACHE_KEY,
 	ORG_CACHE_SECONDS,
@@ -20,7 +18,6 @@ from nexwave_xero_connector.events import enqueue_drain
 from nexwave_xero_connector.sync.journal import (
 	flag_cancelled_but_synced,
 	flag_cancelled_without_row,
-	flag_removed_in_xero,
 )
 from nexwave_xero_connector.sync.model import ErrorClass
 
@@ -91,12 +88,12 @@ def resume_after_reconnect() -> list[str]:
 
 def scan_orphans() -> None:
 	"""Hourly: catch documents cancelled while our hook could not run (connector off, data fixes, log
-	cleared), and documents someone voided or deleted in Xero while they are still submitted here. One
-	failing part or organisation is logged and skipped; the others are still scanned."""
+	cleared). Documents someone voided or deleted in Xero are found by the status poll (status_job, every
+	10 minutes), whose one listing per organisation serves both the status write-back and the drift scan.
+	A failing part is logged and skipped."""
 	if not is_ready():
 		return
 	guarded("orphan scan", flag_orphans)
-	flag_drift()
 
 
 def guarded(what: str, step: Callable[[], object]) -> object | None:
@@ -114,25 +111,13 @@ def guarded(what: str, step: Callable[[], object]) -> object | None:
 
 
 def flag_drift() -> list[str]:
-	"""Ask each organisation what was voided or deleted there since its last scan (two GETs each) and
-	fail the Synced rows concerned with the reason; return the ERP document names."""
-	gateway = wiring.make_gateway()
-	started = datetime.now(timezone.utc)
-	flagged = []
-	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
-		found = guarded(f"drift scan of {tenant_id}", lambda t=tenant_id: drift_of(gateway, t, started))
-		flagged += found or []
-	return flagged
+	"""Run the status poll now (it is the drift scan too); return the ERP documents it failed because
+	they were voided or deleted in Xero."""
+	from nexwave_xero_connector.status_job import poll_statuses
 
-
-def drift_of(gateway, tenant_id: str, started: datetime) -> list[str]:
-	"""One organisation's drift scan; remembers when it ran only once it succeeded."""
-	key = f"{DRIFT_SCAN_KEY}:{tenant_id}"
-	since = frappe.cache.get_value(key) or started - timedelta(days=1)
-	removed = gateway.removed_since(tenant_id, since)
-	flagged = flag_removed_in_xero(adapters.FrappeDb(), tenant_id, removed, now_datetime())
-	frappe.cache.set_value(key, started)
-	return flagged
+	return [
+		name for report in poll_statuses().values() if not isinstance(report, str) for name in report.flagged
+	]
 
 
 def flag_orphans() -> list[dict]:

@@ -22,6 +22,13 @@ def taxes_template_doctype(doctype: str) -> str:
 	return SALES_TAXES_TEMPLATE if doctype == SALES_INVOICE else PURCHASE_TAXES_TEMPLATE
 
 
+# Which system a company's payments are recorded in (Xero Tenant Map.payments_owned_by). ERPNext (the
+# default): nothing read back from Xero ever becomes a Payment Entry. Xero: payments made there may become
+# Payment Entries here, when that (separate, off by default) setting is on.
+PAYMENTS_IN_ERPNEXT = "ERPNext"
+PAYMENTS_IN_XERO = "Xero"
+
+
 @dataclass(frozen=True)
 class TenantLink:
 	company: str
@@ -30,6 +37,7 @@ class TenantLink:
 	short_code: str = ""
 	# Documents posted before this day are never pushed automatically (a Backfill takes them, if wanted).
 	go_live: datetime.date | None = None
+	payments_owned_by: str = PAYMENTS_IN_ERPNEXT
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,13 @@ class SyncConfig:
 		if not template:
 			return None
 		return self.tax_map.get((company, template_doctype, template)) or None
+
+	def payments_owner(self, company: str) -> str:
+		"""Which system owns this company's payments: PAYMENTS_IN_XERO only when its binding says so."""
+		link = next((t for t in self.tenants if t.company == company), None)
+		return (
+			PAYMENTS_IN_XERO if link and link.payments_owned_by == PAYMENTS_IN_XERO else PAYMENTS_IN_ERPNEXT
+		)
 
 	def tenant_for(self, company: str) -> str | None:
 		"""Return the Xero tenant bound to `company`, or None when it has none."""

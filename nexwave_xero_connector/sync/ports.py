@@ -32,6 +32,12 @@ class XeroGateway(Protocol):
 	def documents_dated(self, tenant_id: str, date_from: date, date_to: date) -> list[XeroRecord]:
 		"""Every invoice, bill and credit note (any status) dated in [date_from, date_to], paged."""
 
+	def modified_since(
+		self, tenant_id: str, since: datetime | None, statuses: Sequence[str], *, summary_only: bool = False
+	) -> list[XeroRecord]:
+		"""Documents in one of `statuses` created or changed since `since` (all of them when None); with
+		summary_only, invoice records may lack AmountPaid/AmountCredited/payments."""
+
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
 		"""Return the documents with these Xero IDs (missing ones are left out)."""
 

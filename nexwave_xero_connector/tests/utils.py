@@ -95,15 +95,21 @@ class FakeGateway:
 		self.created: list[dict] = []
 		self.contacts: list = []
 		self.removed: list[XeroRecord] = []  # what "someone" voided or deleted in Xero
+		self.changed: list[XeroRecord] = []  # what changed there otherwise (payments), as full records
+		self.listings: list[dict] = []  # each modified_since call's arguments
 
 	def find_documents(self, tenant_id, kind, numbers, contact_ids=()):
 		return []
 
 	def get_documents(self, tenant_id, kind, xero_ids):
-		return []
+		return [r for r in self.changed if r.xero_id in xero_ids]
 
 	def removed_since(self, tenant_id, since):
 		return list(self.removed)
+
+	def modified_since(self, tenant_id, since, statuses, *, summary_only=False):
+		self.listings.append({"tenant_id": tenant_id, "since": since, "summary_only": summary_only})
+		return [r for r in [*self.removed, *self.changed] if r.status in statuses]
 
 	def create_documents(self, tenant_id, kind, bodies, idempotency_key, send_by=None):
 		results = []

@@ -47,11 +47,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
+from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import CLEARABLE_VALUES, SqlJournal, clear_old_rows, requeue
+from nexwave_xero_connector.sync.status_poll import poll_tenant
 from tests.emulator import XeroEmulator
 from tests.support.db import PyMySqlDb, create_database, drop_database
 from tests.support.erp import SqlErp
-from tests.support.world import COMPANY, SITE_URL, clone
+from tests.support.world import COMPANY, SITE_URL, clone, emulator_gateway
 
 from . import worker as chaos_worker
 
@@ -325,6 +327,10 @@ class Harness:
 		self.problems: list[str] = []
 		self.statuses: Counter[str] = Counter()
 		self.unmatched = 0
+		# --payments: payments recorded in Xero during the run (payment id -> document id), and the status
+		# poll the scheduler runs every couple of seconds with its watermark
+		self.payments: dict[str, str] = {}
+		self.watermarks: dict[str, datetime] = {}
 
 	# -- setup and teardown ---------------------------------------------------------------------
 
@@ -360,6 +366,7 @@ class Harness:
 		self.emulator.interceptor = self.intercept
 		if self.args.contact_latency:
 			self.emulator.slow("PUT", "Contacts", self.args.contact_latency)
+		self.gateway = emulator_gateway(self.emulator.base_url)
 		self.redis = Redis.from_url(REDIS_URL)
 		self.redis.ping()
 		self.queue = Queue(self.qname, connection=self.redis)
@@ -856,6 +863,10 @@ class Harness:
 				self.reuse_names(now)
 				self.check_workers()
 				self.watch_claims()
+				if self.args.payments:
+					self.record_payments(min(1.0, now / (self.submit_s + 2.0)))
+					if rng.random() < 0.25:
+						self.poll()
 				if self.args.verbose:
 					self.trace(now)
 				if rng.random() < self.args.duplicate_rate:
@@ -894,6 +905,106 @@ class Harness:
 				break
 			time.sleep(0.5)
 		return time.monotonic() - t1
+
+	# -- payments made in Xero and the status poll (--payments) -----------------------------------
+
+	def record_payments(self, progress: float) -> None:
+		"""Someone in Xero records payments (and deletes a few) on synced documents, spread over the run."""
+		due = round(self.args.payments * progress) - self.stats["payments"]
+		if due <= 0:
+			return
+		synced = self.read(
+			f"SELECT xero_id, xero_type FROM {LOG} WHERE status = 'Synced' AND xero_id IS NOT NULL"
+		)
+		ledger = {e["xero_id"]: e for e in self.emulator.ledger(TENANT)}
+		for _ in range(due):
+			if self.payments and self.rng.random() < 0.15:
+				payment_id = self.rng.choice(sorted(self.payments))
+				try:
+					self.emulator.unpay(TENANT, payment_id)
+					self.stats["payments_deleted"] += 1
+				except ValueError:
+					pass
+				self.payments.pop(payment_id)
+				continue
+			open_docs = [
+				(r, ledger[r["xero_id"]])
+				for r in synced
+				if ledger.get(r["xero_id"], {}).get("status") == "AUTHORISED"
+			]
+			if not open_docs:
+				return
+			row, entry = self.rng.choice(open_docs)
+			left = entry["amount_due"] if "amount_due" in entry else entry["remaining_credit"]
+			if left <= 0:
+				continue
+			amount = (
+				left
+				if self.rng.random() < 0.5
+				else max(Decimal("0.01"), (left / 3).quantize(Decimal("0.01")))
+			)
+			try:
+				if row["xero_type"] in ("ACCRECCREDIT", "ACCPAYCREDIT"):
+					payment_id = self.emulator.refund(TENANT, row["xero_id"], amount)
+				else:
+					payment_id = self.emulator.pay(TENANT, row["xero_id"], amount)
+			except ValueError:
+				continue  # voided or paid off meanwhile
+			self.payments[payment_id] = row["xero_id"]
+			self.stats["payments"] += 1
+			ledger = {e["xero_id"]: e for e in self.emulator.ledger(TENANT)}
+
+	def poll(self) -> None:
+		"""The scheduler's status poll; a call that fails (chaos on reads) leaves it for the next one."""
+		marks = self.watermarks
+
+		class Marks:
+			def get(self, tenant_id):
+				return marks.get(tenant_id)
+
+			def put(self, tenant_id, value):
+				marks[tenant_id] = value
+
+		def status_poll():
+			return poll_tenant(
+				TENANT,
+				gateway=self.gateway,
+				db=self.db,
+				watermarks=Marks(),
+				started=datetime.now().astimezone(),
+				now=datetime.now(),
+			)
+
+		try:
+			self.user(status_poll)
+			self.db.commit("chaos: status poll")
+			self.stats["polls"] += 1
+		except XeroError:
+			self.db.rollback()
+			self.stats["polls_failed"] += 1
+
+	def payment_mismatches(self) -> int:
+		"""Synced rows (and their invoices) whose Xero status or amount due differs from the ledger."""
+		ledger = {e["xero_id"]: e for e in self.emulator.ledger(TENANT)}
+		mismatched = 0
+		for doctype in ("Sales Invoice", "Purchase Invoice"):
+			rows = self.read(
+				f"SELECT l.reference_name, l.xero_id, l.xero_status, l.xero_amount_due, d.xero_status AS doc_status, "
+				f"d.xero_amount_due AS doc_due FROM {LOG} l JOIN `tab{doctype}` d ON d.name = l.reference_name "
+				f"WHERE l.status = 'Synced' AND l.reference_doctype = %(dt)s",
+				{"dt": doctype},
+			)
+			for r in rows:
+				entry = ledger.get(r["xero_id"])
+				due = None if entry is None else entry.get("amount_due", entry.get("remaining_credit"))
+				kept = (r["xero_status"], r["xero_amount_due"], r["doc_status"], r["doc_due"])
+				if entry is None or kept != (entry["status"], due, entry["status"], due):
+					mismatched += 1
+					if len(self.problems) < 25:
+						self.problems.append(
+							f"payment_mismatch: {r['reference_name']}: kept {kept}, Xero {entry and (entry['status'], due)}"
+						)
+		return mismatched
 
 	def trace(self, t: float) -> None:
 		rows = self.read(
@@ -1139,6 +1250,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 	p.add_argument("--duplicate-rate", type=float, default=0.4, help="chance per tick of a duplicate drain")
 	p.add_argument("--verbose", action="store_true", help="trace the settle phase on stderr")
 	p.add_argument("--keep", action="store_true", help="keep the MariaDB database")
+	p.add_argument("--payments", type=int, default=0, help="payments recorded in Xero during the run")
 	args = p.parse_args(argv)
 	if args.late_commit_hold is None:
 		args.late_commit_hold = args.read_timeout + 2.5
@@ -1147,12 +1259,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 	return args
 
 
-def last_line(args, s: Counter, faults: int, result: Counter, quiesce_s: float, resume_s: float) -> str:
+def last_line(
+	args, s: Counter, faults: int, result: Counter, quiesce_s: float, resume_s: float, mismatch: int = 0
+) -> str:
 	return (
 		f"docs={args.docs} kills={s['kills']} faults={faults} duplicates={result['duplicates']} "
 		f"lost={result['lost']} desynced={result['desynced']} wrong_totals={result['wrong_totals']} "
 		f"quiesce_s={quiesce_s:.1f} stalls={s['stalls']} untracked={result['untracked']} "
 		f"wrong_party={result['wrong_party']} max_resume_s={resume_s:.1f}"
+		+ (f" payments={s['payments']} payment_mismatch={mismatch}" if args.payments else "")
 	)
 
 
@@ -1171,6 +1286,11 @@ def main(argv: list[str] | None = None) -> int:
 		quiesce_s = harness.settle()
 		resume_s, unresumed = harness.max_resume()
 		result = harness.check()
+		mismatch = 0
+		if args.payments:
+			for _ in range(2):  # after quiescence the poll alone must bring every status in
+				harness.poll()
+			mismatch = harness.payment_mismatches()
 		calls = harness.emulator.total_calls(TENANT)
 		harness.contact_puts = harness.emulator.calls[("PUT", "Contacts")]
 		harness.contact_count = len(harness.emulator.contacts(TENANT))
@@ -1235,6 +1355,10 @@ def main(argv: list[str] | None = None) -> int:
 		("rows hurried past their backoff", s["hurried"]),
 		("Xero documents matched to no ERP document", harness.unmatched),
 		("problems by scenario", dict(sorted(harness.by_tag.items())) or "none"),
+		(
+			"payments recorded / deleted in Xero, status polls (failed)",
+			f"{s['payments']} / {s['payments_deleted']}, {s['polls']} ({s['polls_failed']})",
+		),
 		("wall seconds", f"{wall:.1f}"),
 	]
 	width = max(len(k) for k, _ in table)
@@ -1250,5 +1374,5 @@ def main(argv: list[str] | None = None) -> int:
 		)
 	for line in harness.problems:
 		print("  " + line)
-	print(last_line(args, s, faults, result, quiesce_s, resume_s))
-	return 1 if any(result[k] for k in VERDICT_KEYS) else 0
+	print(last_line(args, s, faults, result, quiesce_s, resume_s, mismatch))
+	return 1 if any(result[k] for k in VERDICT_KEYS) or mismatch else 0

@@ -72,3 +72,37 @@ def test_small_chaos_run_with_stalls_keeps_every_invariant():
 	assert verdict == dict.fromkeys(verdict, 0), run.stdout
 	assert got["max_resume_s"] <= lease + 60, run.stdout
 	assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+@pytest.mark.timeout(150)
+def test_chaos_run_with_payments_in_xero_ends_with_every_status_matching():
+	"""Payments recorded (and some deleted) in Xero during a chaos run: after quiescence the status poll
+	alone has brought every Synced document's status and amount due in line with Xero."""
+	run = subprocess.run(
+		[
+			sys.executable,
+			"-m",
+			"tests.chaos",
+			"--docs",
+			"150",
+			"--kills",
+			"15",
+			"--seed",
+			"3",
+			"--payments",
+			"60",
+		],
+		cwd=REPO,
+		capture_output=True,
+		text=True,
+		timeout=140,
+	)
+	lines = run.stdout.strip().splitlines()
+	assert lines, run.stderr[-3000:]
+	match = re.match(r"^(.*) payments=(\d+) payment_mismatch=(\d+)$", lines[-1])
+	assert match and LAST_LINE.match(match.group(1)), run.stdout[-3000:] + run.stderr[-3000:]
+	payments, mismatch = int(match.group(2)), int(match.group(3))
+	assert payments >= 30 and mismatch == 0, run.stdout
+	assert run.returncode == 0, run.stdout + run.stderr[-3000:]

@@ -525,6 +525,41 @@ class XeroEmulator:
 
 	# ---- control endpoints ---------------------------------------------------------------------
 
+	def unpay(self, tenant_id: str, payment_id: str) -> None:
+		"""Delete a payment as POST /Payments/{id} {"Status": "DELETED"} would."""
+		from .payments import delete_payment
+
+		with self._lock:
+			_payment, errors = delete_payment(self._ctx(tenant_id), payment_id, {"Status": "DELETED"})
+		if errors or _payment is None:
+			raise ValueError("; ".join(errors) or f"payment {payment_id} not found")
+
+	def refund(self, tenant_id: str, credit_note_id: str, amount: Decimal | str) -> str:
+		"""Refund part of an AUTHORISED credit note from the bank account; returns the PaymentID."""
+		from .payments import create_payment
+
+		with self._lock:
+			ctx = self._ctx(tenant_id)
+			bank = next(a for a in ctx.tenant.accounts.values() if a["Type"] == "BANK")
+			element = {
+				"CreditNote": {"CreditNoteID": credit_note_id},
+				"Account": {"Code": bank["Code"]},
+				"Amount": Decimal(str(amount)),
+			}
+			payment, errors = create_payment(ctx, element)
+		if errors:
+			raise ValueError("; ".join(errors))
+		return payment["PaymentID"]
+
+	def webhook_delivery(
+		self, tenant_id: str, key: str, after: int = 0, *, tamper: bool = False
+	) -> tuple[bytes, dict[str, str], int]:
+		"""A signed webhook delivery of the tenant's events after sequence `after` (see webhooks.delivery)."""
+		from .webhooks import delivery
+
+		with self._lock:
+			return delivery(self._tenant(tenant_id), key, after, tamper=tamper)
+
 	def _control(self, method: str, name: str, query: dict[str, str], body: bytes) -> Reply:
 		"""/__emulator/* endpoints for other processes (same semantics as the Python methods)."""
 		try:
@@ -576,6 +611,9 @@ class XeroEmulator:
 		if method == "POST" and name == "pay":
 			payment_id = self.pay(data["tenant_id"], data["invoice_id"], data["amount"], data.get("date"))
 			return ok({"payment_id": payment_id})
+		if method == "POST" and name == "unpay":
+			self.unpay(data["tenant_id"], data["payment_id"])
+			return ok({"ok": True})
 		if method == "POST" and name == "tokens":
 			return ok(self.issue_tokens(data.get("scope")))
 		if method == "POST" and name == "clock":

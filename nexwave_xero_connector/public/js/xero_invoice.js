@@ -37,6 +37,7 @@ nexwave_xero.refresh_invoice_form = function (frm) {
 
 nexwave_xero.show_status = function (frm, info) {
 	const row = info.row;
+	nexwave_xero.show_payment_status(frm);
 	if (row) {
 		const stuck = row.status === "Queued" && row.stuck;
 		frm.dashboard.add_indicator(
@@ -49,6 +50,21 @@ nexwave_xero.show_status = function (frm, info) {
 			__("Xero: {0}", [frm.doc.xero_status || __("Sent")]),
 			colours[frm.doc.xero_status] || "orange"
 		);
+	}
+};
+
+// What the status poll last read from Xero about the money (custom fields, document currency).
+nexwave_xero.show_payment_status = function (frm) {
+	const doc = frm.doc;
+	if (!doc.xero_id || doc.xero_status === "VOIDED" || doc.xero_status === "DELETED") {
+		return;
+	}
+	const settled = flt(doc.xero_amount_paid) + flt(doc.xero_amount_credited);
+	if (doc.xero_status === "PAID") {
+		frm.dashboard.add_indicator(__("Paid in Xero"), "green");
+	} else if (settled > 0 && flt(doc.xero_amount_due) > 0) {
+		const due = format_currency(doc.xero_amount_due, doc.currency);
+		frm.dashboard.add_indicator(__("Part paid in Xero ({0} due)", [due]), "blue");
 	}
 };
 

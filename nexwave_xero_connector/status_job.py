@@ -1,0 +1,121 @@
+"""Xero's payment status back on ERPNext: the scheduled status poll (every 10 minutes).
+
+Each organisation is asked what changed since its watermark (sync.status_poll): Status, AmountPaid,
+AmountCredited, AmountDue and FullyPaidOnDate land on the Synced log rows and their invoices, and what was
+voided or deleted there is failed with the reason (the drift scan, folded into the same listing). Each
+organisation runs in its own savepoint; the scheduler commits when the job returns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import frappe
+from frappe.utils import now_datetime
+
+from nexwave_xero_connector import adapters, jobs
+from nexwave_xero_connector.constants import STATUS_POLL_KEY
+from nexwave_xero_connector.sync.errors import XeroError
+from nexwave_xero_connector.sync.model import ErrorClass, Kind
+from nexwave_xero_connector.sync.status_poll import PollReport, poll_tenant, refresh_documents
+
+SAVEPOINT = "xero_status_poll_tenant"
+DEFAULT_PARENT = "__default"
+
+
+class DefaultWatermarks:
+	"""Watermarks as DefaultValue rows: durable (a cache flush does not lose them, which would only cost
+	a full listing anyway) and written in the poll's transaction, so they move only with its writes."""
+
+	def get(self, tenant_id: str) -> datetime | None:
+		value = frappe.db.get_value(
+			"DefaultValue", {"parent": DEFAULT_PARENT, "defkey": _key(tenant_id)}, "defvalue"
+		)
+		if not value:
+			return None
+		stamp = datetime.fromisoformat(value)
+		return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+	def put(self, tenant_id: str, value: datetime) -> None:
+		frappe.defaults.set_global_default(_key(tenant_id), value.astimezone(timezone.utc).isoformat())
+
+
+def _key(tenant_id: str) -> str:
+	return f"{STATUS_POLL_KEY}:{tenant_id}"
+
+
+def poll_statuses() -> dict[str, PollReport | str]:
+	"""Every 10 minutes: poll each bound organisation; return each tenant's report or why it was skipped."""
+	if not jobs.is_ready():
+		return {}
+	gateway = adapters.make_gateway()
+	results: dict[str, PollReport | str] = {}
+	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
+		results[tenant_id] = _guarded(
+			tenant_id,
+			lambda tenant_id=tenant_id: poll_tenant(
+				tenant_id,
+				gateway=gateway,
+				db=adapters.FrappeDb(),
+				watermarks=DefaultWatermarks(),
+				started=datetime.now(timezone.utc),
+				now=now_datetime(),
+			),
+		)
+	return results
+
+
+def _guarded(tenant_id: str, run) -> PollReport | str:
+	"""Run one organisation's poll in a savepoint. Out of Xero budget: skipped quietly (the watermark did
+	not move, so the next poll covers the window); anything else is logged and undone."""
+	frappe.db.savepoint(SAVEPOINT)
+	try:
+		report = run()
+	except XeroError as exc:
+		frappe.db.rollback(save_point=SAVEPOINT)
+		if exc.error_class != ErrorClass.RATE_LIMITED:
+			frappe.log_error(title=f"Xero status poll failed for {tenant_id}", message=str(exc))
+		return f"{exc.error_class.value}: {exc}"
+	except Exception as exc:
+		frappe.db.rollback(save_point=SAVEPOINT)
+		frappe.log_error(title=f"Xero status poll failed for {tenant_id}")
+		return f"{type(exc).__name__}: {exc}"
+	frappe.logger("nexwave_xero_connector").info(
+		f"xero status poll {tenant_id}: listed={report.listed} fetched={report.fetched} "
+		f"updated={len(report.updated)} flagged={len(report.flagged)}"
+	)
+	return report
+
+
+# Hints read per organisation and run: a burst larger than this waits for the next run or the poll.
+MAX_HINTS = 500
+
+
+def refresh_hinted() -> dict[str, PollReport | str]:
+	"""Woken by a webhook delivery: read the documents it named by ID and write their status back. The
+	hints are taken out of Redis first; whatever happens to them, the regular poll still covers them."""
+	from nexwave_xero_connector.webhook import hint_key
+
+	if not jobs.is_ready():
+		return {}
+	gateway = adapters.make_gateway()
+	results: dict[str, PollReport | str] = {}
+	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
+		taken = list(frappe.cache.smembers(hint_key(tenant_id)) or [])[:MAX_HINTS]
+		if taken:
+			frappe.cache.srem(hint_key(tenant_id), *taken)
+		ids: dict[Kind, list[str]] = {}
+		for member in taken:
+			kind, _, xero_id = (member.decode() if isinstance(member, bytes) else member).partition(":")
+			try:
+				ids.setdefault(Kind(kind), []).append(xero_id)
+			except ValueError:
+				continue
+		if ids:
+			results[tenant_id] = _guarded(
+				tenant_id,
+				lambda tenant_id=tenant_id, ids=ids: refresh_documents(
+					tenant_id, ids, gateway=gateway, db=adapters.FrappeDb(), now=now_datetime()
+				),
+			)
+	return results
