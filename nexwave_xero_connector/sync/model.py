@@ -194,6 +194,7 @@ class XeroRecord:
 	# A credit note's live allocations: (allocation id, invoice id, amount).
 	allocations: tuple[tuple[str, str, Decimal], ...] = ()
 	updated: datetime | None = None  # UpdatedDateUTC (aware, UTC) when Xero sent it
+	fully_paid_on: date | None = None  # FullyPaidOnDate
 
 	@property
 	def is_live(self) -> bool:

@@ -220,19 +220,20 @@ class SdkGateway(XeroGateway):
 		return self.modified_since(tenant_id, since, _LIVE, summary_only=True)
 
 	def modified_since(
-		self, tenant_id: str, since: datetime, statuses: Sequence[str], *, summary_only: bool = False
+		self, tenant_id: str, since: datetime | None, statuses: Sequence[str], *, summary_only: bool = False
 	) -> list[XeroRecord]:
 		"""Every invoice, bill and credit note in one of `statuses` created or changed since `since`: two
 		paged GETs with If-Modified-Since (invoices by Statuses, credit notes by a where clause, since
-		GET /CreditNotes has neither Statuses nor summaryOnly)."""
+		GET /CreditNotes has neither Statuses nor summaryOnly). `since` None lists them all (no header)."""
 		wanted = list(dict.fromkeys(statuses))
 		extra = {"summary_only": True} if summary_only else {}
+		if since is not None:
+			extra["if_modified_since"] = since
 		invoices = self._paged(
 			self.api.get_invoices,
 			"invoices",
 			tenant_id,
 			page_size=self.scan_page_size,
-			if_modified_since=since,
 			statuses=wanted,
 			**extra,
 		)
@@ -241,8 +242,8 @@ class SdkGateway(XeroGateway):
 			"credit_notes",
 			tenant_id,
 			page_size=self.scan_page_size,
-			if_modified_since=since,
 			where=any_of("Status", wanted),
+			**{k: v for k, v in extra.items() if k != "summary_only"},
 		)
 		return [r for r in map(invoice_record, invoices) if r] + [
 			r for r in map(credit_note_record, notes) if r
@@ -577,6 +578,7 @@ def invoice_record(invoice: Any, fallback: Kind | None = None) -> XeroRecord | N
 		amount_credited=invoice.amount_credited or Decimal(0),
 		amount_due=invoice.amount_due,
 		updated=_utc(invoice.updated_date_utc),
+		fully_paid_on=_as_date(invoice.fully_paid_on_date) if invoice.fully_paid_on_date else None,
 	)
 
 
@@ -604,6 +606,7 @@ def credit_note_record(credit_note: Any, fallback: Kind | None = None) -> XeroRe
 			if not a.is_deleted and a.allocation_id
 		),
 		updated=_utc(credit_note.updated_date_utc),
+		fully_paid_on=_as_date(credit_note.fully_paid_on_date) if credit_note.fully_paid_on_date else None,
 	)
 
 

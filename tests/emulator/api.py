@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import contacts, documents, seed
+from . import contacts, documents, payments, seed
 from .documents import CREDIT_NOTE, INVOICE, DocKind
 from .state import Ctx, Tenant, new_id
 from .where import WhereError, compile_where, field_value
@@ -206,6 +206,8 @@ class AccountingApi:
 				return self._documents(req, INVOICE if resource == "Invoices" else CREDIT_NOTE)
 			if resource == "Contacts":
 				return self._contacts(req)
+			if resource == "Payments":
+				return self._payments(req)
 			if method == "GET" and len(req.parts) == 1:
 				settings = {
 					"TaxRates": self._tax_rates,
@@ -415,6 +417,62 @@ class AccountingApi:
 			"StatusAttributeString": "ERROR",
 			"ValidationErrors": [{"Message": m} for m in errors],
 		}
+
+	# ---- payments ------------------------------------------------------------------------------
+
+	def _payments(self, req: ApiRequest) -> Reply:
+		"""GET/PUT/POST /Payments and GET/POST /Payments/{id} (POST with Status DELETED deletes)."""
+		parts, method, tenant = req.parts, req.method, req.tenant
+		if len(parts) == 1 and method == "GET":
+			rows, pagination = _page(payments.listed(tenant, _since(req.headers)), req.query)
+			return json_reply(200, envelope(self.clock.now(), "Payments", rows, pagination))
+		if len(parts) == 1 and method in ("PUT", "POST"):
+			elements = _elements(req.body, "Payments")
+			if elements is None:
+				return bad_request(
+					"The request body could not be parsed as JSON.", "PostDataInvalidException", 14
+				)
+			ctx = self.ctx(req)
+			summarize = is_true(req.query.get("summarizeErrors"), True)
+			items, failed = [], []
+			for element in elements:
+				mark = ctx.txn.mark()
+				saved, errors = payments.create_payment(ctx, element)
+				if errors:
+					ctx.txn.rollback(mark)
+					echo = {
+						**(element if isinstance(element, dict) else {}),
+						"StatusAttributeString": "ERROR",
+						"HasValidationErrors": True,
+						"ValidationErrors": [{"Message": m} for m in errors],
+					}
+					items.append(echo)
+					failed.append(echo)
+				else:
+					rendered = payments.render(tenant, saved)
+					if not summarize:
+						rendered.update(StatusAttributeString="OK", ValidationErrors=[])
+					items.append(rendered)
+			if failed and summarize:
+				ctx.txn.rollback()
+				return validation_error(failed)
+			return json_reply(200, envelope(ctx.now, "Payments", items))
+		payment = payments.store(tenant).get(parts[1]) if len(parts) == 2 else None
+		if payment is None:
+			return text_reply(404, NOT_FOUND_TEXT)
+		if method == "GET":
+			return json_reply(200, envelope(self.clock.now(), "Payments", [payments.render(tenant, payment)]))
+		if method == "POST":
+			elements = _elements(req.body, "Payments") or [{}]
+			ctx = self.ctx(req)
+			saved, errors = payments.delete_payment(ctx, parts[1], elements[0])
+			if errors:
+				ctx.txn.rollback()
+				return validation_error(
+					[{"PaymentID": parts[1], "ValidationErrors": [{"Message": m} for m in errors]}]
+				)
+			return json_reply(200, envelope(ctx.now, "Payments", [payments.render(tenant, saved)]))
+		return text_reply(404, NOT_FOUND_TEXT)
 
 	# ---- contacts ------------------------------------------------------------------------------
 

@@ -421,7 +421,9 @@ def _settle(ctx: Ctx, kind: DocKind, doc: dict) -> None:
 		outstanding = total - doc["AmountPaid"] - doc["AmountCredited"]
 		field = "AmountDue"
 	else:
-		outstanding = total - sum((a["Amount"] for a in doc.get("_allocations", [])), ZERO)
+		allocated = sum((a["Amount"] for a in doc.get("_allocations", [])), ZERO)
+		refunded = sum((p["Amount"] for p in doc.get("_payments", [])), ZERO)
+		outstanding = total - allocated - refunded
 		field = "RemainingCredit"
 	doc[field] = ZERO if doc["Status"] in ("VOIDED", "DELETED") else outstanding
 	if doc["Status"] == "AUTHORISED" and outstanding <= ZERO:
@@ -436,7 +438,7 @@ def _has_money(kind: DocKind, doc: dict) -> bool:
 	"""Does the document carry payments or credit allocations?"""
 	if kind.is_invoice:
 		return doc.get("AmountPaid", ZERO) > 0 or doc.get("AmountCredited", ZERO) > 0
-	return bool(doc.get("_allocations"))
+	return bool(doc.get("_allocations")) or bool(doc.get("_payments"))
 
 
 def _status_error(kind: DocKind, old: dict, new_status: str, element: dict) -> str | None:
@@ -643,24 +645,20 @@ def delete_allocation(ctx: Ctx, credit_note_id: str, allocation_id: str) -> dict
 
 
 def record_payment(ctx: Ctx, invoice_id: str, amount: Decimal, date: dt.date | None = None) -> str:
-	"""Apply a payment to an AUTHORISED invoice (raises ValueError like Xero would refuse it)."""
-	invoice = find_doc(ctx.tenant, INVOICE, invoice_id)
-	if invoice is None:
+	"""Pay an AUTHORISED invoice or bill from the bank account, as PUT /Payments would (raises ValueError
+	with Xero's message when it would refuse)."""
+	from .payments import create_payment
+
+	bank = next(a for a in ctx.tenant.accounts.values() if a["Type"] == "BANK")
+	element = {"Invoice": {"InvoiceID": invoice_id}, "Account": {"Code": bank["Code"]}, "Amount": amount}
+	if date:
+		element["Date"] = date
+	if find_doc(ctx.tenant, INVOICE, invoice_id) is None:
 		raise ValueError(f"invoice {invoice_id} not found")
-	amount = round2(Decimal(str(amount)))
-	if invoice["Status"] != "AUTHORISED":
-		raise ValueError(f"invoice is {invoice['Status']}, payments need AUTHORISED")
-	if amount <= ZERO or amount > invoice["AmountDue"]:
-		raise ValueError(f"payment {amount} must be positive and at most AmountDue {invoice['AmountDue']}")
-	payment_id = new_id()
-	new_invoice = dict(invoice)
-	new_invoice["AmountPaid"] = invoice["AmountPaid"] + amount
-	new_invoice["_payments"] = [
-		*invoice.get("_payments", []),
-		{"PaymentID": payment_id, "Amount": amount, "Date": date or ctx.today},
-	]
-	_store(ctx, INVOICE, new_invoice)
-	return payment_id
+	payment, errors = create_payment(ctx, element)
+	if errors:
+		raise ValueError("; ".join(errors))
+	return payment["PaymentID"]
 
 
 def view(tenant: Tenant, doc: dict) -> dict:
@@ -706,6 +704,7 @@ def render(tenant: Tenant, kind: DocKind, doc: dict) -> dict:
 			for a in doc.get("_allocations", [])
 		]
 		out["AppliedAmount"] = sum((a["Amount"] for a in doc.get("_allocations", [])), ZERO)
+		out["Payments"] = [dict(p) for p in doc.get("_payments", [])]
 	out["HasAttachments"] = False
 	out["HasErrors"] = False
 	return out

@@ -39,6 +39,7 @@ class Tenant:
 	contacts: dict[str, dict] = field(default_factory=dict)
 	invoices: dict[str, dict] = field(default_factory=dict)
 	credit_notes: dict[str, dict] = field(default_factory=dict)
+	payments: dict[str, dict] = field(default_factory=dict)
 	counters: dict[str, int] = field(default_factory=dict)
 
 	def store(self, name: str) -> dict[str, dict]:
