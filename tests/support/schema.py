@@ -43,6 +43,8 @@ TABLES = {
 	company VARCHAR(140), supplier VARCHAR(140), is_return INT(1) NOT NULL DEFAULT 0, data LONGTEXT,
 	bill_no VARCHAR(140),
 	xero_id VARCHAR(140), xero_status VARCHAR(140), xero_last_synced DATETIME(6)""",
+	"tabPayment Entry": f"""{STANDARD},
+	company VARCHAR(140), payment_type VARCHAR(140), party_type VARCHAR(140), party VARCHAR(140), data LONGTEXT""",
 	"tabCustomer": f"""{STANDARD}, customer_name VARCHAR(140), email_id VARCHAR(140), tax_id VARCHAR(140),
 	xero_contact_id TEXT""",
 	"tabSupplier": f"""{STANDARD}, supplier_name VARCHAR(140), email_id VARCHAR(140), tax_id VARCHAR(140),
