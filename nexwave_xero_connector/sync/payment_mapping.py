@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
 from .errors import MappingError
+from .model import Kind
 from .money import RATE_STEP, ZERO, dec, money
 from .preflight import OrgInfo, check_org
 
@@ -53,10 +54,15 @@ class Target:
 	is_return: bool
 	currency: str
 	docstatus: int = 1
+	# Its number in Xero (the name; a bill's bill_no when set): lets one GET by number read a batch's
+	# invoices, where fifty IDs would not fit one URL.
+	number: str = ""
 
 	@property
-	def on_credit_note(self) -> bool:
-		return self.is_return
+	def kind(self) -> Kind:
+		if self.doctype == PURCHASE_INVOICE:
+			return Kind.BILL_CREDIT if self.is_return else Kind.BILL
+		return Kind.SALES_CREDIT if self.is_return else Kind.SALES_INVOICE
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class PaymentLine:
 	reference: str
 	account: str  # Xero AccountID or Code
 	currency_rate: Decimal | None = None
+	target_kind: Kind = Kind.SALES_INVOICE
+	target_number: str = ""
 
 	def body(self) -> dict:
 		"""The Payment element for PUT /Payments."""
@@ -229,6 +237,8 @@ def plan_payment(
 				against_name=key[1],
 				target_id=target.xero_id,
 				on_credit_note=target.is_return,
+				target_kind=target.kind,
+				target_number=target.number or key[1],
 				amount=abs(allocated),
 				date=posted,
 				reference=name,

@@ -221,22 +221,7 @@ class _Run:
 		if not need:
 			return adopted_all
 		pays = need
-		wanted = {
-			(p.plan.lines[i].target_id, p.plan.lines[i].on_credit_note) for p in pays for i in p.missing
-		}
-		records = {}
-		invoice_ids = sorted(t for t, credit in wanted if not credit)
-		if invoice_ids:
-			for r in self.b._call(
-				self.b.gateway.get_documents, self.b.tenant_id, Kind.SALES_INVOICE, invoice_ids
-			):
-				records[r.xero_id] = r
-		credit_ids = sorted(t for t, credit in wanted if credit)
-		if credit_ids:
-			for r in self.b._call(
-				self.b.gateway.get_documents, self.b.tenant_id, Kind.SALES_CREDIT, credit_ids
-			):
-				records[r.xero_id] = r
+		records = self._read_targets([p.plan.lines[i] for p in pays for i in p.missing])
 		due: dict[str, Decimal] = {}
 		ok = []
 		for pay in pays:
@@ -285,6 +270,24 @@ class _Run:
 					due[target_id] = start - amount
 				ok.append(pay)
 		return adopted_all + ok
+
+	def _read_targets(self, lines: list[PaymentLine]) -> dict:
+		"""What Xero holds now for the documents `lines` pay: one GET by number per kind (fifty numbers fit a
+		URL, fifty IDs do not), then by ID for any not found that way (renumbered in Xero)."""
+		records = {}
+		by_kind: dict[Kind, dict[str, str]] = {}
+		for line in lines:
+			by_kind.setdefault(line.target_kind, {})[line.target_id] = line.target_number
+		for kind, ids in sorted(by_kind.items()):
+			found = self.b._call(
+				self.b.gateway.find_documents, self.b.tenant_id, kind, sorted(set(ids.values()))
+			)
+			records.update({r.xero_id: r for r in found if r.xero_id in ids})
+			missing = sorted(set(ids) - set(records))
+			if missing:
+				for r in self.b._call(self.b.gateway.get_documents, self.b.tenant_id, kind, missing):
+					records[r.xero_id] = r
+		return records
 
 	def _send(self, pays: list[_Pay]) -> None:
 		to_send = [p for p in pays if p.missing]

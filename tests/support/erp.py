@@ -199,6 +199,7 @@ class SqlErp:
 					is_return=bool(r["is_return"]),
 					currency=json.loads(r["data"])["currency"],
 					docstatus=r["docstatus"],
+					number=(json.loads(r["data"]).get("bill_no") or "").strip() or r["name"],
 				)
 		return out
 
