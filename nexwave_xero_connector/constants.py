@@ -15,6 +15,8 @@ PARTY_DOCTYPES = (CUSTOMER_DOCTYPE, SUPPLIER_DOCTYPE)
 CONNECTED_APP_DOCTYPE = "Connected App"
 TOKEN_CACHE_DOCTYPE = "Token Cache"
 
+PAYMENT_ENTRY_DOCTYPE = "Payment Entry"
+
 # Our doctypes
 SETTINGS_DOCTYPE = "Xero Sync Settings"
 LOG_DOCTYPE = "Xero Sync Log"
@@ -39,7 +41,11 @@ XERO_TYPES = {
 	(SALES_INVOICE_DOCTYPE, True): "ACCRECCREDIT",
 	(PURCHASE_INVOICE_DOCTYPE, False): "ACCPAY",
 	(PURCHASE_INVOICE_DOCTYPE, True): "ACCPAYCREDIT",
+	(PAYMENT_ENTRY_DOCTYPE, False): "PAYMENT",  # all of a Payment Entry's Xero payments (sync/payments.py)
 }
+# On each Company to Xero Organisation row: "ERPNext" or "Xero", which system records the company's
+# payments (the payment-status issue owns this field; Payment Entries are pushed only under "ERPNext").
+PAYMENTS_OWNER_FIELD = "payments_owner"
 
 # Statuses of Xero Sync Log rows that the log clean-up may delete
 CLEARABLE_LOG_STATUSES = ("Synced", "Voided", "Skipped")

@@ -120,3 +120,24 @@ def requeue_existing(name: str, doc, tenant_id: str) -> None:
 		update_modified=False,
 	)
 	requeue(adapters.FrappeDb(), [name], now_datetime(), from_statuses=REQUEUE_ON_SUBMIT)
+
+
+def queue_payment(doc, method=None):
+	"""on_submit of a Payment Entry: queue its Xero payments when the company's payments are ERPNext's.
+
+	Only Receive/Pay entries of a Customer or Supplier; one whose references are all out of scope
+	(Journal Entries, advances) still gets a row, which the drain ends Skipped with the reason."""
+	if doc.payment_type not in ("Receive", "Pay") or doc.party_type not in ("Customer", "Supplier"):
+		return
+	config = adapters.load_config()
+	tenant_id = config.tenant_for(doc.company)
+	if not tenant_id or not config.pushes_payments(doc.company):
+		return
+	existing = log_name_for(doc.doctype, doc.name)
+	if existing:
+		requeue_existing(existing, doc, tenant_id)
+	else:
+		insert_log(
+			doc, False, status="Queued", tenant_id=tenant_id, title=_("{0} queued for Xero").format(doc.name)
+		)
+	enqueue_drain(tenant_id)

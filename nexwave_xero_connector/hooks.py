@@ -26,6 +26,10 @@ doc_events = {
 		"on_submit": "nexwave_xero_connector.events.queue_push",
 		"on_cancel": "nexwave_xero_connector.events.request_void",
 	},
+	"Payment Entry": {
+		"on_submit": "nexwave_xero_connector.events.queue_payment",
+		"on_cancel": "nexwave_xero_connector.events.request_void",
+	},
 }
 
 # Scheduled tasks: every minute flag stuck rows and wake drains for queues nobody is draining (new,
