@@ -5,6 +5,7 @@ the ERPNext 15.92 fixtures."""
 from __future__ import annotations
 
 import dataclasses
+import random
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -456,3 +457,84 @@ def test_cancel_after_a_crash_between_gate_and_put_finds_what_was_sent(pworld, e
 	pworld.erp.cancel("Payment Entry", pe)
 	_recover(pworld)
 	assert pworld.log(pe)["status"] == "Voided" and _payments(pworld, pe) == []
+
+
+# -- faults, crashes and cancels mixed: the ledger still balances -----------------------------------------
+
+
+def test_payments_under_random_faults_crashes_and_cancels_settle_exactly(pworld, emulator):
+	"""Random 5xx/429/dropped/lost answers (reads too), workers killed after random journal steps, entries
+	submitted and cancelled between drains: at quiescence every live entry has one payment per reference,
+	every cancelled one none, and each invoice's AmountDue in Xero is its total less the live payments."""
+	rng = random.Random(13)
+	invoices = [_synced_invoice(pworld) for _ in range(5)]
+	pworld.config = dataclasses.replace(pworld.config, batch_size=3)  # several claims and PUTs per drain
+	entries: dict[str, list] = {}
+	waves = [[] for _ in range(6)]
+	for i in range(18):
+		refs = [(SI, invoices[i % 5], "30.00"), (SI, invoices[(i + 2) % 5], "20.00")]
+		waves[i % 6].append(refs)
+	to_cancel: set[str] = set()
+	emulator.set_chaos(
+		rate=0.3, seed=5, faults=("500", "429", "drop_before_commit", "lost_after_commit"), reads=True
+	)
+	steps = ["mark_sending", "store_xero_ids", "finish", "renew", "mark_voiding", "claim", None, None]
+	faults_before, crashes = emulator.faults_injected, 0
+	try:
+		for round_ in range(30):
+			for refs in waves[round_] if round_ < len(waves) else []:
+				entries[_submit_pe(pworld, refs=refs)] = refs
+			if round_ in (1, 3, 5, 7):  # cancel one before or while it is pushed, one already pushed
+				for pe in rng.sample(sorted(set(entries) - to_cancel), 2):
+					pworld.erp.cancel("Payment Entry", pe)
+					to_cancel.add(pe)
+			step = rng.choice(steps)
+			journal = CrashAfter(pworld.journal(), step) if step else pworld.journal()
+			try:
+				pworld.drain(journal=journal)
+			except Crash:
+				crashes += 1
+			pworld.clock.advance(rng.choice([0, LEASE_SECONDS + 1, pworld.config.in_flight_seconds + 1]))
+	finally:
+		emulator.set_chaos(rate=0)
+	assert crashes >= 5 and emulator.faults_injected - faults_before >= 5  # the run did meet trouble
+	pworld.clock.advance(pworld.config.in_flight_seconds + LEASE_SECONDS)
+	for pe in to_cancel:  # a cancel that never landed above (the rounds are random) lands now
+		if (
+			pworld.db.query("SELECT docstatus FROM `tabPayment Entry` WHERE name = %(n)s", {"n": pe})[0][
+				"docstatus"
+			]
+			!= 2
+		):
+			pworld.erp.cancel("Payment Entry", pe)
+	for _ in range(6):  # quiescence: Retry what gave up under the faults, drain until nothing moves
+		failed = [
+			r["name"]
+			for r in pworld.db.query("SELECT name FROM `tabXero Sync Log` WHERE status = 'Failed'", {})
+		]
+		from nexwave_xero_connector.sync.journal import requeue
+
+		requeue(pworld.db, failed, pworld.clock())
+		pworld.db.commit("test: Retry")
+		pworld.drain()
+		pworld.clock.advance(pworld.config.in_flight_seconds + 3600)
+	live_on: dict[str, Decimal] = {}
+	for pe, refs in entries.items():
+		log = pworld.log(pe)
+		live = _payments(pworld, pe)
+		if pe in to_cancel:
+			assert log["status"] in ("Voided", "Skipped") and live == [], (
+				pe,
+				log["status"],
+				log["error_message"],
+			)
+			continue
+		assert log["status"] == "Synced", (pe, log["status"], log["error_message"])
+		assert sorted((p["Invoice"]["InvoiceNumber"], p["Amount"]) for p in live) == sorted(
+			(name, D(amount)) for _, name, amount in refs
+		)
+		for p in live:
+			number = p["Invoice"]["InvoiceNumber"]
+			live_on[number] = live_on.get(number, D(0)) + p["Amount"]
+	for number in invoices:
+		assert _amount_due(pworld, number) == D("1052.00") - live_on.get(number, D(0)), number
