@@ -538,3 +538,16 @@ def test_payments_under_random_faults_crashes_and_cancels_settle_exactly(pworld,
 			live_on[number] = live_on.get(number, D(0)) + p["Amount"]
 	for number in invoices:
 		assert _amount_due(pworld, number) == D("1052.00") - live_on.get(number, D(0)), number
+
+
+def test_orphan_scan_catches_a_payment_entry_cancelled_behind_the_connectors_back(pworld):
+	from nexwave_xero_connector.sync.journal import flag_cancelled_but_synced
+
+	pe, invoices = _two_refs(pworld)
+	pworld.drain()
+	pworld.db.execute("UPDATE `tabPayment Entry` SET docstatus = 2 WHERE name = %(n)s", {"n": pe})
+	pworld.db.commit("cancelled while the connector was off")
+	assert flag_cancelled_but_synced(pworld.db, pworld.clock()) == [("Payment Entry", pe)]
+	pworld.db.commit("scan")
+	assert pworld.drain().voided == 1
+	assert _payments(pworld, pe) == [] and _amount_due(pworld, invoices[0]) == D("1052.00")
