@@ -206,6 +206,9 @@ def plan_payment(
 	party_rate = dec(
 		doc.get("source_exchange_rate" if payment_type == "Receive" else "target_exchange_rate") or 1
 	)
+	party_currency = doc.get(
+		"paid_from_account_currency" if payment_type == "Receive" else "paid_to_account_currency"
+	)
 	lines, waiting = [], []
 	for ref in refs:
 		key = (ref["reference_doctype"], ref["reference_name"])
@@ -222,6 +225,12 @@ def plan_payment(
 				f"{label}: this {payment_type} nets a return against an invoice within one Payment Entry. Xero "
 				"records that as a credit note allocation, not a payment: allocate the credit note in Xero, and "
 				"enter the money that moved as its own Payment Entry. Nothing was sent."
+			)
+		if party_currency and party_currency != target.currency:
+			raise MappingError(
+				f"{label}: the amount is allocated in {party_currency} (the party account's currency) to an invoice "
+				f"in {target.currency}, and Xero takes a payment in the invoice's currency. Record this payment in "
+				"Xero by hand. Nothing was sent."
 			)
 		if not target.xero_id:
 			waiting.append(key[1])

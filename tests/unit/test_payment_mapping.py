@@ -164,3 +164,11 @@ def test_found_payments_match_each_line_once_and_only_live_ones():
 	deleted = XeroPayment("p0", "inv-1", D("10.00"), date(2026, 11, 26), "PE-1", "DELETED")
 	other = XeroPayment("p2", "inv-1", D("10.01"), date(2026, 11, 26), "PE-1", "AUTHORISED")
 	assert match_lines(lines, [deleted, live, other]) == [live, None]
+
+
+def test_an_allocation_in_another_currency_than_the_invoices_is_refused():
+	# ERPNext allows a USD invoice on an NZD receivable (Accounts Settings); its allocation is then in NZD.
+	doc = payment_entry("PE-15", refs=[(SI, "SINV-U", "5548.58")])
+	assert doc["paid_from_account_currency"] == "NZD"
+	with pytest.raises(MappingError, match=r"allocated in NZD .* to an invoice in USD"):
+		plan(doc, target(name="SINV-U", currency="USD"))
