@@ -222,16 +222,18 @@ def connection_alerts() -> list[dict]:
 
 @frappe.whitelist()
 def sync_status(doctype: str, name: str) -> dict:
-	"""What the invoice form shows: its log row (or None), the Xero link and whether the user may act."""
-	if doctype not in INVOICE_DOCTYPES:
-		frappe.throw(_("Only Sales Invoices and Purchase Invoices are pushed to Xero."))
+	"""What the invoice (or Payment Entry) form shows: its log row (or None), the Xero link and whether the
+	user may act."""
+	if doctype not in (*INVOICE_DOCTYPES, PAYMENT_ENTRY_DOCTYPE):
+		frappe.throw(_("Only Sales Invoices, Purchase Invoices and Payment Entries are pushed to Xero."))
 	frappe.has_permission(doctype, "read", name, throw=True)
 	row = frappe.db.get_value(
 		LOG_DOCTYPE, {"reference_doctype": doctype, "reference_name": name}, ROW_FIELDS, as_dict=True
 	)
 	if row:
 		url = xero_url_for(row.tenant_id, row.xero_type, row.xero_id)
-	else:
+	elif doctype == PAYMENT_ENTRY_DOCTYPE:
+		url = None  # a Payment Entry keeps no Xero ID of its own: without its row there is no link
 		# The log clean-up deletes old Synced rows; the invoice keeps its Xero ID for the link.
 		doc = frappe.db.get_value(doctype, name, ["company", "is_return", XERO_ID_FIELD], as_dict=True) or {}
 		url = doc.get(XERO_ID_FIELD) and xero_url_for(

@@ -18,6 +18,7 @@ after_migrate = "nexwave_xero_connector.install.after_migrate"
 doctype_js = {
 	"Sales Invoice": ["public/js/xero_invoice.js", "public/js/sales_invoice.js"],
 	"Purchase Invoice": ["public/js/xero_invoice.js", "public/js/purchase_invoice.js"],
+	"Payment Entry": ["public/js/xero_invoice.js", "public/js/payment_entry.js"],
 }
 
 # Document events: both run inside the submit/cancel transaction and only write the outbox row
