@@ -24,7 +24,7 @@ from nexwave_xero_connector.constants import (
 	XERO_CONTACT_MAP_FIELD,
 	XERO_ID_FIELD,
 )
-from nexwave_xero_connector.sync.config import SyncConfig, TenantLink
+from nexwave_xero_connector.sync.config import PAYMENTS_IN_ERPNEXT, SyncConfig, TenantLink
 from nexwave_xero_connector.sync.model import ContactRequest
 from nexwave_xero_connector.sync.payment_mapping import Target
 
@@ -209,7 +209,13 @@ def load_config() -> SyncConfig:
 		max_attempts=cint(s.max_attempts) or 8,
 		site_url=get_url(),
 		tenants=tuple(
-			TenantLink(r.company, (r.tenant_id or "").strip(), r.tenant_name or "", r.short_code or "")
+			TenantLink(
+				r.company,
+				(r.tenant_id or "").strip(),
+				r.tenant_name or "",
+				r.short_code or "",
+				payments_owned_by=r.payments_owned_by or PAYMENTS_IN_ERPNEXT,
+			)
 			for r in s.tenants
 		),
 		tax_map={(r.company, r.template_type, r.tax_template): r.xero_tax_type for r in s.tax_mappings},

@@ -21,12 +21,20 @@ def taxes_template_doctype(doctype: str) -> str:
 	return SALES_TAXES_TEMPLATE if doctype == SALES_INVOICE else PURCHASE_TAXES_TEMPLATE
 
 
+# Which system a company's payments are recorded in (Xero Tenant Map.payments_owned_by). ERPNext (the
+# default): nothing read back from Xero ever becomes a Payment Entry. Xero: payments made there may become
+# Payment Entries here, when that (separate, off by default) setting is on.
+PAYMENTS_IN_ERPNEXT = "ERPNext"
+PAYMENTS_IN_XERO = "Xero"
+
+
 @dataclass(frozen=True)
 class TenantLink:
 	company: str
 	tenant_id: str
 	tenant_name: str = ""
 	short_code: str = ""
+	payments_owned_by: str = PAYMENTS_IN_ERPNEXT
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,13 @@ class SyncConfig:
 		if not template:
 			return None
 		return self.tax_map.get((company, template_doctype, template)) or None
+
+	def payments_owner(self, company: str) -> str:
+		"""Which system owns this company's payments: PAYMENTS_IN_XERO only when its binding says so."""
+		link = next((t for t in self.tenants if t.company == company), None)
+		return (
+			PAYMENTS_IN_XERO if link and link.payments_owned_by == PAYMENTS_IN_XERO else PAYMENTS_IN_ERPNEXT
+		)
 
 	def tenant_for(self, company: str) -> str | None:
 		"""Return the Xero tenant bound to `company`, or None when it has none."""

@@ -70,3 +70,26 @@ class TestXeroSyncSettings(FrappeTestCase):
 		with self.assertRaises(frappe.ValidationError):
 			settings_with(account_mappings=[row, dict(row, xero_account_code="201")]).save()
 		settings_with(account_mappings=[row]).save()
+
+
+class TestPaymentsOwner(FrappeTestCase):
+	def test_payments_are_owned_by_erpnext_unless_a_binding_says_xero(self):
+		from nexwave_xero_connector.adapters import load_config
+
+		settings_with(
+			tenants=[
+				{"company": COMPANY, "tenant_id": "t-1"},
+				{"company": OTHER_COMPANY, "tenant_id": "t-2", "payments_owned_by": "Xero"},
+			]
+		).save()
+		rows = frappe.get_single(SETTINGS_DOCTYPE).tenants
+		self.assertEqual([r.payments_owned_by for r in rows], ["ERPNext", "Xero"])
+		config = load_config()
+		self.assertEqual(
+			(config.payments_owner(COMPANY), config.payments_owner(OTHER_COMPANY)), ("ERPNext", "Xero")
+		)
+
+	def test_an_unknown_owner_is_refused(self):
+		doc = settings_with(tenants=[{"company": COMPANY, "tenant_id": "t-1", "payments_owned_by": "Bank"}])
+		with self.assertRaises(frappe.ValidationError):
+			doc.save()
