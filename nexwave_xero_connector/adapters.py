@@ -17,7 +17,6 @@ from frappe.utils import cint, flt, get_url
 from nexwave_xero_connector.constants import (
 	CONNECTED_APP_DOCTYPE,
 	CUSTOMER_DOCTYPE,
-	PAYMENTS_OWNER_FIELD,
 	PURCHASE_INVOICE_DOCTYPE,
 	SETTINGS_DOCTYPE,
 	XERO_CONTACT_ID_FIELD,
@@ -235,8 +234,6 @@ def load_config() -> SyncConfig:
 			for r in s.get("bank_account_mappings") or []
 			if r.account and r.xero_bank_account
 		},
-		# Which system records each company's payments: the setting of the payment-status issue.
-		payments_owner={r.company: r.get(PAYMENTS_OWNER_FIELD) or "" for r in s.tenants},
 		tracking_map={
 			(r.company or _company_of("Cost Center", r.cost_center), r.cost_center): (
 				r.tracking_category,

@@ -43,9 +43,6 @@ XERO_TYPES = {
 	(PURCHASE_INVOICE_DOCTYPE, True): "ACCPAYCREDIT",
 	(PAYMENT_ENTRY_DOCTYPE, False): "PAYMENT",  # all of a Payment Entry's Xero payments (sync/payments.py)
 }
-# On each Company to Xero Organisation row: "ERPNext" or "Xero", which system records the company's
-# payments (the payment-status issue owns this field; Payment Entries are pushed only under "ERPNext").
-PAYMENTS_OWNER_FIELD = "payments_owner"
 
 # Statuses of Xero Sync Log rows that the log clean-up may delete
 CLEARABLE_LOG_STATUSES = ("Synced", "Voided", "Skipped")

@@ -74,13 +74,10 @@ class SyncConfig:
 	no_tax_type: dict[str, str] = field(default_factory=dict)
 	# (company, ERP bank/cash account) -> Xero bank account (AccountID, or Code): where payments go.
 	bank_account_map: dict[tuple[str, str], str] = field(default_factory=dict)
-	# company -> "ERPNext" or "Xero": which system records payments. Payment Entries are pushed only for a
-	# company whose payments ERPNext owns (the setting of the payment-status issue).
-	payments_owner: dict[str, str] = field(default_factory=dict)
 
 	def pushes_payments(self, company: str) -> bool:
-		"""Whether this company's Payment Entries go to Xero as payments."""
-		return self.enabled and self.payments_owner.get(company) == "ERPNext"
+		"""Whether this company's Payment Entries go to Xero as payments: ERPNext owns its payments."""
+		return self.enabled and self.payments_owner(company) == PAYMENTS_IN_ERPNEXT
 
 	def tax_type_for(self, company: str, template_doctype: str, template: str | None) -> str | None:
 		"""The Xero TaxType mapped to this template of this doctype, or None when it is not mapped."""

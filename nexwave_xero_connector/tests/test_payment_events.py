@@ -13,7 +13,6 @@ from frappe.utils import today
 from nexwave_xero_connector import adapters, api
 from nexwave_xero_connector.constants import PAYMENT_ENTRY_DOCTYPE
 from nexwave_xero_connector.tests.utils import (
-	TEST_COMPANY,
 	TEST_TENANT,
 	EnqueueRecorder,
 	configure_settings,
@@ -34,12 +33,17 @@ class TestPaymentEntryHooks(FrappeTestCase):
 			("frappe.enqueue", self.enqueue),
 			(
 				"nexwave_xero_connector.adapters.load_config",
-				lambda: dataclasses.replace(LOAD_CONFIG(), payments_owner={TEST_COMPANY: self.owner}),
+				lambda: self.owned(LOAD_CONFIG()),
 			),
 		):
 			patcher = patch(target, value)
 			patcher.start()
 			self.addCleanup(patcher.stop)
+
+	def owned(self, config):
+		"""The settings' config with the company's payments owned by `self.owner`."""
+		tenants = tuple(dataclasses.replace(t, payments_owned_by=self.owner) for t in config.tenants)
+		return dataclasses.replace(config, tenants=tenants)
 
 	def receipt(self, submit=True):
 		si = create_sales_invoice()

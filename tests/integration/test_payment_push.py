@@ -34,7 +34,6 @@ def _payments_on(world: World, **overrides) -> World:
 	world.config = dataclasses.replace(
 		world.config,
 		bank_account_map={(COMPANY, BANK): "090", (COMPANY, BANK_USD): "090"},
-		payments_owner={COMPANY: "ERPNext"},
 		**overrides,
 	)
 	return world
@@ -168,7 +167,8 @@ def test_journal_entries_and_advances_are_skipped_with_the_reason(pworld, emulat
 def test_payments_owned_by_xero_are_skipped(make_world):
 	world = make_world()
 	_payments_on(world)
-	world.config = dataclasses.replace(world.config, payments_owner={COMPANY: "Xero"})
+	xero_owned = tuple(dataclasses.replace(t, payments_owned_by="Xero") for t in world.config.tenants)
+	world.config = dataclasses.replace(world.config, tenants=xero_owned)
 	inv = f"SINV-{_uid()}"
 	world.submit(clone("si_nz_exclusive_discount", inv))
 	pe = _submit_pe(world, refs=[(SI, inv, "100.00")])
