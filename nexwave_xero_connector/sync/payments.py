@@ -53,7 +53,7 @@ from .payment_mapping import (
 
 MAX_PER_CALL = 50
 WAIT_FIRST_SECONDS = 60
-WAIT_MAX_SECONDS = 3600
+WAIT_MAX_SECONDS = 900  # a wait costs no Xero call (only a claim), so look again often
 NOT_DELETED = "Remove the bank reconciliation of the payment in Xero, then press Void in Xero."
 
 
