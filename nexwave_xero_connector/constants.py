@@ -81,7 +81,15 @@ XERO_DEEP_LINK_PATHS = {
 # OAuth (oauth.py): Connected App provider, scope sets, plans and connection states
 XERO_PROVIDER_NAME = "Xero"
 OAUTH_SCOPE_SETS = {
-	"Granular": ("offline_access", "accounting.invoices", "accounting.contacts", "accounting.settings.read"),
+	# accounting.payments: Payment Entries pushed as Xero payments (PUT/GET/POST /Payments); under granular
+	# scopes Payments are not covered by accounting.invoices. Legacy's accounting.transactions covers them.
+	"Granular": (
+		"offline_access",
+		"accounting.invoices",
+		"accounting.payments",
+		"accounting.contacts",
+		"accounting.settings.read",
+	),
 	"Legacy": (
 		"offline_access",
 		"accounting.transactions",
