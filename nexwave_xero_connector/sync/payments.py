@@ -14,8 +14,9 @@ For each claimed batch:
   3. rows whose marker says an earlier attempt may have reached Xero are looked up (one GET /Payments by
      Reference for the batch); a payment found is adopted, a miss proves absence only once no earlier
      request can still land (else the row waits), and then the key generation moves;
-  4. one GET /Invoices by ID (plus one per credit note) reads what Xero holds now: a voided invoice, or a
-     payment larger than what is due there, is refused before any call that writes;
+  4. one GET by number per kind (by ID for any renumbered in Xero) reads what Xero holds now: a voided
+     invoice, a draft (the row waits), or a payment larger than what is due there is refused before any
+     call that writes;
   5. the gate, then one PUT /Payments per 50 payments under a deterministic Idempotency-Key;
   6. docstatus is re-read: an entry cancelled meanwhile has its payments deleted; the rest are Synced.
 Cancel path: the payments are found (known from this claim, or one batched lookup), and each is deleted
