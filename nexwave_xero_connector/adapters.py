@@ -16,13 +16,15 @@ from frappe.utils import cint, flt, get_url, getdate
 
 from nexwave_xero_connector.constants import (
 	CUSTOMER_DOCTYPE,
+	PURCHASE_INVOICE_DOCTYPE,
 	SETTINGS_DOCTYPE,
 	XERO_CONTACT_ID_FIELD,
 	XERO_CONTACT_MAP_FIELD,
 	XERO_ID_FIELD,
 )
-from nexwave_xero_connector.sync.config import PAYMENTS_IN_ERPNEXT, SyncConfig, TenantLink
+from nexwave_xero_connector.sync.config import PAYMENTS_NOT_SYNCED, SyncConfig, TenantLink
 from nexwave_xero_connector.sync.model import ContactRequest
+from nexwave_xero_connector.sync.payment_mapping import Target
 
 
 class FrappeDb:
@@ -115,6 +117,29 @@ class FrappeErp:
 		"""Return the Xero ID stored on another invoice (e.g. the one a return is against)."""
 		return frappe.db.get_value(doctype, name, XERO_ID_FIELD) or None
 
+	def payment_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+		"""The invoices a Payment Entry references: Xero ID, kind, currency and Xero number, one query per
+		doctype (sync.payments.PaymentSource)."""
+		by_doctype: dict[str, list[str]] = {}
+		for doctype, name in refs:
+			by_doctype.setdefault(doctype, []).append(name)
+		targets = {}
+		for doctype, names in by_doctype.items():
+			fields = ["name", "docstatus", "is_return", "currency", XERO_ID_FIELD]
+			if doctype == PURCHASE_INVOICE_DOCTYPE:
+				fields.append("bill_no")
+			for r in frappe.get_all(doctype, filters={"name": ("in", names)}, fields=fields):
+				targets[(doctype, r.name)] = Target(
+					doctype=doctype,
+					name=r.name,
+					xero_id=r.get(XERO_ID_FIELD) or None,
+					is_return=bool(cint(r.is_return)),
+					currency=r.currency,
+					docstatus=cint(r.docstatus),
+					number=(r.get("bill_no") or "").strip() or r.name,
+				)
+		return targets
+
 
 def _contact_map(party_type: str, party: str) -> dict[str, str]:
 	"""Read the party's {tenant_id: contact_id} map (empty when none or unreadable)."""
@@ -177,7 +202,7 @@ def _tenant_link(r) -> TenantLink:
 		r.tenant_name or "",
 		r.short_code or "",
 		getdate(r.go_live_date) if r.get("go_live_date") else None,
-		r.get("payments_owned_by") or PAYMENTS_IN_ERPNEXT,
+		r.get("payments_owned_by") or PAYMENTS_NOT_SYNCED,
 	)
 
 
@@ -223,6 +248,11 @@ def load_config() -> SyncConfig:
 			(r.company, r.xero_tax_type): Decimal(str(r.tax_rate)) for r in s.tax_mappings if flt(r.tax_rate)
 		},
 		no_tax_type={r.company: r.no_tax_type for r in s.tenants if r.no_tax_type},
+		bank_account_map={
+			(r.company or _company_of("Account", r.account), r.account): r.xero_bank_account.strip()
+			for r in s.get("bank_account_mappings") or []
+			if r.account and r.xero_bank_account
+		},
 		tracking_map={
 			(r.company or _company_of("Cost Center", r.cost_center), r.cost_center): (
 				r.tracking_category,

@@ -22,6 +22,7 @@ from nexwave_xero_connector.constants import (
 	INVOICE_DOCTYPES,
 	LOG_DOCTYPE,
 	LOG_STATUSES,
+	PAYMENT_ENTRY_DOCTYPE,
 	XERO_APP_URL,
 	XERO_DEEP_LINK_PATHS,
 	XERO_ID_FIELD,
@@ -104,8 +105,10 @@ def push(doctype: str, name: str) -> dict:
 	Returns the document's log row as {"name", "status"}.
 	"""
 	require_manager()
+	if doctype == PAYMENT_ENTRY_DOCTYPE:
+		return push_payment(name)
 	if doctype not in INVOICE_DOCTYPES:
-		frappe.throw(_("Only Sales Invoices and Purchase Invoices can be pushed to Xero."))
+		frappe.throw(_("Only Sales Invoices, Purchase Invoices and Payment Entries can be pushed to Xero."))
 	doc = frappe.get_doc(doctype, name)
 	doc.check_permission("read")
 	if doc.docstatus != 1:
@@ -129,6 +132,35 @@ def push(doctype: str, name: str) -> dict:
 	events.queue_push(doc)
 	return frappe.db.get_value(
 		LOG_DOCTYPE, {"reference_doctype": doctype, "reference_name": name}, ["name", "status"], as_dict=True
+	)
+
+
+def push_payment(name: str) -> dict:
+	"""Queue a submitted Payment Entry's Xero payments (no row yet, or a Failed/Skipped one)."""
+	doc = frappe.get_doc(PAYMENT_ENTRY_DOCTYPE, name)
+	doc.check_permission("read")
+	if doc.docstatus != 1:
+		frappe.throw(_("Payment Entry {0} must be submitted before it can be pushed to Xero.").format(name))
+	existing = events.log_name_for(PAYMENT_ENTRY_DOCTYPE, name)
+	status = existing and frappe.db.get_value(LOG_DOCTYPE, existing, "status")
+	if status and status not in events.REQUEUE_ON_SUBMIT:
+		frappe.throw(
+			_("Payment Entry {0} is already {1} in the Xero Sync Log.").format(name, _(status)),
+			title=_("Nothing to push"),
+		)
+	if not adapters.load_config().pushes_payments(doc.company):
+		frappe.throw(
+			_(
+				"Xero Sync Settings do not push the payments of {0} (the connector is off, or Xero owns that "
+				"company's payments). Nothing was queued."
+			).format(doc.company)
+		)
+	events.queue_payment(doc)
+	return frappe.db.get_value(
+		LOG_DOCTYPE,
+		{"reference_doctype": PAYMENT_ENTRY_DOCTYPE, "reference_name": name},
+		["name", "status"],
+		as_dict=True,
 	)
 
 
@@ -232,9 +264,10 @@ def connection_alerts() -> list[dict]:
 
 @frappe.whitelist()
 def sync_status(doctype: str, name: str) -> dict:
-	"""What the invoice form shows: its log row (or None), the Xero link and whether the user may act."""
-	if doctype not in INVOICE_DOCTYPES:
-		frappe.throw(_("Only Sales Invoices and Purchase Invoices are pushed to Xero."))
+	"""What the invoice (or Payment Entry) form shows: its log row (or None), the Xero link and whether the
+	user may act."""
+	if doctype not in (*INVOICE_DOCTYPES, PAYMENT_ENTRY_DOCTYPE):
+		frappe.throw(_("Only Sales Invoices, Purchase Invoices and Payment Entries are pushed to Xero."))
 	frappe.has_permission(doctype, "read", name, throw=True)
 	row = frappe.db.get_value(
 		LOG_DOCTYPE, {"reference_doctype": doctype, "reference_name": name}, ROW_FIELDS, as_dict=True
@@ -242,7 +275,8 @@ def sync_status(doctype: str, name: str) -> dict:
 	if row:
 		row.stuck = bool(stuck_names(adapters.FrappeDb(), now_datetime(), stuck_minutes(), [row.name]))
 		url = xero_url_for(row.tenant_id, row.xero_type, row.xero_id)
-	else:
+	elif doctype == PAYMENT_ENTRY_DOCTYPE:
+		url = None  # a Payment Entry keeps no Xero ID of its own: without its row there is no link
 		# The log clean-up deletes old Synced rows; the invoice keeps its Xero ID for the link.
 		doc = frappe.db.get_value(doctype, name, ["company", "is_return", XERO_ID_FIELD], as_dict=True) or {}
 		url = doc.get(XERO_ID_FIELD) and xero_url_for(

@@ -61,7 +61,7 @@ def status(context):
 @click.argument("name")
 @pass_context
 def push(context, doctype, name):
-	"""Queue a submitted Sales/Purchase Invoice that was never sent (or whose push failed)."""
+	"""Queue a submitted Sales/Purchase Invoice or Payment Entry that was never sent (or whose push failed)."""
 	from nexwave_xero_connector.api import push as push_document
 
 	with site_connection(context):

@@ -11,6 +11,8 @@ SUPPLIER_DOCTYPE = "Supplier"
 CONNECTED_APP_DOCTYPE = "Connected App"
 TOKEN_CACHE_DOCTYPE = "Token Cache"
 
+PAYMENT_ENTRY_DOCTYPE = "Payment Entry"
+
 # Our doctypes
 SETTINGS_DOCTYPE = "Xero Sync Settings"
 LOG_DOCTYPE = "Xero Sync Log"
@@ -35,6 +37,7 @@ XERO_TYPES = {
 	(SALES_INVOICE_DOCTYPE, True): "ACCRECCREDIT",
 	(PURCHASE_INVOICE_DOCTYPE, False): "ACCPAY",
 	(PURCHASE_INVOICE_DOCTYPE, True): "ACCPAYCREDIT",
+	(PAYMENT_ENTRY_DOCTYPE, False): "PAYMENT",  # all of a Payment Entry's Xero payments (sync/payments.py)
 }
 
 # Background jobs
@@ -66,7 +69,15 @@ XERO_DEEP_LINK_PATHS = {
 # OAuth (oauth.py): Connected App provider, scope sets, plans and connection states
 XERO_PROVIDER_NAME = "Xero"
 OAUTH_SCOPE_SETS = {
-	"Granular": ("offline_access", "accounting.invoices", "accounting.contacts", "accounting.settings.read"),
+	# accounting.payments: Payment Entries pushed as Xero payments (PUT/GET/POST /Payments); under granular
+	# scopes Payments are not covered by accounting.invoices. Legacy's accounting.transactions covers them.
+	"Granular": (
+		"offline_access",
+		"accounting.invoices",
+		"accounting.payments",
+		"accounting.contacts",
+		"accounting.settings.read",
+	),
 	"Legacy": (
 		"offline_access",
 		"accounting.transactions",

@@ -34,6 +34,7 @@ from nexwave_xero_connector.sync.journal import (
 	requeue_on_submit,
 )
 from nexwave_xero_connector.sync.model import Status
+from nexwave_xero_connector.sync.payment_mapping import PAYMENT
 
 # A row in these statuses is put back in the queue when its document is submitted (or pushed) again.
 REQUEUE_ON_SUBMIT = ("Failed", "Skipped")
@@ -238,3 +239,40 @@ def is_waiting(job_id: str) -> bool:
 	if enqueued_at.tzinfo is None:
 		enqueued_at = enqueued_at.replace(tzinfo=timezone.utc)  # RQ stores UTC
 	return datetime.now(timezone.utc) - enqueued_at < timedelta(seconds=QUEUED_GRACE_SECONDS)
+
+
+def queue_payment(doc, method=None):
+	"""on_submit of a Payment Entry: queue its Xero payments when the company's payments are ERPNext's.
+
+	Only Receive/Pay entries of a Customer or Supplier; one whose references are all out of scope
+	(Journal Entries, advances) still gets a row, which the drain ends Skipped with the reason."""
+	if doc.payment_type not in ("Receive", "Pay") or doc.party_type not in ("Customer", "Supplier"):
+		return
+	config = scope_config()
+	tenant_id = config.tenant_for(doc.company)
+	if not tenant_id or not config.pushes_payments(doc.company):
+		return
+	db = FrappeDb()
+	existing = log_name_for(doc.doctype, doc.name)
+	if existing:
+		requeue_on_submit(
+			db,
+			existing,
+			tenant_id=tenant_id,
+			company=doc.company,
+			user=frappe.session.user,
+			now=now_datetime(),
+		)
+	else:
+		insert_row(
+			db,
+			doctype=doc.doctype,
+			name=doc.name,
+			company=doc.company,
+			tenant_id=tenant_id,
+			xero_type=PAYMENT,
+			now=now_datetime(),
+			title=_("{0} queued for Xero").format(doc.name),
+			user=frappe.session.user,
+		)
+	enqueue_drain(tenant_id)

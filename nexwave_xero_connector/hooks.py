@@ -18,6 +18,7 @@ after_migrate = "nexwave_xero_connector.install.after_migrate"
 doctype_js = {
 	"Sales Invoice": ["public/js/xero_invoice.js", "public/js/sales_invoice.js"],
 	"Purchase Invoice": ["public/js/xero_invoice.js", "public/js/purchase_invoice.js"],
+	"Payment Entry": ["public/js/xero_invoice.js", "public/js/payment_entry.js"],
 }
 
 # Document events: all run inside the document's own transaction and only write the outbox row.
@@ -27,6 +28,10 @@ doc_events = {
 		"on_submit": "nexwave_xero_connector.events.queue_push",
 		"on_cancel": "nexwave_xero_connector.events.request_void",
 		"on_trash": "nexwave_xero_connector.events.detach_on_delete",
+	},
+	"Payment Entry": {
+		"on_submit": "nexwave_xero_connector.events.queue_payment",
+		"on_cancel": "nexwave_xero_connector.events.request_void",
 	},
 }
 

@@ -27,6 +27,9 @@ def taxes_template_doctype(doctype: str) -> str:
 # Payment Entries here, when that (separate, off by default) setting is on.
 PAYMENTS_IN_ERPNEXT = "ERPNext"
 PAYMENTS_IN_XERO = "Xero"
+# The default: neither system's payments are copied to the other until the admin chooses an owner, so an
+# upgrade never starts pushing (or pulling) payments on its own.
+PAYMENTS_NOT_SYNCED = "Not synced"
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class TenantLink:
 	short_code: str = ""
 	# Documents posted before this day are never pushed automatically (a Backfill takes them, if wanted).
 	go_live: datetime.date | None = None
-	payments_owned_by: str = PAYMENTS_IN_ERPNEXT
+	payments_owned_by: str = PAYMENTS_NOT_SYNCED
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,12 @@ class SyncConfig:
 	# company -> Xero TaxType for amounts ERPNext charges no tax on: rounding adjustments and untaxed
 	# "Actual" charges such as freight (NONE in New Zealand, BASEXCLUDED in Australia).
 	no_tax_type: dict[str, str] = field(default_factory=dict)
+	# (company, ERP bank/cash account) -> Xero bank account (AccountID, or Code): where payments go.
+	bank_account_map: dict[tuple[str, str], str] = field(default_factory=dict)
+
+	def pushes_payments(self, company: str) -> bool:
+		"""Whether this company's Payment Entries go to Xero as payments: ERPNext owns its payments."""
+		return self.enabled and self.payments_owner(company) == PAYMENTS_IN_ERPNEXT
 
 	def tax_type_for(self, company: str, template_doctype: str, template: str | None) -> str | None:
 		"""The Xero TaxType mapped to this template of this doctype, or None when it is not mapped."""
@@ -83,11 +92,10 @@ class SyncConfig:
 		return self.tax_map.get((company, template_doctype, template)) or None
 
 	def payments_owner(self, company: str) -> str:
-		"""Which system owns this company's payments: PAYMENTS_IN_XERO only when its binding says so."""
+		"""Which system owns this company's payments (PAYMENTS_NOT_SYNCED unless its binding says)."""
 		link = next((t for t in self.tenants if t.company == company), None)
-		return (
-			PAYMENTS_IN_XERO if link and link.payments_owned_by == PAYMENTS_IN_XERO else PAYMENTS_IN_ERPNEXT
-		)
+		owner = link.payments_owned_by if link else None
+		return owner if owner in (PAYMENTS_IN_ERPNEXT, PAYMENTS_IN_XERO) else PAYMENTS_NOT_SYNCED
 
 	def tenant_for(self, company: str) -> str | None:
 		"""Return the Xero tenant bound to `company`, or None when it has none."""

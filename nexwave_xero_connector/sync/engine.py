@@ -42,6 +42,7 @@ from .model import (
 	XeroPayload,
 	XeroRecord,
 )
+from .payment_mapping import PAYMENT
 from .ports import ErpSource, Journal, MasterData, XeroGateway
 
 LEASE_SECONDS = 120  # well above the gateway's read timeout, so a live request never outlives its lease
@@ -162,11 +163,19 @@ class _Batch:
 		self.owner = owner
 		self.calls = 0
 		self.pending: dict[str, _Item] = {r.name: _Item(r) for r in rows}
+		# A Payment Entry's row (xero_type PAYMENT) is pushed and cancelled by sync/payments.py, after the
+		# invoices of the same claim, under this batch's leases, calls and error handling.
+		payments = [self.pending[r.name] for r in rows if r.xero_type == PAYMENT]
+		rows = [r for r in rows if r.xero_type != PAYMENT]
 		voids = [self.pending[r.name] for r in rows if r.cancel_requested]
 		pushes = [self.pending[r.name] for r in rows if not r.cancel_requested]
 		try:
 			self._push(pushes, voids)
 			self._void(voids)
+			if payments:
+				from .payments import run_payments  # imports this module: loaded only when needed
+
+				run_payments(self, payments)
 		except XeroError as exc:
 			# A whole call failed: everything still open in this batch is retried or failed by policy.
 			self._requeue_open(exc)

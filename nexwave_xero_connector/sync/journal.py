@@ -24,6 +24,9 @@ LOG_TABLE = "`tabXero Sync Log`"
 ATTEMPT_TABLE = "`tabXero Sync Attempt`"
 # Frappe's ERP tables the log writes the Xero ID back to (custom fields added on install).
 XERO_FIELDS_TABLES = {"Sales Invoice": "`tabSales Invoice`", "Purchase Invoice": "`tabPurchase Invoice`"}
+# Documents the orphan scan checks for a cancel the hook never saw: the invoices, and Payment Entries (whose
+# Xero payments are then deleted, as an invoice is voided).
+CANCEL_SCANNED_TABLES = {**XERO_FIELDS_TABLES, "Payment Entry": "`tabPayment Entry`"}
 
 # How many times a journal transaction is re-run after a deadlock or lock-wait timeout.
 LOCK_RETRIES = 5
@@ -669,7 +672,7 @@ def flag_cancelled_but_synced(db: SqlDb, now: datetime) -> list[tuple[str, str]]
 	"""The orphan scan: Synced rows whose document was cancelled without the hook (connector off, data
 	fix) get the same flag on_cancel sets, so the drain voids them or shows them as Orphans."""
 	found = []
-	for doctype, table in XERO_FIELDS_TABLES.items():
+	for doctype, table in CANCEL_SCANNED_TABLES.items():
 		for r in db.query(CANCELLED_BUT_SYNCED_SQL.format(table=table), {"doctype": doctype}):
 			if request_cancel(db, r["reference_doctype"], r["reference_name"], now):
 				found.append((r["reference_doctype"], r["reference_name"]))

@@ -180,7 +180,13 @@ class TestOAuth(XeroTestCase):
 		self.assertEqual(app.revocation_uri, self.emu.revoke_url)
 		self.assertEqual(
 			[r.scope for r in app.scopes],
-			["offline_access", "accounting.invoices", "accounting.contacts", "accounting.settings.read"],
+			[
+				"offline_access",
+				"accounting.invoices",
+				"accounting.payments",
+				"accounting.contacts",
+				"accounting.settings.read",
+			],
 		)
 		self.assertEqual(app.client_id, frappe.get_single(SETTINGS_DOCTYPE).client_id)
 		self.assertIn("connected_app.callback/" + app.name, app.redirect_uri)

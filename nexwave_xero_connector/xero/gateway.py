@@ -143,6 +143,13 @@ class SdkGateway(XeroGateway):
 		# Xero documents no limit for IDs/InvoiceNumbers; long URLs fail at proxies around 2,000 chars
 		self.max_url = max_url
 
+	@property
+	def payments(self):
+		"""The Payments endpoint for the payment push (xero/payments.py)."""
+		from .payments import SdkPayments
+
+		return SdkPayments(self)
+
 	def explain(self, messages: Sequence[str], *, document: str) -> str:
 		"""Xero's validation texts as actions for an accountant (the errors catalogue)."""
 		return explain(messages, document=document)

@@ -424,7 +424,9 @@ class AccountingApi:
 		"""GET/PUT/POST /Payments and GET/POST /Payments/{id} (POST with Status DELETED deletes)."""
 		parts, method, tenant = req.parts, req.method, req.tenant
 		if len(parts) == 1 and method == "GET":
-			rows, pagination = _page(payments.listed(tenant, _since(req.headers)), req.query)
+			predicate = compile_where(req.query.get("where"))
+			listed = [p for p in payments.listed(tenant, _since(req.headers)) if predicate(p)]
+			rows, pagination = _page(listed, req.query)
 			return json_reply(200, envelope(self.clock.now(), "Payments", rows, pagination))
 		if len(parts) == 1 and method in ("PUT", "POST"):
 			elements = _elements(req.body, "Payments")

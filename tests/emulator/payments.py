@@ -24,6 +24,8 @@ PAYMENT_TYPES = {
 TOO_MUCH = "Payment amount exceeds the amount outstanding on this document"
 NOT_PAYABLE = "Payment can only be made against AUTHORISED documents"
 BAD_ACCOUNT = "Account type is invalid for making a payment to/from"
+# Assumed wording (not captured from Xero): a payment matched to a bank statement line cannot be deleted.
+RECONCILED = "This payment has been reconciled and cannot be deleted"
 
 
 def store(tenant: Tenant) -> dict[str, dict]:
@@ -116,6 +118,8 @@ def delete_payment(ctx: Ctx, payment_id: str, element: Any) -> tuple[dict | None
 		return None, ["Payments can only be deleted (Status DELETED)"]
 	if payment["Status"] == "DELETED":
 		return None, ["This payment has already been deleted"]
+	if payment.get("IsReconciled"):
+		return None, [RECONCILED]
 	kind = INVOICE if payment["_kind"] == "Invoice" else CREDIT_NOTE
 	doc = tenant.store(kind.store)[payment["_doc_id"]]
 	new_doc = dict(doc)

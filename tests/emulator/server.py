@@ -258,6 +258,21 @@ class XeroEmulator:
 			ctx = self._ctx(tenant_id)
 			return documents.record_payment(ctx, invoice_id, Decimal(str(amount)), date)
 
+	def payments_of(self, tenant_id: str, reference: str | None = None) -> list[dict]:
+		"""The tenant's payments as GET /Payments renders them (deleted ones too), optionally by Reference."""
+		from . import payments
+
+		with self._lock:
+			listed = payments.listed(self._tenant(tenant_id), None)
+		return [p for p in listed if reference is None or p["Reference"] == reference]
+
+	def reconcile_payment(self, tenant_id: str, payment_id: str) -> None:
+		"""Mark a payment reconciled (matched to a bank statement line in Xero): it can no longer be deleted."""
+		from . import payments
+
+		with self._lock:
+			payments.store(self._tenant(tenant_id))[payment_id]["IsReconciled"] = True
+
 	def inject(
 		self,
 		fault: str,

@@ -20,6 +20,7 @@ from nexwave_xero_connector.sync.journal import (
 	requeue_on_submit,
 )
 from nexwave_xero_connector.sync.model import ContactRequest, Kind
+from nexwave_xero_connector.sync.payment_mapping import PAYMENT, PAYMENT_ENTRY, Target
 
 from .db import PyMySqlDb
 
@@ -86,6 +87,37 @@ class SqlErp:
 			user="test",
 		)
 		self.db.commit("test: submit (document and outbox row together)")
+		return log_name
+
+	def submit_payment(self, doc: dict, tenant_id: str) -> str:
+		"""Insert a submitted Payment Entry and its Queued log row in one transaction (as on_submit does)."""
+		now = self.clock()
+		doc = {**doc, "docstatus": 1}
+		self.db.execute(
+			"INSERT INTO `tabPayment Entry` (name, creation, modified, docstatus, company, payment_type, "
+			"party_type, party, data) VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(type)s, %(pt)s, "
+			"%(party)s, %(data)s)",
+			{
+				"name": doc["name"],
+				"now": now,
+				"company": doc["company"],
+				"type": doc["payment_type"],
+				"pt": doc["party_type"],
+				"party": doc["party"],
+				"data": json.dumps(doc, default=str),
+			},
+		)
+		log_name = insert_row(
+			self.db,
+			doctype=PAYMENT_ENTRY,
+			name=doc["name"],
+			company=doc["company"],
+			tenant_id=tenant_id,
+			xero_type=PAYMENT,
+			now=now,
+			user="test",
+		)
+		self.db.commit("test: submit payment (document and outbox row together)")
 		return log_name
 
 	def cancel(self, doctype: str, name: str, tenant_id: str | None = None) -> int:
@@ -229,6 +261,25 @@ class SqlErp:
 		return ContactRequest(
 			party_type, party, title, row["email_id"], row["tax_id"], name_shared=bool(shared)
 		)
+
+	def payment_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+		out = {}
+		for doctype in {d for d, _ in refs}:
+			names = tuple(n for d, n in refs if d == doctype)
+			for r in self.db.query(
+				f"SELECT name, docstatus, is_return, xero_id, data FROM `tab{doctype}` WHERE name IN %(names)s",
+				{"names": names},
+			):
+				out[(doctype, r["name"])] = Target(
+					doctype=doctype,
+					name=r["name"],
+					xero_id=r["xero_id"] or None,
+					is_return=bool(r["is_return"]),
+					currency=json.loads(r["data"])["currency"],
+					docstatus=r["docstatus"],
+					number=(json.loads(r["data"]).get("bill_no") or "").strip() or r["name"],
+				)
+		return out
 
 	def xero_id_of(self, doctype: str, name: str) -> str | None:
 		rows = self.db.query(f"SELECT xero_id FROM `tab{doctype}` WHERE name = %(name)s", {"name": name})

@@ -49,6 +49,8 @@ TABLES = {
 	xero_id VARCHAR(140), xero_status VARCHAR(140), xero_last_synced DATETIME(6),
 	xero_amount_paid DECIMAL(21,9), xero_amount_credited DECIMAL(21,9), xero_amount_due DECIMAL(21,9),
 	xero_fully_paid_on DATE""",
+	"tabPayment Entry": f"""{STANDARD},
+	company VARCHAR(140), payment_type VARCHAR(140), party_type VARCHAR(140), party VARCHAR(140), data LONGTEXT""",
 	"tabCustomer": f"""{STANDARD}, customer_name VARCHAR(140), email_id VARCHAR(140), tax_id VARCHAR(140),
 	xero_contact_id TEXT""",
 	"tabSupplier": f"""{STANDARD}, supplier_name VARCHAR(140), email_id VARCHAR(140), tax_id VARCHAR(140),

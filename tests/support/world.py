@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nexwave_xero_connector.sync.config import (
 	ITEM_TAX_TEMPLATE,
+	PAYMENTS_IN_ERPNEXT,
 	PURCHASE_TAXES_TEMPLATE,
 	SALES_TAXES_TEMPLATE,
 	SyncConfig,
@@ -49,7 +50,10 @@ def nz_config(tenant_id: str, **overrides) -> SyncConfig:
 	"""Mappings an NZ accountant would set up for the Kiwi Test Ltd fixtures."""
 	values = dict(
 		site_url=SITE_URL,
-		tenants=(TenantLink(COMPANY, tenant_id, "Kiwi Test Ltd", "!kTl1"),),
+		# this company's payments are ERPNext's: its Payment Entries go to Xero
+		tenants=(
+			TenantLink(COMPANY, tenant_id, "Kiwi Test Ltd", "!kTl1", payments_owned_by=PAYMENTS_IN_ERPNEXT),
+		),
 		tax_map={
 			(COMPANY, SALES_TAXES_TEMPLATE, "NZ GST 15% - KTL"): "OUTPUT2",
 			(COMPANY, SALES_TAXES_TEMPLATE, "NZ GST 15% Inclusive - KTL"): "OUTPUT2",

@@ -73,7 +73,7 @@ class TestXeroSyncSettings(XeroTestCase):
 
 
 class TestPaymentsOwner(XeroTestCase):
-	def test_payments_are_owned_by_erpnext_unless_a_binding_says_xero(self):
+	def test_payments_are_not_synced_unless_a_binding_names_an_owner(self):
 		from nexwave_xero_connector.adapters import load_config
 
 		settings_with(
@@ -83,10 +83,10 @@ class TestPaymentsOwner(XeroTestCase):
 			]
 		).save()
 		rows = frappe.get_single(SETTINGS_DOCTYPE).tenants
-		self.assertEqual([r.payments_owned_by for r in rows], ["ERPNext", "Xero"])
+		self.assertEqual([r.payments_owned_by for r in rows], ["Not synced", "Xero"])
 		config = load_config()
 		self.assertEqual(
-			(config.payments_owner(COMPANY), config.payments_owner(OTHER_COMPANY)), ("ERPNext", "Xero")
+			(config.payments_owner(COMPANY), config.payments_owner(OTHER_COMPANY)), ("Not synced", "Xero")
 		)
 
 	def test_an_unknown_owner_is_refused(self):

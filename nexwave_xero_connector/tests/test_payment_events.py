@@ -1,0 +1,86 @@
+"""Payment Entry hooks: on_submit queues the entry's Xero payments, on_cancel flags them for deletion,
+`bench xero push "Payment Entry" NAME` queues one (run with bench run-tests on an ERPNext site)."""
+
+import dataclasses
+from unittest.mock import patch
+
+import frappe
+from erpnext.accounts.doctype.payment_entry.payment_entry import get_payment_entry
+from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
+from frappe.tests.utils import FrappeTestCase
+from frappe.utils import today
+
+from nexwave_xero_connector import adapters, api
+from nexwave_xero_connector.constants import PAYMENT_ENTRY_DOCTYPE
+from nexwave_xero_connector.tests.utils import (
+	TEST_TENANT,
+	EnqueueRecorder,
+	configure_settings,
+	log_rows,
+)
+
+test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
+LOAD_CONFIG = adapters.load_config
+
+
+class TestPaymentEntryHooks(FrappeTestCase):
+	owner = "ERPNext"
+
+	def setUp(self):
+		configure_settings()
+		self.enqueue = EnqueueRecorder()
+		for target, value in (
+			("frappe.enqueue", self.enqueue),
+			(
+				"nexwave_xero_connector.adapters.load_config",
+				lambda: self.owned(LOAD_CONFIG()),
+			),
+		):
+			patcher = patch(target, value)
+			patcher.start()
+			self.addCleanup(patcher.stop)
+
+	def owned(self, config):
+		"""The settings' config with the company's payments owned by `self.owner`."""
+		tenants = tuple(dataclasses.replace(t, payments_owned_by=self.owner) for t in config.tenants)
+		return dataclasses.replace(config, tenants=tenants)
+
+	def receipt(self, submit=True):
+		si = create_sales_invoice()
+		pe = get_payment_entry("Sales Invoice", si.name)
+		pe.reference_no, pe.reference_date = "XERO-TEST", today()
+		pe.insert()
+		if submit:
+			pe.submit()
+		return pe
+
+	def test_submit_queues_one_payment_row_and_an_after_commit_drain(self):
+		pe = self.receipt()
+		[row] = log_rows(PAYMENT_ENTRY_DOCTYPE, pe.name)
+		self.assertEqual((row.status, row.xero_type, row.tenant_id), ("Queued", "PAYMENT", TEST_TENANT))
+		drains = [c for c in self.enqueue.calls if c.get("tenant_id") == TEST_TENANT]
+		self.assertTrue(drains and all(c["enqueue_after_commit"] for c in drains))
+
+	def test_cancel_flags_the_row_for_deletion_in_xero(self):
+		pe = self.receipt()
+		pe.cancel()
+		[row] = log_rows(PAYMENT_ENTRY_DOCTYPE, pe.name)
+		self.assertEqual(row.status, "Queued")
+		self.assertEqual(frappe.db.get_value("Xero Sync Log", row.name, "cancel_requested"), 1)
+
+	def test_a_company_whose_payments_xero_owns_queues_nothing(self):
+		self.owner = "Xero"
+		pe = self.receipt()
+		self.assertEqual(log_rows(PAYMENT_ENTRY_DOCTYPE, pe.name), [])
+		with self.assertRaises(frappe.ValidationError):
+			api.push(PAYMENT_ENTRY_DOCTYPE, pe.name)
+
+	def test_push_queues_a_submitted_entry_once(self):
+		pe = self.receipt()
+		frappe.db.delete(
+			"Xero Sync Log", {"reference_doctype": PAYMENT_ENTRY_DOCTYPE, "reference_name": pe.name}
+		)
+		row = api.push(PAYMENT_ENTRY_DOCTYPE, pe.name)
+		self.assertEqual(row.status, "Queued")
+		with self.assertRaises(frappe.ValidationError):
+			api.push(PAYMENT_ENTRY_DOCTYPE, pe.name)

@@ -1,0 +1,114 @@
+"""Xero's Payments endpoint for the payment push (sync/payments.py), over an SdkGateway's plumbing.
+
+PUT /Payments creates many in one request (summarizeErrors=false: one answer per element, in order);
+GET /Payments is looked up by Reference (the Payment Entry's name) in OR-chained `where` batches;
+POST /Payments/{PaymentID} {"Status": "DELETED"} deletes one (Xero has no batched delete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ..sync.errors import XeroError
+from ..sync.payment_mapping import XeroPayment
+from .gateway import SdkGateway, _as_date, _count_mismatch, _messages, any_of
+
+_NO_ID = "00000000-0000-0000-0000-000000000000"
+
+
+class SdkPayments:
+	"""sync.payments.PaymentGateway over the SDK, sharing the gateway's calls, paging and batching."""
+
+	def __init__(self, gateway: SdkGateway):
+		self.gw = gateway
+
+	def create_payments(
+		self, tenant_id: str, bodies: Sequence[dict], idempotency_key: str
+	) -> list[XeroPayment | tuple[str, ...]]:
+		"""PUT the payments in one request; each result is the payment or Xero's messages, in input order."""
+		if not bodies:
+			return []
+		label = ", ".join(dict.fromkeys(str(b.get("Reference") or "") for b in bodies[:5]))
+		answer = self.gw._call(
+			self.gw.api.create_payments,
+			tenant_id,
+			self.gw._wrap("Payments", "Payment", bodies, label),
+			summarize_errors=False,
+			idempotency_key=idempotency_key,
+			document=label,
+		)
+		found = answer.payments or []
+		if len(found) != len(bodies):
+			raise _count_mismatch(len(found), len(bodies))
+		return [_result(p) for p in found]
+
+	def find_payments(self, tenant_id: str, references: Sequence[str]) -> list[XeroPayment]:
+		"""Every payment (any status) whose Reference is one of `references`, batched and paged."""
+		wanted = list(dict.fromkeys(r for r in references if r))
+		found: dict[str, XeroPayment] = {}
+
+		def query(chunk: list[str]) -> list[tuple[str, Any]]:
+			return [("where", any_of("Reference", chunk)), *self.gw._paging(1)]
+
+		for chunk in self.gw._chunks(wanted, query, "/Payments"):
+			for payment in self.gw._paged(
+				self.gw.api.get_payments, "payments", tenant_id, where=any_of("Reference", chunk)
+			):
+				record = payment_record(payment)
+				if record and record.reference in wanted:
+					found.setdefault(record.payment_id, record)
+		return list(found.values())
+
+	def delete_payment(
+		self, tenant_id: str, payment_id: str, idempotency_key: str
+	) -> XeroPayment | tuple[str, ...]:
+		"""POST Status DELETED; Xero's refusal (e.g. reconciled) comes back as its messages."""
+		try:
+			answer = self.gw._call(
+				self.gw.api.delete_payment,
+				tenant_id,
+				payment_id,
+				{"Status": "DELETED"},
+				idempotency_key=idempotency_key,
+				document=payment_id,
+			)
+		except XeroError as exc:
+			if exc.status == 400:
+				return (exc.message,)
+			raise
+		found = answer.payments or []
+		return _result(found[0]) if found else ("Xero returned no payment for the delete.",)
+
+
+def payment_record(payment: Any) -> XeroPayment | None:
+	"""A Payment as a XeroPayment, or None without a real ID or document."""
+	if not payment.payment_id or payment.payment_id == _NO_ID:
+		return None
+	if payment.invoice is not None and payment.invoice.invoice_id:
+		target = payment.invoice.invoice_id
+	elif payment.credit_note is not None and payment.credit_note.credit_note_id:
+		target = payment.credit_note.credit_note_id
+	else:
+		return None  # a prepayment or overpayment: never one of ours
+	status = payment.status
+	return XeroPayment(
+		payment_id=payment.payment_id,
+		target_id=target,
+		amount=Decimal(str(payment.amount)) if payment.amount is not None else Decimal(0),
+		date=_as_date(payment.date) if isinstance(payment.date, date | str) else None,
+		reference=payment.reference or "",
+		status=getattr(status, "value", status) or "",
+		reconciled=bool(payment.is_reconciled),
+	)
+
+
+def _result(payment: Any) -> XeroPayment | tuple[str, ...]:
+	errors = _messages(payment.validation_errors)
+	if payment.status_attribute_string == "ERROR" and not errors:
+		errors = ("Xero reported an error for this payment without a message.",)
+	if errors:
+		return errors
+	return payment_record(payment) or ("Xero returned no ID for this payment.",)
