@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import frappe
 from frappe.utils import now_datetime
 
-from nexwave_xero_connector import adapters, jobs
+from nexwave_xero_connector import adapters, jobs, wiring
 from nexwave_xero_connector.constants import STATUS_POLL_KEY
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import ErrorClass, Kind
@@ -48,7 +48,7 @@ def poll_statuses() -> dict[str, PollReport | str]:
 	"""Every 10 minutes: poll each bound organisation; return each tenant's report or why it was skipped."""
 	if not jobs.is_ready():
 		return {}
-	gateway = adapters.make_gateway()
+	gateway = wiring.make_gateway()
 	results: dict[str, PollReport | str] = {}
 	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
 		results[tenant_id] = _guarded(
@@ -98,7 +98,7 @@ def refresh_hinted() -> dict[str, PollReport | str]:
 
 	if not jobs.is_ready():
 		return {}
-	gateway = adapters.make_gateway()
+	gateway = wiring.make_gateway()
 	results: dict[str, PollReport | str] = {}
 	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
 		taken = list(frappe.cache.smembers(hint_key(tenant_id)) or [])[:MAX_HINTS]

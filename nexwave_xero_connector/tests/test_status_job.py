@@ -40,7 +40,7 @@ class TestStatusPoll(FrappeTestCase):
 		with (
 			patch.object(jobs, "is_ready", return_value=True),
 			patch.object(jobs, "organisation_facts", return_value=None),
-			patch("nexwave_xero_connector.adapters.make_gateway", return_value=self.gateway),
+			patch("nexwave_xero_connector.wiring.make_gateway", return_value=self.gateway),
 			patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
 		):
 			yield
@@ -126,6 +126,6 @@ class TestStatusPoll(FrappeTestCase):
 		self.assertEqual(len(self.gateway.listings), 1, "one listing serves status and drift")
 
 	def test_nothing_is_polled_while_disconnected(self):
-		with patch("nexwave_xero_connector.adapters.make_gateway") as make_gateway:
+		with patch("nexwave_xero_connector.wiring.make_gateway") as make_gateway:
 			self.assertEqual(status_job.poll_statuses(), {})
 		make_gateway.assert_not_called()

@@ -138,7 +138,7 @@ class TestRefreshHinted(FrappeTestCase):
 		connected = (
 			patch.object(jobs, "is_ready", return_value=True),
 			patch.object(jobs, "organisation_facts", return_value=None),
-			patch("nexwave_xero_connector.adapters.make_gateway", return_value=self.gateway),
+			patch("nexwave_xero_connector.wiring.make_gateway", return_value=self.gateway),
 			patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
 		)
 		for p in connected:

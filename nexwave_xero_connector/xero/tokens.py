@@ -14,7 +14,7 @@ TokenKeeper.current() therefore:
 
 The keeper is framework-free: it talks to a SqlDb (query/execute/commit, like the journal's) through a
 TokenTable that knows where the token lives. SqlTokenTable is a plain table (tests, other hosts); the
-Frappe app uses oauth.TokenCacheTable (Frappe's Token Cache with the secrets encrypted in __Auth).
+Frappe app uses connection.TokenCacheTable (Frappe's Token Cache with the secrets encrypted in __Auth).
 
 Secrets never go into exception texts or logs: errors name the endpoint and status only.
 """
