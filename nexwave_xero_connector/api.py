@@ -277,6 +277,7 @@ def sync_status(doctype: str, name: str) -> dict:
 		url = xero_url_for(row.tenant_id, row.xero_type, row.xero_id)
 	elif doctype == PAYMENT_ENTRY_DOCTYPE:
 		url = None  # a Payment Entry keeps no Xero ID of its own: without its row there is no link
+	else:
 		# The log clean-up deletes old Synced rows; the invoice keeps its Xero ID for the link.
 		doc = frappe.db.get_value(doctype, name, ["company", "is_return", XERO_ID_FIELD], as_dict=True) or {}
 		url = doc.get(XERO_ID_FIELD) and xero_url_for(

@@ -7,34 +7,33 @@ from unittest.mock import patch
 import frappe
 from erpnext.accounts.doctype.payment_entry.payment_entry import get_payment_entry
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import today
 
 from nexwave_xero_connector import adapters, api
 from nexwave_xero_connector.constants import PAYMENT_ENTRY_DOCTYPE
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
-	EnqueueRecorder,
 	configure_settings,
+	forget_wakes,
 	log_rows,
+	pending_wakes,
 )
 
 test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
 LOAD_CONFIG = adapters.load_config
+SCOPE_CONFIG = adapters.scope_config
 
 
-class TestPaymentEntryHooks(FrappeTestCase):
+class TestPaymentEntryHooks(XeroTestCase):
 	owner = "ERPNext"
 
 	def setUp(self):
 		configure_settings()
-		self.enqueue = EnqueueRecorder()
+		forget_wakes()
 		for target, value in (
-			("frappe.enqueue", self.enqueue),
-			(
-				"nexwave_xero_connector.adapters.load_config",
-				lambda: self.owned(LOAD_CONFIG()),
-			),
+			("nexwave_xero_connector.adapters.load_config", lambda: self.owned(LOAD_CONFIG())),
+			("nexwave_xero_connector.events.scope_config", lambda: self.owned(SCOPE_CONFIG())),
 		):
 			patcher = patch(target, value)
 			patcher.start()
@@ -58,8 +57,7 @@ class TestPaymentEntryHooks(FrappeTestCase):
 		pe = self.receipt()
 		[row] = log_rows(PAYMENT_ENTRY_DOCTYPE, pe.name)
 		self.assertEqual((row.status, row.xero_type, row.tenant_id), ("Queued", "PAYMENT", TEST_TENANT))
-		drains = [c for c in self.enqueue.calls if c.get("tenant_id") == TEST_TENANT]
-		self.assertTrue(drains and all(c["enqueue_after_commit"] for c in drains))
+		self.assertIn(TEST_TENANT, pending_wakes())  # woken only once the submit commits
 
 	def test_cancel_flags_the_row_for_deletion_in_xero(self):
 		pe = self.receipt()
