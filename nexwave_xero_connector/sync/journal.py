@@ -145,6 +145,15 @@ UPDATE {table} SET xero_id = %(xero_id)s, xero_status = %(xero_status)s, xero_la
 WHERE name = %(name)s
 """
 
+# The drain writes a Xero ID back through the row's CURRENT link (read under lock in the statement), never
+# through the name it claimed: a row detached by a delete must not write its old copy's ID onto the new
+# document that reused the name meanwhile.
+ROW_WRITE_BACK_SQL = f"""
+UPDATE {{table}} d JOIN {LOG_TABLE} l ON l.reference_doctype = %(doctype)s AND l.reference_name = d.name
+SET d.xero_id = %(xero_id)s, d.xero_status = %(xero_status)s, d.xero_last_synced = %(now)s
+WHERE l.name = %(row)s
+"""
+
 # Run by on_cancel inside the cancel's own transaction. A Synced/Failed/Orphan row goes back to the queue
 # so the drain voids it (or skips it when it never reached Xero); a row being pushed right now keeps its
 # lease and the flag makes that push's Synced outcome refuse itself (FINISH_SQL).
@@ -340,7 +349,7 @@ class SqlJournal:
 				},
 			)
 			if changed and name in refs:
-				self._write_back(refs[name], record.xero_id, record.status, now)
+				self._write_back(name, refs[name][0], record.xero_id, record.status, now)
 		self.db.commit("xero id: a crash after this point must not lose the ID Xero gave us")
 
 	@_rerun_on_lock_conflict
@@ -375,7 +384,9 @@ class SqlJournal:
 		if changed:
 			self._append_attempt(row, outcome, now, error_log)
 			if outcome.xero_status and row.reference_name and row.reference_doctype in XERO_FIELDS_TABLES:
-				self._write_back(row.ref, outcome.xero_id or row.xero_id, outcome.xero_status, now)
+				self._write_back(
+					row.name, row.reference_doctype, outcome.xero_id or row.xero_id, outcome.xero_status, now
+				)
 			result = Write.DONE
 		else:
 			why = self.db.query(WHY_REFUSED_SQL, {"name": row.name})
@@ -396,12 +407,14 @@ class SqlJournal:
 		)
 		return {r["name"]: (r["reference_doctype"], r["reference_name"]) for r in rows if r["reference_name"]}
 
-	def _write_back(self, ref: tuple[str, str], xero_id: str | None, xero_status: str, now: datetime) -> None:
-		table = XERO_FIELDS_TABLES.get(ref[0])
+	def _write_back(
+		self, row: str, doctype: str, xero_id: str | None, xero_status: str, now: datetime
+	) -> None:
+		table = XERO_FIELDS_TABLES.get(doctype)
 		if table and xero_id:
 			self.db.execute(
-				WRITE_BACK_SQL.format(table=table),
-				{"name": ref[1], "xero_id": xero_id, "xero_status": xero_status, "now": now},
+				ROW_WRITE_BACK_SQL.format(table=table),
+				{"row": row, "doctype": doctype, "xero_id": xero_id, "xero_status": xero_status, "now": now},
 			)
 
 	def _append_attempt(self, row: SyncRow, outcome: Outcome, now: datetime, error_log: str | None) -> None:

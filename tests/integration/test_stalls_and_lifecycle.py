@@ -459,3 +459,27 @@ def test_13b_an_unexpected_exception_hands_its_trace_to_the_error_log(world):
 	assert {c[2] for c in calls} == {log["name"]}
 	assert all("ValueError" in trace and "Traceback" in trace for _, trace, _ in calls)
 	assert log["error_log"] == f"err-{len(calls)}"
+
+
+def test_4_a_drain_holding_a_deleted_documents_row_never_writes_onto_the_document_that_reused_its_name(
+	world,
+):
+	"""Found by the 10,000-document chaos run: a drain claims the cancelled invoice's row, the invoice is
+	deleted and a new one reuses its name, then the drain records the void. The old copy's Xero ID and
+	status must stay on the detached row, never land on the new invoice."""
+	from nexwave_xero_connector.sync.model import Outcome, Status
+
+	name = _invoice(world)
+	world.drain()
+	old_id = world.log(name)["xero_id"]
+	world.erp.cancel("Sales Invoice", name)
+	journal = world.journal("stalled")
+	(row,) = journal.claim(world.tenant_id, "stalled-owner", 50, LEASE_SECONDS)
+	world.erp.delete("Sales Invoice", name)
+	world.submit(clone("si_nz_exclusive_discount", name))
+	assert journal.finish(
+		"stalled-owner", row, Outcome(Status.VOIDED, "voided", xero_id=old_id, xero_status="VOIDED")
+	)
+	assert world.erp.xero_id_of("Sales Invoice", name) is None  # the new invoice is not in Xero yet
+	status = world.db.query("SELECT xero_status FROM `tabSales Invoice` WHERE name = %(n)s", {"n": name})
+	assert status == [{"xero_status": None}]
