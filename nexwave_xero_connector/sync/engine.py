@@ -448,6 +448,7 @@ class _Batch:
 				ErrorClass.TRANSIENT,
 				retry_in=wait + 1,
 				action="Check",
+				counted=False,
 			),
 		)
 

@@ -119,7 +119,7 @@ SET status = %(status)s, error_class = %(error_class)s, error_message = %(messag
 		ELSE {DB_NOW} + INTERVAL %(retry_us)s MICROSECOND END,
 	synced_at = CASE WHEN %(status)s = 'Synced' THEN %(now)s ELSE synced_at END,
 	request = COALESCE(%(request)s, request), response = COALESCE(%(response)s, response),
-	error_log = %(error_log)s,
+	error_log = %(error_log)s, attempts = attempts - %(uncounted)s,
 	title = %(title)s, lease_owner = NULL, lease_expires_at = NULL, modified = %(now)s
 WHERE name = %(name)s AND lease_owner = %(owner)s AND status = 'Queued'
 	AND NOT (%(status)s = 'Synced' AND cancel_requested = 1)
@@ -378,6 +378,7 @@ class SqlJournal:
 				"request": _json(outcome.request),
 				"response": _json(outcome.response),
 				"error_log": error_log,
+				"uncounted": 0 if outcome.counted else 1,
 				"title": title_for(row, outcome),
 			},
 		)

@@ -270,6 +270,9 @@ class Outcome:
 	calls: int = 0
 	# A scrubbed traceback of an unexpected failure, recorded where people can read it (Error Log).
 	trace: str | None = None
+	# False for a claim that only waited (an earlier request may still be in flight): it does not count
+	# towards the retry cap, so waiting can never use up a document's attempts.
+	counted: bool = True
 
 
 class Write(str, Enum):

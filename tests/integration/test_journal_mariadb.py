@@ -341,3 +341,17 @@ def test_backfill_rows_are_claimed_after_every_live_row_even_a_later_one(db, erp
 	assert set(live) <= names and len(names & set(backfilled)) == 1
 	rest = {r.name for r in journal.claim(TENANT, "owner-b", 50, 60)}
 	assert rest == set(backfilled) - names
+
+
+def test_a_claim_that_only_waited_does_not_use_up_an_attempt(db, erp, clock):
+	"""Waiting out an earlier request's in-flight window is not a try: the retry cap counts real tries."""
+	(name,) = _queue(erp, 1)
+	journal = SqlJournal(db, clock)
+	for _ in range(3):
+		(row,) = journal.claim(TENANT, "owner-a", 50, 60)
+		journal.finish("owner-a", row, Outcome(Status.QUEUED, "waiting", retry_in=0, counted=False))
+	assert _row(db, name)["attempts"] == 0
+	(row,) = journal.claim(TENANT, "owner-a", 50, 60)
+	assert row.attempts == 1
+	journal.finish("owner-a", row, Outcome(Status.QUEUED, "503", retry_in=0))
+	assert _row(db, name)["attempts"] == 1
