@@ -691,7 +691,7 @@ def test_interleavings_keep_every_invariant(machine):
 	run_state_machine_as_test(
 		Interleavings,
 		settings=settings(
-			max_examples=explore or 30,
+			max_examples=explore or 100,
 			stateful_step_count=25,
 			deadline=None,
 			derandomize=not explore,
