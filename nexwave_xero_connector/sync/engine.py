@@ -376,7 +376,9 @@ class _Batch:
 		key = keys.create_key(
 			self.tenant_id,
 			kind.value,
-			[(i.row.reference_name, i.payload.digest(), generations[i.row.name]) for i in to_send],
+			# The log row, not the document's name: a name ERPNext reuses after a delete must never meet the
+			# deleted document's cached answer in Xero's key window (it would "create" the old copy).
+			[(i.row.name, i.payload.digest(), generations[i.row.name]) for i in to_send],
 		)
 		try:
 			results = self._call(

@@ -12,7 +12,9 @@ def _key(prefix: str, parts: Iterable[object]) -> str:
 
 
 def create_key(tenant_id: str, kind: str, items: Iterable[tuple[str, str, int]]) -> str:
-	"""Key for a batched create: tenant, kind and each (document, payload digest, key generation).
+	"""Key for a batched create: tenant, kind and each (log row, payload digest, key generation).
+
+	The log row (one per document incarnation), not the document's name, which ERPNext reuses after a delete.
 
 	The generation only moves after a lookup proved the document absent from Xero, so a request that is
 	replayed (by a proxy, or a worker that took over an expired lease) carries the same key, while a

@@ -763,3 +763,20 @@ def test_a_create_timing_out_does_not_give_up_on_a_void_that_was_never_sent(mach
 		lambda s: s.cancel(pick=0),
 		lambda s: s.drain_interrupted(k=12, what="nothing", pick=0, slow=None, fault="drop_before_commit"),
 	)
+
+
+def test_a_reused_name_gets_its_own_idempotency_key(machine):
+	"""Found by the machine (interleavings #3): BILL-x is Synced, cancelled and deleted; a new BILL-x with
+	the same content (the accountant enters it again) is submitted within Xero's 6-minute key window. Its
+	create carried the same Idempotency-Key as the first one (tenant, kind, name, payload digest,
+	generation 0), so Xero replayed the first create's answer: the new row was "created" as the old
+	bill, which the detached row then voided. The new document ended Synced to a VOIDED bill."""
+	_run(
+		machine,
+		lambda s: s.submit(kind="BILL", bill_no="SP-1"),
+		lambda s: s.sweep(),
+		lambda s: s.cancel(pick=0),
+		lambda s: s.delete(pick=0),
+		lambda s: s.reuse_deleted_name(pick=0, bill_no="SP-1"),
+		lambda s: s.sweep(),
+	)
