@@ -163,6 +163,8 @@ class _Batch:
 		self.owner = owner
 		self.calls = 0
 		self.pending: dict[str, _Item] = {r.name: _Item(r) for r in rows}
+		self.adopted: set[str] = set()  # Xero IDs this batch has taken for a row
+		self.in_call: set[str] = set()  # the rows the current Xero call is made for
 		# A Payment Entry's row (xero_type PAYMENT) is pushed and cancelled by sync/payments.py, after the
 		# invoices of the same claim, under this batch's leases, calls and error handling.
 		payments = [self.pending[r.name] for r in rows if r.xero_type == PAYMENT]
@@ -190,7 +192,8 @@ class _Batch:
 					error_class=ErrorClass.UNEXPECTED,
 					may_have_committed=True,
 					trace=trace_of(exc),
-				)
+				),
+				everyone=True,
 			)
 
 	def _held(self, items: Sequence[_Item]) -> list[_Item]:
@@ -199,13 +202,17 @@ class _Batch:
 		held = self.journal.renew(self.owner, list(self.pending), LEASE_SECONDS)
 		for name in set(self.pending) - held:
 			self.pending.pop(name)
-		return [i for i in items if i.row.name in self.pending]
+		items = [i for i in items if i.row.name in self.pending]
+		self.in_call = {i.row.name for i in items}
+		return items
 
 	def _call(self, fn, *args, **kwargs):
 		"""Make one Xero call (the caller built it from rows `_held` just confirmed)."""
 		self.calls += 1
 		self.report.calls += 1
-		return fn(*args, **kwargs)
+		result = fn(*args, **kwargs)
+		self.in_call = set()
+		return result
 
 	def _finish(self, item: _Item, outcome: Outcome) -> Write:
 		"""Record an outcome for a row still in this batch; say why when it was refused."""
@@ -222,8 +229,24 @@ class _Batch:
 			self.pending.pop(item.row.name)  # another worker owns it now: never touch it again
 		return result
 
-	def _requeue_open(self, exc: XeroError) -> None:
+	def _requeue_open(self, exc: XeroError, everyone: bool = False) -> None:
+		"""The failure is charged to the rows the failing call was made for (all open rows when it came from
+		outside a call); the other rows of the batch go back to the queue untouched and uncharged."""
+		charged = set(self.pending) if everyone or not self.in_call else self.in_call
 		for item in list(self.pending.values()):
+			if item.row.name not in charged:
+				retry_in = max(1.0, exc.retry_after or 0) if exc.error_class == ErrorClass.RATE_LIMITED else 0
+				self._finish(
+					item,
+					Outcome(
+						Status.QUEUED,
+						"Put back untouched: a call for other documents of its batch failed.",
+						retry_in=retry_in,
+						counted=False,
+						action="Check",
+					),
+				)
+				continue
 			attempts = item.row.attempts
 			if exc.error_class == ErrorClass.RATE_LIMITED:
 				retry_in = max(1.0, exc.retry_after or 60)
@@ -244,7 +267,14 @@ class _Batch:
 				outcome.trace = exc.trace
 			elif not (exc.is_retryable or exc.error_class == ErrorClass.CONNECTION):
 				outcome = Outcome(Status.FAILED, exc.message, exc.error_class)
-			elif exc.error_class == ErrorClass.TRANSIENT and attempts >= self.config.max_attempts:
+			elif (
+				exc.error_class == ErrorClass.TRANSIENT
+				and attempts >= self.config.max_attempts
+				and not (item.row.cancel_requested or item.row.deleted_reference)
+			):
+				# A push gives up (nothing is in Xero, the row says so); a void never does while Xero is only
+				# unreachable: its row stays Queued (shown Stuck) rather than leave a live copy behind a
+				# Failed row.
 				outcome = Outcome(Status.FAILED, _gave_up(exc, attempts), ErrorClass.TRANSIENT)
 			else:
 				outcome = Outcome(Status.QUEUED, exc.message, exc.error_class, retry_in=retry_in)
@@ -352,12 +382,13 @@ class _Batch:
 		adopted: dict[str, XeroRecord] = {}
 		maybe_sent = [i for i in group if i.row.send_started]
 		if maybe_sent:
-			found = self._lookup(kind, maybe_sent)
+			found = self._free(self._lookup(kind, maybe_sent))
 			for item in maybe_sent:
 				if item.row.name not in self.pending:
 					continue
-				record = _identity(item).find_in(found)
+				record = _identity(item).find_in([r for r in found if r.xero_id not in self.adopted])
 				if record:
+					self.adopted.add(record.xero_id)
 					item.record = record
 					item.notes.append("Already in Xero from an earlier, interrupted attempt; not sent again.")
 					adopted[item.row.name] = record
@@ -388,6 +419,7 @@ class _Batch:
 		to_send = [i for i in to_send if i.row.name in marked]
 		if not to_send:
 			return in_xero
+		self.in_call = {i.row.name for i in to_send}
 		# Keyed by the log row, not the document name: a new document that reuses a deleted one's name
 		# (same content, too, when an accountant re-enters it) must not get Xero's cached answer for the
 		# old, since voided, copy.
@@ -462,6 +494,13 @@ class _Batch:
 		contact_ids = () if kind.number_is_unique else sorted({x.contact_id for x in idents})
 		return self._call(self.gateway.find_documents, self.tenant_id, kind, numbers, contact_ids)
 
+	def _free(self, found: list[XeroRecord]) -> list[XeroRecord]:
+		"""The documents of a lookup no log row holds and this batch has not taken: only those may be
+		adopted, so two rows with the same number, contact and total (a reused name, two identical
+		supplier credit notes) never share one copy."""
+		held = self.journal.rows_holding([r.xero_id for r in found])
+		return [r for r in found if r.xero_id not in held and r.xero_id not in self.adopted]
+
 	def _resolve_clashes(self, kind: Kind, collided: list[_Item]) -> list[_Item]:
 		"""Xero says the number exists: adopt it if it is ours, else explain the conflict."""
 		if not collided:
@@ -469,8 +508,9 @@ class _Batch:
 		found = self._lookup(kind, collided)
 		adopted = []
 		for item in [i for i in collided if i.row.name in self.pending]:
-			record = _identity(item).find_in(found)
+			record = _identity(item).find_in(self._free(found))
 			if record:
+				self.adopted.add(record.xero_id)
 				item.record = record
 				item.notes.append(
 					"Xero already had this document (an earlier response was lost); adopted it."
@@ -695,10 +735,11 @@ class _Batch:
 				continue
 			by_kind.setdefault(_identity(item).kind, []).append(item)
 		for kind, group in by_kind.items():
-			found = self._lookup(kind, group)
+			found = self._free(self._lookup(kind, group))
 			for item in [i for i in group if i.row.name in self.pending]:
-				item.record = _identity(item).find_in(found)
+				item.record = _identity(item).find_in([r for r in found if r.xero_id not in self.adopted])
 				if item.record is not None:
+					self.adopted.add(item.record.xero_id)
 					continue
 				if self._may_be_in_flight(item):
 					self._wait_for_in_flight(item)
@@ -795,6 +836,7 @@ class _Batch:
 			if item.row.name not in allowed:
 				self.pending.pop(item.row.name, None)
 		changes = [c for c in changes if c[0].row.name in allowed]
+		self.in_call = {i.row.name for i, _, _ in changes}
 		try:
 			for item, _, own in changes:
 				record = current[_xero_id(item)]

@@ -397,6 +397,16 @@ class SqlJournal:
 		self._claimed_at.pop(row.name, None)
 		return result
 
+	def rows_holding(self, xero_ids: Sequence[str]) -> set[str]:
+		"""Which of these Xero IDs a log row already holds (a document another row adopted or created)."""
+		ids = tuple(i for i in xero_ids if i)
+		if not ids:
+			return set()
+		return {
+			r["xero_id"]
+			for r in self.db.query(f"SELECT xero_id FROM {LOG_TABLE} WHERE xero_id IN %(ids)s", {"ids": ids})
+		}
+
 	def tenants_with_work(self) -> list[str]:
 		"""Tenants whose queue has rows a drain could claim now."""
 		return [r["tenant_id"] for r in self.db.query(TENANTS_WITH_WORK_SQL, {})]

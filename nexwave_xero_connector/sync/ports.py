@@ -126,6 +126,9 @@ class Journal(Protocol):
 		caller then voids), or Write.LEASE_LOST when another worker owns the row (the caller drops it).
 		"""
 
+	def rows_holding(self, xero_ids: Sequence[str]) -> set[str]:
+		"""Which of these Xero IDs a log row already holds."""
+
 	def tenants_with_work(self) -> list[str]:
 		"""Tenants that have claimable rows now (used by the sweep to wake drains)."""
 

@@ -111,6 +111,9 @@ class FakeJournal:
 			self.traces.append(outcome.trace)
 		return Write.DONE
 
+	def rows_holding(self, xero_ids):
+		return {r.xero_id for r in self.rows.values() if r.xero_id and r.xero_id in set(xero_ids)}
+
 	def tenants_with_work(self):
 		return [TENANT]
 
