@@ -92,30 +92,7 @@ def queue_push(doc, method=None):
 				).format(doc.name, doc.company, go_live),
 			)
 		return
-	if existing:
-		# a Failed/Skipped row of this name (a retry, or a name reused after a delete of an old row's
-		# document): back to the queue with no earlier cancel standing
-		requeue_on_submit(
-			db,
-			existing,
-			tenant_id=tenant_id,
-			company=doc.company,
-			user=frappe.session.user,
-			now=now_datetime(),
-		)
-	else:
-		insert_row(
-			db,
-			doctype=doc.doctype,
-			name=doc.name,
-			company=doc.company,
-			tenant_id=tenant_id,
-			xero_type=XERO_TYPES[(doc.doctype, is_return)],
-			now=now_datetime(),
-			title=_("{0} queued for Xero").format(doc.name),
-			user=frappe.session.user,
-		)
-	enqueue_drain(tenant_id)
+	queue_row(db, doc, existing, tenant_id, XERO_TYPES[(doc.doctype, is_return)])
 
 
 def request_void(doc, method=None):
@@ -186,6 +163,33 @@ def wake_queued(names: list[str]) -> None:
 		enqueue_drain(tenant_id)
 
 
+def queue_row(db: FrappeDb, doc, existing: str | None, tenant_id: str, xero_type: str) -> None:
+	"""Queue a submitted document: a new outbox row, or its Failed/Skipped row back in the queue (a retry,
+	or a name reused after a delete) with no earlier cancel standing; wake the drain after commit."""
+	if existing:
+		requeue_on_submit(
+			db,
+			existing,
+			tenant_id=tenant_id,
+			company=doc.company,
+			user=frappe.session.user,
+			now=now_datetime(),
+		)
+	else:
+		insert_row(
+			db,
+			doctype=doc.doctype,
+			name=doc.name,
+			company=doc.company,
+			tenant_id=tenant_id,
+			xero_type=xero_type,
+			now=now_datetime(),
+			title=_("{0} queued for Xero").format(doc.name),
+			user=frappe.session.user,
+		)
+	enqueue_drain(tenant_id)
+
+
 def log_name_for(doctype: str, name: str) -> str | None:
 	"""The Xero Sync Log row of an ERP document, if any (there is at most one)."""
 	return frappe.db.get_value(LOG_DOCTYPE, {"reference_doctype": doctype, "reference_name": name}, "name")
@@ -252,27 +256,4 @@ def queue_payment(doc, method=None):
 	tenant_id = config.tenant_for(doc.company)
 	if not tenant_id or not config.pushes_payments(doc.company):
 		return
-	db = FrappeDb()
-	existing = log_name_for(doc.doctype, doc.name)
-	if existing:
-		requeue_on_submit(
-			db,
-			existing,
-			tenant_id=tenant_id,
-			company=doc.company,
-			user=frappe.session.user,
-			now=now_datetime(),
-		)
-	else:
-		insert_row(
-			db,
-			doctype=doc.doctype,
-			name=doc.name,
-			company=doc.company,
-			tenant_id=tenant_id,
-			xero_type=PAYMENT,
-			now=now_datetime(),
-			title=_("{0} queued for Xero").format(doc.name),
-			user=frappe.session.user,
-		)
-	enqueue_drain(tenant_id)
+	queue_row(FrappeDb(), doc, log_name_for(doc.doctype, doc.name), tenant_id, PAYMENT)

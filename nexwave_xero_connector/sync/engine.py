@@ -831,7 +831,9 @@ class _Batch:
 			return
 		# The gate: only rows still ours, whose cancel still stands, are voided; a worker that lost a row
 		# while it read Xero leaves it alone.
-		allowed = self.journal.mark_voiding(self.owner, [i.row.name for i, _, _ in changes], LEASE_SECONDS)
+		# (the drain decided to void from the docstatus, or absence, it read during this claim; a cancel is
+		# never withdrawn, so holding the lease is the whole gate)
+		allowed = self.journal.renew(self.owner, [i.row.name for i, _, _ in changes], LEASE_SECONDS)
 		for item, _, _ in changes:
 			if item.row.name not in allowed:
 				self.pending.pop(item.row.name, None)

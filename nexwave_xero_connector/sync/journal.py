@@ -91,10 +91,6 @@ UPDATE {LOG_TABLE} SET send_started = 0, sent_at = NULL, sent_identity = NULL
 WHERE name IN %(names)s AND lease_owner = %(owner)s AND status = 'Queued' AND xero_id IS NULL
 """
 
-# The gate a void or delete passes: the row is still ours (the drain decided to void from the document's
-# committed docstatus, or its absence, read during this claim; a cancel is never withdrawn).
-MARK_VOIDING_SQL = RENEW_SQL
-
 STORE_ID_SQL = f"""
 UPDATE {LOG_TABLE}
 SET xero_id = %(xero_id)s, xero_number = %(xero_number)s, xero_status = %(xero_status)s, sent_at = NULL,
@@ -310,17 +306,6 @@ class SqlJournal:
 		if names:
 			self.db.execute(UNMARK_SENDING_SQL, {"owner": owner, "names": tuple(names)})
 		self.db.commit("write-ahead undone: the request provably never reached Xero")
-
-	@_rerun_on_lock_conflict
-	def mark_voiding(self, owner: str, names: Sequence[str], lease_seconds: int) -> set[str]:
-		"""The gate before a void/delete in Xero: the rows still ours whose cancel still stands."""
-		if not names:
-			return set()
-		params = {"owner": owner, "names": tuple(names), "lease": int(lease_seconds)}
-		self.db.execute(MARK_VOIDING_SQL, params)
-		held = {r["name"] for r in self.db.query(HELD_SQL, params)}
-		self.db.commit("void gate: only a row still ours may be voided in Xero")
-		return held
 
 	@_rerun_on_lock_conflict
 	def store_xero_ids(

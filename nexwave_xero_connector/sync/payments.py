@@ -418,7 +418,7 @@ class _Run:
 					)
 				else:
 					deletable.append((pay, payment))
-		allowed = self.b.journal.mark_voiding(self.b.owner, [p.row.name for p in targets], LEASE_SECONDS)
+		allowed = self.b.journal.renew(self.b.owner, [p.row.name for p in targets], LEASE_SECONDS)
 		for pay in targets:
 			if pay.row.name not in allowed:
 				self.b.pending.pop(pay.row.name, None)

@@ -110,9 +110,6 @@ class Journal(Protocol):
 	def unmark_sending(self, owner: str, names: Sequence[str]) -> None:
 		"""The gated create provably never left: clear the marker so no lookup is paid for it."""
 
-	def mark_voiding(self, owner: str, names: Sequence[str], lease_seconds: int) -> set[str]:
-		"""The gate before a void/delete in Xero: return the rows still ours whose cancel still stands."""
-
 	def store_xero_ids(
 		self, owner: str, records: dict[str, XeroRecord], answered: Sequence[str] = ()
 	) -> None:

@@ -66,7 +66,6 @@ JOURNAL_POINTS = (
 	"store_xero_ids",
 	"mark_sending",
 	"unmark_sending",
-	"mark_voiding",
 	"finish",
 )
 GATEWAY_POINTS = ("create_documents", "find_documents", "get_documents", "set_statuses", "allocate_credit")

@@ -71,8 +71,6 @@ class FakeJournal:
 	def renew(self, owner, names, lease_seconds):
 		return self._held(owner, names)
 
-	mark_voiding = renew
-
 	def mark_sending(self, owner, sends, lease_seconds):
 		marked = {n for n in self._held(owner, sends) if not self.rows[n].cancel_requested}
 		for name in marked:
