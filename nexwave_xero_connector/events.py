@@ -54,45 +54,33 @@ def queue_push(doc, method=None):
 	db = FrappeDb()
 	tenant_id = config.tenant_for(doc.company)
 	existing = log_name_for(doc.doctype, doc.name)
+	xero_type = XERO_TYPES[(doc.doctype, is_return)]
 	if not tenant_id:
 		if not existing:
-			insert_row(
+			record_skipped(
 				db,
-				doctype=doc.doctype,
-				name=doc.name,
-				company=doc.company,
-				tenant_id="",
-				xero_type=XERO_TYPES[(doc.doctype, is_return)],
-				now=now_datetime(),
-				status=Status.SKIPPED,
-				title=_("{0} skipped: no Xero organisation").format(doc.name),
-				user=frappe.session.user,
-				message=_(
+				doc,
+				xero_type,
+				_("{0} skipped: no Xero organisation").format(doc.name),
+				_(
 					"Company {0} has no Xero organisation. Bind one in Xero Sync Settings; nothing was sent."
 				).format(doc.company),
 			)
 		return
-	go_live = config.go_live_for(doc.company)
 	if config.before_go_live(doc.company, doc.get("posting_date")):
 		if not existing:
-			insert_row(
+			record_skipped(
 				db,
-				doctype=doc.doctype,
-				name=doc.name,
-				company=doc.company,
-				tenant_id="",
-				xero_type=XERO_TYPES[(doc.doctype, is_return)],
-				now=now_datetime(),
-				status=Status.SKIPPED,
-				title=_("{0} skipped: posted before the go-live date").format(doc.name),
-				user=frappe.session.user,
-				message=_(
+				doc,
+				xero_type,
+				_("{0} skipped: posted before the go-live date").format(doc.name),
+				_(
 					"{0} is posted before the go-live date of company {1} ({2}); nothing was sent. Use Backfill "
 					"in Xero Sync Settings to adopt or create it in Xero."
-				).format(doc.name, doc.company, go_live),
+				).format(doc.name, doc.company, config.go_live_for(doc.company)),
 			)
 		return
-	queue_row(db, doc, existing, tenant_id, XERO_TYPES[(doc.doctype, is_return)])
+	queue_row(db, doc, existing, tenant_id, xero_type)
 
 
 def request_void(doc, method=None):
@@ -161,6 +149,23 @@ def wake_queued(names: list[str]) -> None:
 		distinct=True,
 	):
 		enqueue_drain(tenant_id)
+
+
+def record_skipped(db: FrappeDb, doc, xero_type: str, title: str, message: str) -> None:
+	"""Leave a Skipped row saying why nothing was sent (one lean insert, in the submit's transaction)."""
+	insert_row(
+		db,
+		doctype=doc.doctype,
+		name=doc.name,
+		company=doc.company,
+		tenant_id="",
+		xero_type=xero_type,
+		now=now_datetime(),
+		status=Status.SKIPPED,
+		title=title,
+		user=frappe.session.user,
+		message=message,
+	)
 
 
 def queue_row(db: FrappeDb, doc, existing: str | None, tenant_id: str, xero_type: str) -> None:
