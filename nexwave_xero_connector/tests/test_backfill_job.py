@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import add_days, getdate, nowdate
 
 from nexwave_xero_connector import backfill_job
 from nexwave_xero_connector.constants import SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.sync.model import Kind, XeroRecord
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.test_api import MANAGER, OUTSIDER, READER, make_user
 from nexwave_xero_connector.tests.utils import (
 	TEST_COMPANY,
@@ -36,7 +36,7 @@ class XeroWithDocuments(FakeGateway):
 		return [r for r in self.records if r.kind == kind and r.number in numbers]
 
 
-class TestBackfillMethods(FrappeTestCase):
+class TestBackfillMethods(XeroTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()

@@ -6,11 +6,11 @@ from unittest.mock import patch
 
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import add_days, nowdate
 
 from nexwave_xero_connector.nexwave_xero_connector.report.erpnext_vs_xero import erpnext_vs_xero as report
 from nexwave_xero_connector.sync.model import Kind, XeroRecord
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.test_api import OUTSIDER, make_user
 from nexwave_xero_connector.tests.utils import TEST_COMPANY, FakeGateway, isolate_jobs
 
@@ -43,7 +43,7 @@ class DatedXero(FakeGateway):
 		return list(self.records)
 
 
-class TestErpnextVsXero(FrappeTestCase):
+class TestErpnextVsXero(XeroTestCase):
 	def setUp(self):
 		isolate_jobs(self)
 		self.day = add_days(nowdate(), -400)  # a period no other test posts into

@@ -10,13 +10,13 @@ from unittest.mock import patch
 
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
-from frappe.tests.utils import FrappeTestCase
 
 from nexwave_xero_connector import jobs, status_job
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import ErrorClass, Kind, XeroRecord
 from nexwave_xero_connector.sync.status_poll import OVERLAP
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
 	FakeGateway,
@@ -29,7 +29,7 @@ test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
 FIELDS = ["xero_status", "xero_amount_paid", "xero_amount_credited", "xero_amount_due", "xero_fully_paid_on"]
 
 
-class TestStatusPoll(FrappeTestCase):
+class TestStatusPoll(XeroTestCase):
 	def setUp(self):
 		isolate_jobs(self)
 		frappe.db.delete("DefaultValue", {"defkey": ("like", "xero_status_poll:%")})

@@ -9,12 +9,12 @@ from unittest.mock import patch
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
 from frappe.tests.test_api import make_request
-from frappe.tests.utils import FrappeTestCase
 from frappe.utils import get_test_client
 
 from nexwave_xero_connector import jobs, status_job, webhook
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE, SETTINGS_DOCTYPE
 from nexwave_xero_connector.sync.model import Kind, XeroRecord
+from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
 	FakeGateway,
@@ -49,17 +49,38 @@ def delivery(*invoice_ids: str, tenant_id: str = TEST_TENANT) -> bytes:
 	).encode()
 
 
-class TestWebhookEndpoint(FrappeTestCase):
+def _settings_values() -> dict:
+	"""The settings' own values and child rows (without row identities), to put them back later."""
+	values = frappe.get_single(SETTINGS_DOCTYPE).as_dict(no_default_fields=True)
+	for key in ("client_secret", "webhook_key"):
+		values.pop(key, None)
+	for key, value in values.items():
+		if isinstance(value, list):
+			values[key] = [
+				{
+					k: v
+					for k, v in row.items()
+					if k not in ("name", "parent", "parentfield", "parenttype", "idx")
+				}
+				for row in value
+			]
+	return values
+
+
+class TestWebhookEndpoint(XeroTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
+		cls.settings_before = _settings_values()
 		configure_settings(webhook_key=KEY)
 		frappe.db.commit()  # the request runs on its own connection
 		cls.client = get_test_client()
 
 	@classmethod
 	def tearDownClass(cls):
+		# what setUpClass committed is put back as it was (enabled, tenants, ...), and committed too
 		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings.update(cls.settings_before)
 		settings.webhook_key = ""
 		settings.save()
 		frappe.db.commit()
@@ -128,7 +149,7 @@ class TestWebhookEndpoint(FrappeTestCase):
 		self.assertNotEqual(response.status_code, 200)
 
 
-class TestRefreshHinted(FrappeTestCase):
+class TestRefreshHinted(XeroTestCase):
 	def setUp(self):
 		isolate_jobs(self)
 		frappe.cache.delete_value(webhook.hint_key(TEST_TENANT))

@@ -65,7 +65,9 @@ def test_small_chaos_run_with_stalls_keeps_every_invariant():
 		"--docs", "150", "--kills", "10", "--stalls", "3", "--seed", "11", "--lease", str(lease),
 		"--settle-timeout", "45", timeout=140,
 	)  # fmt: skip
-	assert (got["docs"], got["kills"], got["stalls"]) == (150, 10, 3), run.stdout
+	assert (got["docs"], got["kills"]) == (150, 10), run.stdout
+	# An aimed stall misses when its target was killed at that moment; the run must still have stalled some.
+	assert 1 <= got["stalls"] <= 3, run.stdout
 	verdict = {
 		k: got[k] for k in ("duplicates", "lost", "desynced", "wrong_totals", "untracked", "wrong_party")
 	}
