@@ -35,9 +35,10 @@ from nexwave_xero_connector.sync.journal import (
 )
 from nexwave_xero_connector.sync.model import Status
 from nexwave_xero_connector.sync.payment_mapping import PAYMENT
+from nexwave_xero_connector.sync.states import Actor, sources
 
 # A row in these statuses is put back in the queue when its document is submitted (or pushed) again.
-REQUEUE_ON_SUBMIT = ("Failed", "Skipped")
+REQUEUE_ON_SUBMIT = sources(Actor.SUBMIT, Status.QUEUED)
 # Xero statuses of a document that no longer counts there: nothing to void after a cancel or delete.
 GONE_IN_XERO = ("VOIDED", "DELETED")
 # A drain job still waiting in the queue is trusted to see new rows; one enqueued longer ago than this

@@ -58,8 +58,6 @@ TRANSITIONS: dict[Actor, frozenset[tuple[Status | None, Status | None]]] = {
 # Synced (the journal refuses, says CANCELLED, and the drain voids instead).
 BLOCKED_BY_CANCEL = frozenset({(Actor.DRAIN, Q, SY)})
 
-# Statuses in which the ERP document may still have a live copy in Xero we are responsible for.
-MAY_BE_LIVE = (Q, SY, F, OR)
 # Statuses Log Settings may delete (the ERP document's own Xero ID keeps the link).
 CLEARABLE = (SY, V, SK)
 
