@@ -41,6 +41,9 @@ class TenantLink:
 	# Documents posted before this day are never pushed automatically (a Backfill takes them, if wanted).
 	go_live: datetime.date | None = None
 	payments_owned_by: str = PAYMENTS_NOT_SYNCED
+	# With payments owned by Xero: payments recorded there become submitted Payment Entries here (off by
+	# default; sync/payment_pull.py).
+	pull_payments: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,34 @@ class SyncConfig:
 	no_tax_type: dict[str, str] = field(default_factory=dict)
 	# (company, ERP bank/cash account) -> Xero bank account (AccountID, or Code): where payments go.
 	bank_account_map: dict[tuple[str, str], str] = field(default_factory=dict)
+	# (company, ERP bank/cash account) -> Mode of Payment for Payment Entries made from Xero's payments.
+	mode_of_payment_map: dict[tuple[str, str], str] = field(default_factory=dict)
 
 	def pushes_payments(self, company: str) -> bool:
 		"""Whether this company's Payment Entries go to Xero as payments: ERPNext owns its payments."""
 		return self.enabled and self.payments_owner(company) == PAYMENTS_IN_ERPNEXT
+
+	def pulls_payments(self, company: str) -> bool:
+		"""Whether payments made in Xero become Payment Entries of this company: Xero owns its payments and
+		the company's binding asks for them (never both directions for one company)."""
+		link = next((t for t in self.tenants if t.company == company), None)
+		return (
+			self.enabled
+			and self.payments_owner(company) == PAYMENTS_IN_XERO
+			and bool(link and link.pull_payments)
+		)
+
+	def tenant_pulls_payments(self, tenant_id: str) -> bool:
+		"""Whether any company bound to this organisation takes Xero's payments as Payment Entries."""
+		return any(t.tenant_id == tenant_id and self.pulls_payments(t.company) for t in self.tenants)
+
+	def erp_bank_accounts(self, company: str, xero_account: set[str]) -> list[str]:
+		"""The company's ERP bank/cash accounts mapped to this Xero bank account (its AccountID or Code)."""
+		return sorted(
+			account
+			for (co, account), mapped in self.bank_account_map.items()
+			if co == company and mapped in xero_account
+		)
 
 	def tax_type_for(self, company: str, template_doctype: str, template: str | None) -> str | None:
 		"""The Xero TaxType mapped to this template of this doctype, or None when it is not mapped."""

@@ -43,6 +43,7 @@ from .model import (
 	XeroRecord,
 )
 from .payment_mapping import PAYMENT
+from .payment_pull import PULLED
 from .ports import ErpSource, Journal, MasterData, XeroGateway
 
 LEASE_SECONDS = 120  # well above the gateway's read timeout, so a live request never outlives its lease
@@ -168,7 +169,10 @@ class _Batch:
 		# A Payment Entry's row (xero_type PAYMENT) is pushed and cancelled by sync/payments.py, after the
 		# invoices of the same claim, under this batch's leases, calls and error handling.
 		payments = [self.pending[r.name] for r in rows if r.xero_type == PAYMENT]
-		rows = [r for r in rows if r.xero_type != PAYMENT]
+		# A payment made in Xero (xero_type XERO PAYMENT) is recorded in ERPNext by sync/payment_pull.py,
+		# without any Xero call.
+		pulls = [self.pending[r.name] for r in rows if r.xero_type == PULLED]
+		rows = [r for r in rows if r.xero_type not in (PAYMENT, PULLED)]
 		voids = [self.pending[r.name] for r in rows if r.cancel_requested]
 		pushes = [self.pending[r.name] for r in rows if not r.cancel_requested]
 		try:
@@ -178,6 +182,10 @@ class _Batch:
 				from .payments import run_payments  # imports this module: loaded only when needed
 
 				run_payments(self, payments)
+			if pulls:
+				from .payment_pull import run_pulls
+
+				run_pulls(self, pulls)
 		except XeroError as exc:
 			# A whole call failed: everything still open in this batch is retried or failed by policy.
 			self._requeue_open(exc)
@@ -214,14 +222,15 @@ class _Batch:
 		self.in_call = set()
 		return result
 
-	def _finish(self, item: _Item, outcome: Outcome) -> Write:
-		"""Record an outcome for a row still in this batch; say why when it was refused."""
+	def _finish(self, item: _Item, outcome: Outcome, **link) -> Write:
+		"""Record an outcome for a row still in this batch; say why when it was refused. `link`: the
+		journal's reference/erp_change, for a row that records a Xero payment in ERPNext."""
 		if item.row.name not in self.pending:
 			return Write.LEASE_LOST
 		outcome.calls = outcome.calls or self.calls
 		if outcome.request is None and item.payload is not None and outcome.status != Status.SYNCED:
 			outcome.request = item.payload.body
-		result = self.journal.finish(self.owner, item.row, outcome)
+		result = self.journal.finish(self.owner, item.row, outcome, **link)
 		if result is Write.DONE:
 			self.pending.pop(item.row.name)
 			self.report.count(outcome)

@@ -116,7 +116,8 @@ SET status = %(status)s, error_class = %(error_class)s, error_message = %(messag
 	synced_at = CASE WHEN %(status)s = 'Synced' THEN %(now)s ELSE synced_at END,
 	request = COALESCE(%(request)s, request), response = COALESCE(%(response)s, response),
 	error_log = %(error_log)s, attempts = attempts - %(uncounted)s,
-	title = %(title)s, lease_owner = NULL, lease_expires_at = NULL, modified = %(now)s
+	title = %(title)s, lease_owner = NULL, lease_expires_at = NULL, modified = %(now)s,
+	reference_name = COALESCE(%(reference)s, reference_name)
 WHERE name = %(name)s AND lease_owner = %(owner)s AND status = 'Queued'
 	AND NOT (%(status)s = 'Synced' AND cancel_requested = 1)
 """
@@ -337,12 +338,30 @@ class SqlJournal:
 				self._write_back(name, refs[name][0], record.xero_id, record.status, now)
 		self.db.commit("xero id: a crash after this point must not lose the ID Xero gave us")
 
-	@_rerun_on_lock_conflict
-	def finish(self, owner: str, row: SyncRow, outcome: Outcome) -> Write:
+	def finish(
+		self,
+		owner: str,
+		row: SyncRow,
+		outcome: Outcome,
+		*,
+		reference: str | None = None,
+		erp_change: bool = False,
+	) -> Write:
 		"""Record the outcome, release the lease, append the attempt.
 
 		Returns DONE, or why nothing was written: CANCELLED (a Synced outcome met a committed cancel: the
-		caller voids) or LEASE_LOST (another worker owns the row: the caller must leave it alone)."""
+		caller voids) or LEASE_LOST (another worker owns the row: the caller must leave it alone).
+		`reference` links the row to the ERP document the outcome is about (a Payment Entry made from a
+		Xero payment). `erp_change`: the caller changed ERPNext in this same open transaction (created or
+		cancelled that entry); it is committed with the outcome, or rolled back when the write is refused,
+		and never re-run after a deadlock (the database already undid it, so the error goes up)."""
+		if erp_change:
+			return self._finish(owner, row, outcome, reference, erp_change=True)
+		return self._finish_rerun(owner, row, outcome, reference)
+
+	def _finish(
+		self, owner: str, row: SyncRow, outcome: Outcome, reference: str | None, erp_change: bool = False
+	) -> Write:
 		now = self.now()
 		error_log = None
 		if outcome.trace and self.trace_sink:
@@ -365,6 +384,7 @@ class SqlJournal:
 				"error_log": error_log,
 				"uncounted": 0 if outcome.counted else 1,
 				"title": title_for(row, outcome),
+				"reference": reference,
 			},
 		)
 		if changed:
@@ -378,9 +398,15 @@ class SqlJournal:
 			why = self.db.query(WHY_REFUSED_SQL, {"name": row.name})
 			mine = bool(why) and why[0]["lease_owner"] == owner and why[0]["status"] == "Queued"
 			result = Write.CANCELLED if mine and why[0]["cancel_requested"] else Write.LEASE_LOST
+			if erp_change:
+				self.db.rollback()  # the ERP change belonged to the refused outcome: it goes with it
+				self._claimed_at.pop(row.name, None)
+				return result
 		self.db.commit("outcome: the row's new status and its attempt are one fact")
 		self._claimed_at.pop(row.name, None)
 		return result
+
+	_finish_rerun = _rerun_on_lock_conflict(_finish)
 
 	def rows_holding(self, xero_ids: Sequence[str]) -> set[str]:
 		"""Which of these Xero IDs a log row already holds (a document another row adopted or created)."""

@@ -116,8 +116,17 @@ class Journal(Protocol):
 		"""Store each row's Xero ID/number/status at once (also on the ERP document); `answered` rows got
 		Xero's answer to their create, so none of their requests is in flight any more."""
 
-	def finish(self, owner: str, row: SyncRow, outcome: Outcome) -> Write:
-		"""Record the outcome and release the lease.
+	def finish(
+		self,
+		owner: str,
+		row: SyncRow,
+		outcome: Outcome,
+		*,
+		reference: str | None = None,
+		erp_change: bool = False,
+	) -> Write:
+		"""Record the outcome and release the lease (and link the row to `reference`, when given); with
+		`erp_change`, the ERP change the caller made in the open transaction commits with it or not at all.
 
 		Returns Write.DONE, Write.CANCELLED when a Synced outcome met a cancel that committed meanwhile (the
 		caller then voids), or Write.LEASE_LOST when another worker owns the row (the caller drops it).

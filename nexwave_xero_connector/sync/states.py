@@ -37,6 +37,7 @@ class Actor(str, Enum):
 	DRIFT_SCAN = "drift scan"  # voided/deleted in Xero while submitted here: fail with the reason
 	CLEAR = "log clearing"  # Log Settings deletes old finished rows
 	BACKFILL = "backfill"  # go-live: adopts what Xero has, queues or skips the rest (takes Skipped rows)
+	PAYMENT_POLL = "payment poll"  # payments made in Xero: queues new ones, flags deleted ones for undoing
 
 
 # (from, to) pairs each actor may make; a row keeping its status is always allowed.
@@ -52,6 +53,9 @@ TRANSITIONS: dict[Actor, frozenset[tuple[Status | None, Status | None]]] = {
 	Actor.DRIFT_SCAN: frozenset({(SY, F)}),
 	Actor.CLEAR: frozenset({(SY, None), (V, None), (SK, None)}),
 	Actor.BACKFILL: frozenset({(NEW, SY), (NEW, F), (NEW, Q), (NEW, SK), (SK, SY), (SK, F), (SK, Q)}),
+	# A deleted payment's Synced row (its Payment Entry is cancelled) or Failed row (nothing to record any
+	# more) goes back to the drain; a Skipped one recorded nothing, so it stays as it is.
+	Actor.PAYMENT_POLL: frozenset({(NEW, Q), (SY, Q), (F, Q)}),
 }
 
 # Transitions a pending cancel forbids: a push that finishes after the cancel committed must not record

@@ -111,6 +111,8 @@ class PollReport:
 	fetched: int = 0  # invoices read by ID because their summary changed
 	updated: list[str] = field(default_factory=list)  # ERP documents whose status fields were written
 	flagged: list[str] = field(default_factory=list)  # ERP documents failed by the drift scan
+	payments_listed: int = 0  # payments Xero listed as changed (companies taking them as Payment Entries)
+	payments_queued: list[str] = field(default_factory=list)  # PaymentIDs queued to record or undo
 
 	def add(self, other: PollReport) -> None:
 		self.listed += other.listed

@@ -664,15 +664,19 @@ def delete_allocation(ctx: Ctx, credit_note_id: str, allocation_id: str) -> dict
 	return view
 
 
-def record_payment(ctx: Ctx, invoice_id: str, amount: Decimal, date: dt.date | None = None) -> str:
+def record_payment(
+	ctx: Ctx, invoice_id: str, amount: Decimal, date: dt.date | None = None, rate: Decimal | None = None
+) -> str:
 	"""Pay an AUTHORISED invoice or bill from the bank account, as PUT /Payments would (raises ValueError
-	with Xero's message when it would refuse)."""
+	with Xero's message when it would refuse); `rate`: the payment's CurrencyRate (else the invoice's)."""
 	from .payments import create_payment
 
 	bank = next(a for a in ctx.tenant.accounts.values() if a["Type"] == "BANK")
 	element = {"Invoice": {"InvoiceID": invoice_id}, "Account": {"Code": bank["Code"]}, "Amount": amount}
 	if date:
 		element["Date"] = date
+	if rate is not None:
+		element["CurrencyRate"] = rate
 	if find_doc(ctx.tenant, INVOICE, invoice_id) is None:
 		raise ValueError(f"invoice {invoice_id} not found")
 	payment, errors = create_payment(ctx, element)

@@ -252,11 +252,14 @@ class XeroEmulator:
 			if r["status"] in documents.LIVE_STATUSES and (number is None or r["number"] == number)
 		]
 
-	def pay(self, tenant_id: str, invoice_id: str, amount: Decimal | str, date: Any = None) -> str:
-		"""Record a payment against an AUTHORISED invoice; returns the PaymentID."""
+	def pay(
+		self, tenant_id: str, invoice_id: str, amount: Decimal | str, date: Any = None, rate: Any = None
+	) -> str:
+		"""Record a payment against an AUTHORISED invoice (at `rate`, its CurrencyRate); returns the PaymentID."""
 		with self._lock:
 			ctx = self._ctx(tenant_id)
-			return documents.record_payment(ctx, invoice_id, Decimal(str(amount)), date)
+			rate = None if rate is None else Decimal(str(rate))
+			return documents.record_payment(ctx, invoice_id, Decimal(str(amount)), date, rate)
 
 	def payments_of(self, tenant_id: str, reference: str | None = None) -> list[dict]:
 		"""The tenant's payments as GET /Payments renders them (deleted ones too), optionally by Reference."""

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
 from nexwave_xero_connector.sync import backfill
 from nexwave_xero_connector.sync import journal as j
+from nexwave_xero_connector.sync import payment_pull as pull
+from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO, SyncConfig, TenantLink
 from nexwave_xero_connector.sync.model import Kind, Outcome, Status, Write, XeroRecord
 from nexwave_xero_connector.sync.states import NEW, TRANSITIONS, Actor, allowed
 from tests.support.db import PyMySqlDb
@@ -34,6 +37,12 @@ def db(database, clock):
 
 def _doc(name: str) -> dict:
 	return {"doctype": "Sales Invoice", "name": name, "company": "Kiwi Test Ltd", "customer": "Tui"}
+
+
+def _paid(payment_id: str, status: str) -> pull.PaidInXero:
+	return pull.PaidInXero(
+		payment_id, status, "ACCRECPAYMENT", Decimal("10"), None, None, "", "090", "", "inv-1", "ACCREC"
+	)
 
 
 def _status_of(db, row: str) -> Status | None:
@@ -116,6 +125,12 @@ def _row_actions(db, erp, clock):
 		lambda row, doc: j.flag_cancelled_but_synced(db, now()),
 	)
 	yield Actor.DRIFT_SCAN, "flag_removed_in_xero", drift
+
+	def payment_deleted(row, doc):
+		db.execute(f"UPDATE {LOG} SET xero_type = %(t)s WHERE name = %(n)s", {"t": pull.PULLED, "n": row})
+		pull.flag_deleted(db, row, _paid("p-1", "DELETED"), now())
+
+	yield Actor.PAYMENT_POLL, "flag_deleted", payment_deleted
 	for status in (Status.SYNCED, Status.FAILED, Status.QUEUED):
 		yield Actor.BACKFILL, f"retake skipped as {status.value}", retake(status)
 	yield Actor.CLEAR, "clear_old_rows", lambda row, doc: j.clear_old_rows(db, now() + timedelta(days=1))
@@ -159,6 +174,11 @@ def test_every_status_guard_agrees_with_the_transition_table(db, clock):
 			**insert,
 		)
 		made.add((actor, NEW, _status_of(db, row)))
+	config = SyncConfig(
+		tenants=(TenantLink("Kiwi Test Ltd", TENANT, payments_owned_by=PAYMENTS_IN_XERO, pull_payments=True),)
+	)
+	pull.discover(db, TENANT, [_paid("p-new", "AUTHORISED")], config=config, now=now)
+	made.add((Actor.PAYMENT_POLL, NEW, _status_of(db, pull.row_name("p-new"))))
 	_, doc = _row_in(db, erp, next(counter), Status.SYNCED, False, False, 2)
 	db.execute(f"DELETE FROM {LOG} WHERE reference_name = %(n)s", {"n": doc})  # the log was cleared
 	j.flag_cancelled_without_row(db, now, lambda company: TENANT, lambda doctype, is_return: "ACCREC")

@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
 from nexwave_xero_connector.sync.journal import (
@@ -21,6 +23,7 @@ from nexwave_xero_connector.sync.journal import (
 )
 from nexwave_xero_connector.sync.model import ContactRequest, Kind
 from nexwave_xero_connector.sync.payment_mapping import PAYMENT, PAYMENT_ENTRY, Target
+from nexwave_xero_connector.sync.payment_pull import EntryPlan, EntryRefused
 
 from .db import PyMySqlDb
 
@@ -40,6 +43,9 @@ class SqlErp:
 	def __init__(self, db: PyMySqlDb, clock: Callable[[], datetime]):
 		self.db = db
 		self.clock = clock
+		self._entry_numbers = itertools.count(1)
+		# When set, ERPNext refuses to create or cancel Payment Entries with this message.
+		self.refuse_entries: str | None = None
 
 	# -- what the hooks do ----------------------------------------------------------------------
 
@@ -59,9 +65,13 @@ class SqlErp:
 		doc = {**doc, "docstatus": 1}
 		self.db.execute(
 			f"INSERT INTO `tab{doc['doctype']}` (name, creation, modified, docstatus, company, {party_field}, "
-			"is_return, data, posting_date) VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, "
-			"%(ret)s, %(data)s, %(posting_date)s)",
+			"is_return, data, posting_date, currency, party_account_currency, outstanding_amount) VALUES "
+			"(%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(data)s, %(posting_date)s, "
+			"%(currency)s, %(party_currency)s, %(outstanding)s)",
 			{
+				"currency": doc.get("currency"),
+				"party_currency": doc.get("party_account_currency") or doc.get("currency"),
+				"outstanding": str(doc.get("outstanding_amount") or 0),
 				"name": doc["name"],
 				"now": now,
 				"company": doc["company"],
@@ -107,6 +117,7 @@ class SqlErp:
 				"data": json.dumps(doc, default=str),
 			},
 		)
+		self._allocate(doc["name"], doc.get("references") or [], sign=1)
 		log_name = insert_row(
 			self.db,
 			doctype=PAYMENT_ENTRY,
@@ -120,6 +131,107 @@ class SqlErp:
 		self.db.commit("test: submit payment (document and outbox row together)")
 		return log_name
 
+	def add_company(self, name: str, currency: str) -> None:
+		self.db.execute(
+			"INSERT IGNORE INTO `tabCompany` (name, creation, modified, default_currency) "
+			"VALUES (%(name)s, %(now)s, %(now)s, %(currency)s)",
+			{"name": name, "now": self.clock(), "currency": currency},
+		)
+		self.db.commit("test: company")
+
+	def _allocate(self, entry: str, references: Sequence[dict], sign: int) -> None:
+		"""What submitting (sign 1) or cancelling (-1) a Payment Entry does to its invoices' outstanding:
+		ERPNext subtracts each allocated amount (negative against a return)."""
+		if sign > 0:
+			for n, ref in enumerate(references, 1):
+				self.db.execute(
+					"INSERT INTO `tabPayment Entry Reference` (name, creation, modified, docstatus, idx, parent, "
+					"parentfield, parenttype, reference_doctype, reference_name, allocated_amount) VALUES "
+					"(%(name)s, %(now)s, %(now)s, 1, %(idx)s, %(parent)s, 'references', 'Payment Entry', %(dt)s, "
+					"%(dn)s, %(amount)s)",
+					{
+						"name": f"{entry}-{n}",
+						"now": self.clock(),
+						"idx": n,
+						"parent": entry,
+						"dt": ref["reference_doctype"],
+						"dn": ref["reference_name"],
+						"amount": str(ref["allocated_amount"]),
+					},
+				)
+		rows = self.db.query(
+			"SELECT reference_doctype, reference_name, allocated_amount FROM `tabPayment Entry Reference` "
+			"WHERE parent = %(parent)s",
+			{"parent": entry},
+		)
+		for ref in rows:
+			if ref["reference_doctype"] in PARTY:
+				self.db.execute(
+					f"UPDATE `tab{ref['reference_doctype']}` SET outstanding_amount = outstanding_amount - "
+					"%(amount)s WHERE name = %(name)s",
+					{"amount": sign * ref["allocated_amount"], "name": ref["reference_name"]},
+				)
+
+	def outstanding(self, doctype: str, name: str) -> Decimal:
+		rows = self.db.query(
+			f"SELECT outstanding_amount FROM `tab{doctype}` WHERE name = %(name)s", {"name": name}
+		)
+		return Decimal(rows[0]["outstanding_amount"])
+
+	# -- EntryBook (payments made in Xero) ------------------------------------------------------
+
+	def create_entry(self, plan: EntryPlan) -> str:
+		"""Create and submit the Payment Entry the plan describes (in the caller's transaction)."""
+		if self.refuse_entries:
+			raise EntryRefused(self.refuse_entries)
+		name = f"ACC-PAY-X-{next(self._entry_numbers):05d}"
+		party_type = "Customer" if plan.against_doctype == SALES_INVOICE else "Supplier"
+		party = self.db.query(
+			f"SELECT {PARTY[plan.against_doctype][1]} AS party FROM `tab{plan.against_doctype}` "
+			"WHERE name = %(n)s",
+			{"n": plan.against_name},
+		)[0]["party"]
+		self.db.execute(
+			"INSERT INTO `tabPayment Entry` (name, creation, modified, docstatus, company, payment_type, "
+			"party_type, party, data, posting_date, paid_from, paid_to, mode_of_payment, reference_no, "
+			"xero_payment_id) VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(type)s, %(pt)s, %(party)s, "
+			"%(data)s, %(date)s, %(paid_from)s, %(paid_to)s, %(mode)s, %(ref)s, %(pid)s)",
+			{
+				"name": name,
+				"now": self.clock(),
+				"company": plan.company,
+				"type": plan.payment_type,
+				"pt": party_type,
+				"party": party,
+				"data": json.dumps(plan.as_json()),
+				"date": plan.posting_date,
+				"paid_from": plan.bank_account if plan.payment_type == "Pay" else None,
+				"paid_to": plan.bank_account if plan.payment_type == "Receive" else None,
+				"mode": plan.mode_of_payment,
+				"ref": plan.reference_no,
+				"pid": plan.payment_id,
+			},
+		)
+		refs = [
+			{
+				"reference_doctype": plan.against_doctype,
+				"reference_name": plan.against_name,
+				"allocated_amount": plan.allocated,
+			}
+		]
+		self._allocate(name, refs, sign=1)
+		return name
+
+	def cancel_entry(self, name: str) -> None:
+		if self.refuse_entries:
+			raise EntryRefused(self.refuse_entries)
+		self.db.execute(
+			"UPDATE `tabPayment Entry` SET docstatus = 2, modified = %(now)s WHERE name = %(name)s",
+			{"name": name, "now": self.clock()},
+		)
+		self._allocate(name, [], sign=-1)
+		request_cancel(self.db, PAYMENT_ENTRY, name, self.clock())
+
 	def cancel(self, doctype: str, name: str, tenant_id: str | None = None) -> int:
 		"""Cancel the document and flag its row, in one transaction (as on_cancel does); with no row (the
 		log was cleared) a document still carrying a live Xero ID gets a row that voids it."""
@@ -128,6 +240,8 @@ class SqlErp:
 			f"UPDATE `tab{doctype}` SET docstatus = 2, modified = %(now)s WHERE name = %(name)s",
 			{"name": name, "now": now},
 		)
+		if doctype == PAYMENT_ENTRY:
+			self._allocate(name, [], sign=-1)
 		changed = request_cancel(self.db, doctype, name, now)
 		if not changed and tenant_id:
 			changed = int(self._settle_untracked(doctype, name, tenant_id, now, deleted=False))

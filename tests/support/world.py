@@ -143,6 +143,7 @@ class World:
 			currencies=self.currencies,
 			short_code="!kTl1",
 		)
+		self.erp.add_company(COMPANY, "NZD")
 		self.erp.add_party("Customer", "Tui Hardware Ltd", "accounts@tui.example")
 		self.erp.add_party("Customer", "Pacific Rim Traders Inc")
 		self.erp.add_party("Supplier", "Southern Packaging Ltd")

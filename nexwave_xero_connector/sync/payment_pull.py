@@ -1,0 +1,661 @@
+"""Payments made in Xero, recorded in ERPNext as submitted Payment Entries. No framework here.
+
+Only for a company whose payments Xero owns and whose binding asks for it (`SyncConfig.pulls_payments`);
+a company whose payments ERPNext owns pushes them instead (sync/payments.py), never both.
+
+Discovery runs in the status poll (`discover`): one GET /Payments with If-Modified-Since per organisation
+(pages of 1,000; a quiet poll costs that one call). Each new live payment gets its own log row, xero_type
+XERO PAYMENT, named after the PaymentID (a replayed or overlapping listing inserts nothing), holding the
+payment as Xero listed it in `response`. A payment deleted in Xero flags its row to be undone, like a
+cancel; one whose row was cleared but whose Payment Entry stands gets a row that undoes it. A payment an
+ERPNext Payment Entry pushed (its Reference names a pushed entry) is never taken back.
+
+The drain (`run_pulls`, called by engine._Batch.run under the batch's leases) makes no Xero call at all:
+  - the Payment Entry that carries the PaymentID (a unique custom field, `xero_payment_id`) is the durable
+    link: if it exists, the row adopts it; so a crash between creating the entry and recording it, a
+    cleared row or a replayed listing never makes a second one;
+  - otherwise the entry is planned (`plan_entry`) against the invoice, bill or return that holds the Xero
+    document's ID, and created and submitted in the same transaction as the row's Synced outcome
+    (Journal.finish with `erp_change`): either both are committed or neither, and a row another worker
+    took meanwhile, or a deletion that committed meanwhile, rolls the entry back;
+  - a payment deleted in Xero cancels its entry (again in the outcome's transaction);
+  - what cannot be recorded faithfully is reported on the row, never guessed: an overpayment or
+    prepayment, a payment on a document ERPNext did not send, more than ERPNext still has outstanding, an
+    unmapped Xero bank account, a cancelled invoice, or an entry someone cancelled here while Xero keeps
+    the payment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Protocol
+
+from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
+from .journal import LOG_TABLE, SqlDb
+from .model import ErrorClass, Outcome, Status, Write
+from .money import ZERO, dec, money
+from .payment_mapping import PAYMENT, PAYMENT_ENTRY
+from .states import Actor, sources, sql_list
+from .status_poll import OVERLAP
+
+PULLED = "XERO PAYMENT"  # the Xero Sync Log's xero_type for a payment made in Xero
+ENTRY_TABLE = "`tabPayment Entry`"
+RATE_PLACES = Decimal("0.000000001")  # ERPNext keeps exchange rates to 9 places
+WAIT_SECONDS = 300  # a payment on a document whose push has not finished: look again in five minutes
+
+# Xero's PaymentType -> the document type the payment is on; the rest (AROVERPAYMENTPAYMENT,
+# ARPREPAYMENTPAYMENT and their AP twins) pay an overpayment or prepayment, which ERPNext keeps as an
+# unallocated advance: reported, never guessed.
+PAYMENT_TYPES = {
+	"ACCRECPAYMENT": "ACCREC",
+	"ACCPAYPAYMENT": "ACCPAY",
+	"ARCREDITPAYMENT": "ACCRECCREDIT",
+	"APCREDITPAYMENT": "ACCPAYCREDIT",
+}
+# The ERPNext side of each: which doctype holds it, whether it is a return, and the entry's direction.
+ENTRY_KINDS = {
+	"ACCREC": (SALES_INVOICE, False, "Receive"),
+	"ACCPAY": (PURCHASE_INVOICE, False, "Pay"),
+	"ACCRECCREDIT": (SALES_INVOICE, True, "Pay"),  # a refund paid out against a sales return
+	"ACCPAYCREDIT": (PURCHASE_INVOICE, True, "Receive"),  # a refund received against a purchase return
+}
+
+
+@dataclass(frozen=True)
+class PaidInXero:
+	"""A payment as GET /Payments lists it (kept as JSON on its log row)."""
+
+	payment_id: str
+	status: str  # AUTHORISED or DELETED
+	payment_type: str
+	amount: Decimal  # in the document's currency
+	date: date | None
+	currency_rate: Decimal | None  # Xero's direction: document currency units per base unit
+	account_id: str
+	account_code: str
+	reference: str
+	target_id: str | None  # InvoiceID or CreditNoteID; None for an overpayment or prepayment
+	target_type: str | None  # ACCREC, ACCPAY, ACCRECCREDIT or ACCPAYCREDIT
+	target_number: str = ""
+	currency: str = ""
+	bank_amount: Decimal | None = None
+
+	@property
+	def is_live(self) -> bool:
+		return self.status != "DELETED"
+
+	def as_json(self) -> dict:
+		out = asdict(self)
+		for key in ("amount", "currency_rate", "bank_amount"):
+			out[key] = None if out[key] is None else str(out[key])
+		out["date"] = self.date.isoformat() if self.date else None
+		return out
+
+	@classmethod
+	def of(cls, value: dict) -> PaidInXero:
+		def opt(key: str) -> Decimal | None:
+			return None if value.get(key) in (None, "") else Decimal(str(value[key]))
+
+		return cls(
+			payment_id=value["payment_id"],
+			status=value.get("status") or "",
+			payment_type=value.get("payment_type") or "",
+			amount=Decimal(str(value.get("amount") or 0)),
+			date=date.fromisoformat(value["date"]) if value.get("date") else None,
+			currency_rate=opt("currency_rate"),
+			account_id=value.get("account_id") or "",
+			account_code=value.get("account_code") or "",
+			reference=value.get("reference") or "",
+			target_id=value.get("target_id") or None,
+			target_type=value.get("target_type") or None,
+			target_number=value.get("target_number") or "",
+			currency=value.get("currency") or "",
+			bank_amount=opt("bank_amount"),
+		)
+
+	def describe(self) -> str:
+		on = self.target_number or self.target_id or "no document"
+		return f"Xero payment of {self.amount} {self.currency} on {on}".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class Payable:
+	"""The ERPNext invoice, bill or return that holds a Xero document's ID (read by SQL, see PAYABLE_SQL)."""
+
+	doctype: str
+	name: str
+	company: str
+	docstatus: int
+	is_return: bool
+	currency: str
+	party_account_currency: str
+	company_currency: str
+	outstanding: Decimal  # in the party account's currency, negative on a return, as ERPNext keeps it
+
+
+@dataclass(frozen=True)
+class EntryPlan:
+	"""The Payment Entry a Xero payment becomes (the Frappe layer builds it with ERPNext's own
+	get_payment_entry, then sets these)."""
+
+	payment_id: str
+	company: str
+	payment_type: str  # Receive or Pay
+	against_doctype: str
+	against_name: str
+	allocated: Decimal  # party account currency, signed as ERPNext allocates (negative against a return)
+	posting_date: date
+	bank_account: str  # the ERPNext bank/cash account
+	mode_of_payment: str | None
+	exchange_rate: Decimal  # company currency per party account currency unit
+	base_amount: Decimal  # the allocated amount in company currency at that rate
+	reference_no: str
+
+	def as_json(self) -> dict:
+		out = asdict(self)
+		for key in ("allocated", "exchange_rate", "base_amount"):
+			out[key] = str(out[key])
+		out["posting_date"] = self.posting_date.isoformat()
+		return out
+
+
+class Refused(Exception):
+	"""A payment that cannot be recorded as it is: the row ends in `status` with the message."""
+
+	def __init__(self, message: str, status: Status = Status.FAILED, error_class: ErrorClass | None = None):
+		super().__init__(message)
+		self.status = status
+		self.error_class = error_class
+
+
+class EntryRefused(Exception):
+	"""ERPNext refused to create or cancel the Payment Entry; the message is ERPNext's, for the row."""
+
+
+class EntryBook(Protocol):
+	"""Payment Entries in ERPNext (the Frappe layer: ERPNext's get_payment_entry, insert, submit, cancel).
+	Neither method commits; each undoes its own partial writes before raising EntryRefused."""
+
+	def create_entry(self, plan: EntryPlan) -> str:
+		"""Create and submit the Payment Entry; return its name."""
+
+	def cancel_entry(self, name: str) -> None:
+		"""Cancel the submitted Payment Entry."""
+
+
+# -- reading ERPNext ---------------------------------------------------------------------------------
+
+ENTRIES_SQL = f"""
+SELECT name, docstatus, xero_payment_id FROM {ENTRY_TABLE}
+WHERE xero_payment_id IN %(ids)s ORDER BY docstatus
+"""
+
+PAYABLE_SQL = """
+SELECT d.name, d.company, d.docstatus, d.is_return, d.currency, d.party_account_currency,
+	d.outstanding_amount, d.xero_id, c.default_currency AS company_currency
+FROM {table} d LEFT JOIN `tabCompany` c ON c.name = d.company
+WHERE d.xero_id IN %(ids)s AND d.docstatus > 0
+ORDER BY d.docstatus
+"""
+
+# A push still under way for a document of that number: its Xero ID is not on the invoice yet.
+PUSH_PENDING_SQL = f"""
+SELECT COUNT(*) AS n FROM {LOG_TABLE}
+WHERE tenant_id = %(tenant_id)s AND status = 'Queued' AND xero_type = %(xero_type)s
+	AND (reference_name = %(number)s OR xero_number = %(number)s)
+"""
+
+PUSHED_REFERENCES_SQL = f"""
+SELECT COALESCE(reference_name, deleted_reference) AS ref FROM {LOG_TABLE}
+WHERE xero_type = '{PAYMENT}' AND (reference_name IN %(refs)s OR deleted_reference IN %(refs)s)
+"""
+
+
+def entries_by_payment(db: SqlDb, payment_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+	"""PaymentID -> (Payment Entry, docstatus) of the entries carrying it; a submitted one wins."""
+	ids = tuple(dict.fromkeys(i for i in payment_ids if i))
+	if not ids:
+		return {}
+	out: dict[str, tuple[str, int]] = {}
+	for r in db.query(ENTRIES_SQL, {"ids": ids}):
+		if r["docstatus"] == 1 or r["xero_payment_id"] not in out:
+			out[r["xero_payment_id"]] = (r["name"], int(r["docstatus"]))
+	return out
+
+
+def payables(db: SqlDb, xero_ids: Sequence[str]) -> dict[str, Payable]:
+	"""Xero document ID -> the submitted (else cancelled) ERPNext document holding it."""
+	ids = tuple(dict.fromkeys(i for i in xero_ids if i))
+	out: dict[str, Payable] = {}
+	if not ids:
+		return out
+	for doctype in (SALES_INVOICE, PURCHASE_INVOICE):
+		for r in db.query(PAYABLE_SQL.format(table=f"`tab{doctype}`"), {"ids": ids}):
+			if r["docstatus"] == 1 or r["xero_id"] not in out:
+				currency = r["currency"] or r["company_currency"] or ""
+				out[r["xero_id"]] = Payable(
+					doctype=doctype,
+					name=r["name"],
+					company=r["company"],
+					docstatus=int(r["docstatus"]),
+					is_return=bool(r["is_return"]),
+					currency=currency,
+					party_account_currency=r["party_account_currency"] or currency,
+					company_currency=r["company_currency"] or currency,
+					outstanding=dec(r["outstanding_amount"] or 0),
+				)
+	return out
+
+
+# -- planning ---------------------------------------------------------------------------------------
+
+
+def plan_entry(paid: PaidInXero, payable: Payable, config: SyncConfig) -> EntryPlan:
+	"""The Payment Entry for a live payment on a document ERPNext holds; raises Refused with what to do."""
+	doctype, is_return, payment_type = ENTRY_KINDS[paid.target_type]
+	doc = payable.name
+	if payable.docstatus != 1:
+		raise Refused(
+			f"{doc} is cancelled in ERPNext, but Xero has a payment of {paid.amount} on it. Delete the payment "
+			"in Xero (or void the document there); this row then closes by itself.",
+			error_class=ErrorClass.CONFLICT,
+		)
+	if (doctype, is_return) != (payable.doctype, payable.is_return):
+		raise Refused(
+			f"The Xero document this payment is on belongs to {payable.doctype} {doc}, which does not match "
+			f"a {paid.target_type} payment. Check the payment in Xero.",
+			error_class=ErrorClass.CONFLICT,
+		)
+	if not paid.date:
+		raise Refused(f"Xero gave no date for {paid.describe()}.", error_class=ErrorClass.VALIDATION)
+	amount = money(paid.amount)
+	if amount <= ZERO:
+		raise Refused(f"{paid.describe()} has no amount.", error_class=ErrorClass.VALIDATION)
+	accounts = config.erp_bank_accounts(payable.company, {paid.account_id, paid.account_code} - {""})
+	label = paid.account_code or paid.account_id
+	if not accounts:
+		raise Refused(
+			f"Xero bank account {label} is not mapped to an ERPNext bank or cash account of "
+			f"{payable.company}. Map it under Xero Sync Settings > Bank Accounts, then press Retry.",
+			error_class=ErrorClass.MAPPING,
+		)
+	if len(accounts) > 1:
+		raise Refused(
+			f"Xero bank account {label} is mapped to several ERPNext accounts ({', '.join(accounts)}). Keep "
+			"one mapping for it in Xero Sync Settings > Bank Accounts, then press Retry.",
+			error_class=ErrorClass.MAPPING,
+		)
+	rate, base = _rates(paid, amount, payable)
+	# ERPNext allocates in the party account's currency: the document's, or the company's when the party
+	# account is kept in company currency.
+	in_party = amount if payable.party_account_currency == payable.currency else base
+	open_amount = -payable.outstanding if is_return else payable.outstanding
+	if in_party > money(open_amount):
+		raise Refused(
+			f"Xero recorded {amount} {paid.currency or payable.currency} against {doc}, but ERPNext has only "
+			f"{money(open_amount)} outstanding on it (was it also paid here?). Cancel the extra Payment Entry "
+			"in ERPNext or delete the payment in Xero, then press Retry.",
+			error_class=ErrorClass.CONFLICT,
+		)
+	return EntryPlan(
+		payment_id=paid.payment_id,
+		company=payable.company,
+		payment_type=payment_type,
+		against_doctype=payable.doctype,
+		against_name=doc,
+		allocated=-in_party if is_return else in_party,
+		posting_date=paid.date,
+		bank_account=accounts[0],
+		mode_of_payment=config.mode_of_payment_map.get((payable.company, accounts[0])) or None,
+		exchange_rate=rate if payable.party_account_currency != payable.company_currency else Decimal(1),
+		base_amount=base,
+		reference_no=(paid.reference or paid.payment_id)[:140],
+	)
+
+
+def _rates(paid: PaidInXero, amount: Decimal, payable: Payable) -> tuple[Decimal, Decimal]:
+	"""(company currency per document currency unit, the amount in company currency)."""
+	if payable.currency == payable.company_currency:
+		return Decimal(1), amount
+	if paid.currency_rate and paid.currency_rate > ZERO:
+		return (Decimal(1) / paid.currency_rate).quantize(RATE_PLACES), money(amount / paid.currency_rate)
+	if paid.bank_amount and paid.bank_amount > ZERO:
+		return (paid.bank_amount / amount).quantize(RATE_PLACES), money(paid.bank_amount)
+	raise Refused(
+		f"Xero gave no currency rate for {paid.describe()}, so its value in {payable.company_currency} is "
+		"unknown. Check the payment in Xero, then press Retry.",
+		error_class=ErrorClass.VALIDATION,
+	)
+
+
+# -- discovery (the status poll) ---------------------------------------------------------------------
+
+ROWS_SQL = f"""
+SELECT name, status, xero_id, xero_status, cancel_requested FROM {LOG_TABLE}
+WHERE tenant_id = %(tenant_id)s AND xero_type = '{PULLED}' AND xero_id IN %(ids)s
+"""
+
+INSERT_PULLED_SQL = f"""
+INSERT IGNORE INTO {LOG_TABLE}
+	(name, creation, modified, owner, modified_by, docstatus, idx, title, status, reference_doctype,
+	reference_name, company, tenant_id, xero_type, xero_id, xero_status, cancel_requested, queued_by,
+	response)
+VALUES (%(name)s, %(now)s, %(now)s, 'Administrator', 'Administrator', 0, 0, %(title)s, 'Queued',
+	'{PAYMENT_ENTRY}', %(reference_name)s, %(company)s, %(tenant_id)s, '{PULLED}', %(xero_id)s,
+	%(xero_status)s, %(cancel_requested)s, 'Administrator', %(response)s)
+"""
+
+# The payment was deleted in Xero: what the row recorded is undone by the drain (a Synced row's entry is
+# cancelled, a Failed one simply closes); a row being worked on keeps its lease, and the flag makes that
+# drain's Synced outcome refuse itself, rolling back the entry it made.
+FLAG_DELETED_SQL = f"""
+UPDATE {LOG_TABLE}
+SET cancel_requested = 1, xero_status = 'DELETED', response = %(response)s, next_attempt_at = NULL,
+	modified = %(now)s,
+	status = CASE WHEN status IN {sql_list(sources(Actor.PAYMENT_POLL, Status.QUEUED))} THEN 'Queued'
+		ELSE status END
+WHERE name = %(name)s AND xero_type = '{PULLED}'
+"""
+
+
+class PaymentReader(Protocol):
+	def payments_since(self, tenant_id: str, since: datetime | None) -> list[PaidInXero]:
+		"""Every payment created or changed since `since` (UTC; all when None), deleted ones included."""
+
+
+@dataclass
+class Discovery:
+	listed: int = 0
+	queued: list[str] = field(default_factory=list)  # PaymentIDs given a row to record
+	undone: list[str] = field(default_factory=list)  # PaymentIDs whose row was flagged to undo its entry
+
+
+def row_name(payment_id: str) -> str:
+	"""A payment's row is named after it: a listing seen twice inserts nothing the second time."""
+	return f"XP-{payment_id}"
+
+
+def discover(
+	db: SqlDb, tenant_id: str, listed: Sequence[PaidInXero], *, config: SyncConfig, now: datetime
+) -> Discovery:
+	"""Queue the payments Xero listed that ERPNext should record or undo. Does not commit (the poll does,
+	with its watermark)."""
+	found = Discovery(listed=len(listed))
+	if not listed:
+		return found
+	ids = tuple(dict.fromkeys(p.payment_id for p in listed))
+	rows = {r["xero_id"]: r for r in db.query(ROWS_SQL, {"tenant_id": tenant_id, "ids": ids})}
+	entries = entries_by_payment(db, ids)
+	pushed = _pushed_references(db, [p.reference for p in listed])
+	companies = {
+		t.company for t in config.tenants if t.tenant_id == tenant_id and config.pulls_payments(t.company)
+	}
+	company = sorted(companies)[0] if companies else ""
+	for paid in listed:
+		if paid.reference in pushed:
+			continue  # ERPNext's own payment, pushed from a Payment Entry: never taken back
+		response = json.dumps(paid.as_json(), sort_keys=True)
+		row = rows.get(paid.payment_id)
+		entry = entries.get(paid.payment_id)
+		if row is not None:
+			if not paid.is_live and row["xero_status"] != "DELETED":
+				db.execute(FLAG_DELETED_SQL, {"name": row["name"], "response": response, "now": now})
+				found.undone.append(paid.payment_id)
+			continue
+		if paid.is_live and entry is None:
+			reference, cancel = None, 0
+		elif not paid.is_live and entry is not None and entry[1] == 1:
+			reference, cancel = entry[0], 1  # its row was cleared; its entry still stands
+		else:
+			continue  # recorded already, or deleted before anything was recorded
+		db.execute(
+			INSERT_PULLED_SQL,
+			{
+				"name": row_name(paid.payment_id),
+				"now": now,
+				"title": (f"{paid.describe()} to record" if cancel == 0 else f"{paid.describe()} deleted")[
+					:140
+				],
+				"reference_name": reference,
+				"company": company,
+				"tenant_id": tenant_id,
+				"xero_id": paid.payment_id,
+				"xero_status": paid.status,
+				"cancel_requested": cancel,
+				"response": response,
+			},
+		)
+		(found.undone if cancel else found.queued).append(paid.payment_id)
+	return found
+
+
+FIRST_ROW_SQL = f"SELECT MIN(creation) AS first FROM {LOG_TABLE} WHERE tenant_id = %(tenant_id)s"
+# The first payments poll of an organisation starts a day before its first log row (site time vs UTC):
+# a payment on a document this connector sent cannot be older than the document's row.
+FIRST_POLL_MARGIN = timedelta(days=1)
+
+
+def poll_payments(
+	tenant_id: str,
+	*,
+	reader: PaymentReader,
+	db: SqlDb,
+	watermarks,
+	started: datetime,
+	now: datetime,
+	config: SyncConfig,
+) -> Discovery:
+	"""One organisation's payments poll: list what changed since its watermark, queue it, move the
+	watermark (an aware UTC `started`, taken before the call, minus the status poll's overlap). A failing
+	call raises before the watermark moves. Does not commit."""
+	key = f"{tenant_id}:payments"
+	since = watermarks.get(key)
+	if since is None:
+		first = db.query(FIRST_ROW_SQL, {"tenant_id": tenant_id})[0]["first"]
+		since = (first.replace(tzinfo=timezone.utc) if first else started) - FIRST_POLL_MARGIN
+	found = discover(db, tenant_id, reader.payments_since(tenant_id, since), config=config, now=now)
+	watermarks.put(key, started - OVERLAP)
+	return found
+
+
+def _pushed_references(db: SqlDb, references: Sequence[str]) -> set[str]:
+	refs = tuple(dict.fromkeys(r for r in references if r))
+	if not refs:
+		return set()
+	return {r["ref"] for r in db.query(PUSHED_REFERENCES_SQL, {"refs": refs})}
+
+
+def flag_deleted(db: SqlDb, name: str, paid: PaidInXero, now: datetime) -> int:
+	"""Flag one payment row to undo what it recorded (the poll's statement, also for the state tests)."""
+	return db.execute(
+		FLAG_DELETED_SQL, {"name": name, "response": json.dumps(paid.as_json(), sort_keys=True), "now": now}
+	)
+
+
+# -- the drain --------------------------------------------------------------------------------------
+
+FACTS_SQL = f"SELECT name, response FROM {LOG_TABLE} WHERE name IN %(names)s"
+
+
+def run_pulls(batch, items: list) -> None:
+	"""Record or undo the batch's Xero payments in ERPNext; no Xero call is made."""
+	_Pull(batch).run(items)
+
+
+class _Pull:
+	def __init__(self, batch):
+		self.b = batch
+		self.db: SqlDb = batch.journal.db
+		self.book: EntryBook = batch.erp
+
+	def run(self, items: list) -> None:
+		names = tuple(i.row.name for i in items)
+		facts = {r["name"]: r["response"] for r in self.db.query(FACTS_SQL, {"names": names})}
+		paid = {}
+		for item in items:
+			raw = facts.get(item.row.name)
+			paid[item.row.name] = PaidInXero.of(json.loads(raw)) if raw else None
+		known = [p for p in paid.values() if p is not None]
+		entries = entries_by_payment(self.db, [p.payment_id for p in known])
+		docs = payables(self.db, [p.target_id for p in known if p.target_id])
+		for item in items:
+			if item.row.name not in self.b.pending:
+				continue
+			payment = paid[item.row.name]
+			if payment is None:
+				self._finish(
+					item, Outcome(Status.FAILED, "The row holds no Xero payment.", ErrorClass.UNEXPECTED)
+				)
+				continue
+			entry = entries.get(payment.payment_id)
+			if not payment.is_live or item.row.cancel_requested:
+				self._undo(item, payment, entry)
+			else:
+				self._record(item, payment, entry, docs.get(payment.target_id or ""))
+
+	def _finish(self, item, outcome: Outcome, **kwargs) -> Write:
+		outcome.action = "Record" if outcome.action == "Create" else outcome.action
+		return self.b._finish(item, outcome, **kwargs)
+
+	def _record(self, item, paid: PaidInXero, entry: tuple[str, int] | None, payable: Payable | None) -> None:
+		if entry is not None:
+			name, docstatus = entry
+			if docstatus == 1:
+				self._finish(item, Outcome(Status.SYNCED, f"Recorded in ERPNext as {name}."), reference=name)
+			else:
+				self._finish(item, _cancelled_here(paid, name), reference=name)
+			return
+		try:
+			plan = self._plan(item, paid, payable)
+		except Refused as refused:
+			self._finish(item, Outcome(refused.status, str(refused), refused.error_class))
+			return
+		if plan is None:
+			return
+		if not self.b._held([item]):
+			return
+		try:
+			name = self.book.create_entry(plan)
+		except EntryRefused as exc:
+			self._finish(
+				item,
+				Outcome(
+					Status.FAILED,
+					f"ERPNext refused the Payment Entry for {paid.describe()}: {exc} Fix that, then press Retry.",
+					ErrorClass.VALIDATION,
+					request=plan.as_json(),
+				),
+			)
+			return
+		written = self._finish(
+			item,
+			Outcome(Status.SYNCED, f"Recorded in ERPNext as {name}.", request=plan.as_json()),
+			reference=name,
+			erp_change=True,
+		)
+		if written is Write.CANCELLED:
+			# Deleted in Xero while we recorded it: the entry was rolled back with the refused write; the
+			# next pass closes the row.
+			self._finish(
+				item,
+				Outcome(
+					Status.QUEUED,
+					f"{paid.describe()} was deleted in Xero while it was being recorded; nothing was kept.",
+					counted=False,
+				),
+			)
+
+	def _plan(self, item, paid: PaidInXero, payable: Payable | None) -> EntryPlan | None:
+		if paid.target_type not in ENTRY_KINDS or not paid.target_id:
+			raise Refused(
+				f"{paid.describe()} pays an overpayment or prepayment ({paid.payment_type or 'unknown type'}). "
+				"ERPNext keeps those as unallocated advances, so it is not copied: record it by hand if needed.",
+				status=Status.SKIPPED,
+			)
+		if payable is None:
+			pending = self.db.query(
+				PUSH_PENDING_SQL,
+				{"tenant_id": self.b.tenant_id, "xero_type": paid.target_type, "number": paid.target_number},
+			)
+			if paid.target_number and pending[0]["n"]:
+				self._finish(
+					item,
+					Outcome(
+						Status.QUEUED,
+						f"Waiting for {paid.target_number} to finish syncing before its payment is recorded.",
+						retry_in=WAIT_SECONDS,
+						counted=False,
+						action="Wait",
+					),
+				)
+				return None
+			raise Refused(
+				f"{paid.describe()}: that Xero document was not sent from ERPNext, so its payment is not "
+				"copied. Record it in ERPNext by hand if the document exists here.",
+				status=Status.SKIPPED,
+			)
+		if not self.b.config.pulls_payments(payable.company):
+			raise Refused(
+				f"{paid.describe()} is for {payable.company}, whose payments are not copied from Xero (Xero "
+				"Sync Settings > Organisations: Payments Owned By, Create Payment Entries from Xero).",
+				status=Status.SKIPPED,
+			)
+		return plan_entry(paid, payable, self.b.config)
+
+	def _undo(self, item, paid: PaidInXero, entry: tuple[str, int] | None) -> None:
+		if paid.is_live:
+			# The entry was cancelled here (the cancel hook or the orphan scan flagged the row) while Xero,
+			# which owns the payment, keeps it.
+			name = entry[0] if entry else item.row.reference_name or "its Payment Entry"
+			self._finish(item, _cancelled_here(paid, name))
+			return
+		if entry is None or entry[1] != 1:
+			self._finish(
+				item,
+				Outcome(
+					Status.VOIDED,
+					f"{paid.describe()} was deleted in Xero; nothing of it stands in ERPNext.",
+					action="Undo",
+				),
+			)
+			return
+		name = entry[0]
+		if not self.b._held([item]):
+			return
+		try:
+			self.book.cancel_entry(name)
+		except EntryRefused as exc:
+			self._finish(
+				item,
+				Outcome(
+					Status.FAILED,
+					f"{paid.describe()} was deleted in Xero, but ERPNext refused to cancel {name}: {exc} "
+					"Cancel it by hand (this row then closes when you press Retry).",
+					ErrorClass.VALIDATION,
+					action="Undo",
+				),
+			)
+			return
+		self._finish(
+			item,
+			Outcome(
+				Status.VOIDED,
+				f"{paid.describe()} was deleted in Xero, so {name} was cancelled.",
+				action="Undo",
+			),
+			reference=name,
+			erp_change=True,
+		)
+
+
+def _cancelled_here(paid: PaidInXero, name: str) -> Outcome:
+	return Outcome(
+		Status.FAILED,
+		f"{name} was cancelled in ERPNext, but Xero still has {paid.describe()}, and Xero owns this company's "
+		"payments. Delete the payment in Xero so both agree (this row then closes by itself).",
+		ErrorClass.CONFLICT,
+	)
