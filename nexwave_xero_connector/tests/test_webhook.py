@@ -67,11 +67,48 @@ def _settings_values() -> dict:
 	return values
 
 
+KEY_WHERE = "doctype = %(dt)s AND {field} = 'webhook_key'"
+
+
+def _stored_key() -> dict:
+	"""The webhook key's rows as the site keeps them: its Singles value (no row on a site where it was never
+	saved, which reads as None) and its encrypted copy in __Auth."""
+	params = {"dt": SETTINGS_DOCTYPE}
+	return {
+		"single": frappe.db.sql(
+			f"SELECT value FROM tabSingles WHERE {KEY_WHERE.format(field='field')}", params
+		),
+		"auth": frappe.db.sql(
+			f"SELECT `password` FROM `__Auth` WHERE {KEY_WHERE.format(field='fieldname')}", params
+		),
+	}
+
+
+def _restore_key(before: dict) -> None:
+	"""Put the key's rows back exactly (saving "" would leave an empty row where there was none)."""
+	params = {"dt": SETTINGS_DOCTYPE}
+	frappe.db.sql(f"DELETE FROM tabSingles WHERE {KEY_WHERE.format(field='field')}", params)
+	frappe.db.sql(f"DELETE FROM `__Auth` WHERE {KEY_WHERE.format(field='fieldname')}", params)
+	for (value,) in before["single"]:
+		frappe.db.sql(
+			"INSERT INTO tabSingles (doctype, field, value) VALUES (%(dt)s, 'webhook_key', %(v)s)",
+			{**params, "v": value},
+		)
+	for (password,) in before["auth"]:
+		frappe.db.sql(
+			"INSERT INTO `__Auth` (doctype, name, fieldname, `password`, encrypted) "
+			"VALUES (%(dt)s, %(dt)s, 'webhook_key', %(p)s, 1)",
+			{**params, "p": password},
+		)
+	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+
+
 class TestWebhookEndpoint(XeroTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
 		cls.settings_before = _settings_values()
+		cls.key_before = _stored_key()
 		configure_settings(webhook_key=KEY)
 		frappe.db.commit()  # the request runs on its own connection
 		cls.client = get_test_client()
@@ -83,6 +120,7 @@ class TestWebhookEndpoint(XeroTestCase):
 		settings.update(cls.settings_before)
 		settings.webhook_key = ""
 		settings.save()
+		_restore_key(cls.key_before)
 		frappe.db.commit()
 		super().tearDownClass()
 
