@@ -12,19 +12,23 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import frappe
-from frappe.utils import cint, flt, get_url, getdate
+from frappe import _
+from frappe.utils import cint, flt, get_url, getdate, strip_html
 
 from nexwave_xero_connector.constants import (
 	CUSTOMER_DOCTYPE,
+	PAYMENT_ENTRY_DOCTYPE,
 	PURCHASE_INVOICE_DOCTYPE,
 	SETTINGS_DOCTYPE,
 	XERO_CONTACT_ID_FIELD,
 	XERO_CONTACT_MAP_FIELD,
 	XERO_ID_FIELD,
+	XERO_PAYMENT_ID_FIELD,
 )
 from nexwave_xero_connector.sync.config import PAYMENTS_NOT_SYNCED, SyncConfig, TenantLink
 from nexwave_xero_connector.sync.model import ContactRequest
 from nexwave_xero_connector.sync.payment_mapping import Target
+from nexwave_xero_connector.sync.payment_pull import EntryPlan, EntryRefused
 
 
 class FrappeDb:
@@ -140,6 +144,100 @@ class FrappeErp:
 				)
 		return targets
 
+	# -- EntryBook: Payment Entries made from payments recorded in Xero (sync/payment_pull.py) --------
+
+	def create_entry(self, plan: EntryPlan) -> str:
+		"""Build the Payment Entry with ERPNext's own get_payment_entry (party, accounts, references,
+		exchange gain/loss as the Payment button would), set what Xero recorded, insert and submit it. Not
+		committed: the journal commits it with the row's outcome, or rolls it back."""
+		frappe.db.savepoint(ENTRY_SAVEPOINT)
+		try:
+			pe = _entry_for(plan)
+			pe.insert(ignore_permissions=True)
+			pe.submit()
+		except Exception as exc:
+			frappe.db.rollback(save_point=ENTRY_SAVEPOINT)
+			if isinstance(exc, frappe.ValidationError):
+				raise EntryRefused(_refusal(exc)) from None
+			raise
+		return pe.name
+
+	def cancel_entry(self, name: str) -> None:
+		"""Cancel a submitted Payment Entry (ERPNext restores its invoices' outstanding). Not committed."""
+		frappe.db.savepoint(ENTRY_SAVEPOINT)
+		try:
+			pe = frappe.get_doc(PAYMENT_ENTRY_DOCTYPE, name)
+			pe.flags.ignore_permissions = True
+			pe.cancel()
+		except Exception as exc:
+			frappe.db.rollback(save_point=ENTRY_SAVEPOINT)
+			if isinstance(exc, frappe.ValidationError):
+				raise EntryRefused(_refusal(exc)) from None
+			raise
+
+
+ENTRY_SAVEPOINT = "xero_payment_entry"
+
+
+def _entry_for(plan: EntryPlan):
+	"""The unsaved Payment Entry for a Xero payment."""
+	from erpnext.accounts.doctype.payment_entry.payment_entry import get_payment_entry
+	from erpnext.accounts.utils import get_account_currency
+
+	pe = get_payment_entry(
+		plan.against_doctype,
+		plan.against_name,
+		party_amount=flt(plan.allocated),
+		bank_account=plan.bank_account,
+		reference_date=plan.posting_date,
+		ignore_permissions=True,
+	)
+	company_currency = frappe.get_cached_value("Company", plan.company, "default_currency")
+	bank_currency = get_account_currency(plan.bank_account)
+	receive = pe.payment_type == "Receive"
+	party_currency = pe.paid_from_account_currency if receive else pe.paid_to_account_currency
+	if bank_currency not in (party_currency, company_currency):
+		frappe.throw(
+			_(
+				"The bank account {0} is kept in {1}, but the payment is in {2} and the company's currency is "
+				"{3}. Map the Xero bank account to an account in {2} or {3}."
+			).format(plan.bank_account, bank_currency, party_currency, company_currency)
+		)
+	party_amount = abs(flt(plan.allocated))
+	party_rate = flt(plan.exchange_rate)
+	bank_amount = party_amount if bank_currency == party_currency else flt(plan.base_amount)
+	bank_rate = party_rate if bank_currency == party_currency else 1
+	pe.posting_date = plan.posting_date
+	pe.reference_date = plan.posting_date
+	pe.reference_no = plan.reference_no
+	pe.mode_of_payment = plan.mode_of_payment
+	pe.set(XERO_PAYMENT_ID_FIELD, plan.payment_id)
+	if receive:
+		pe.paid_to, pe.paid_to_account_currency = plan.bank_account, bank_currency
+		pe.paid_amount, pe.source_exchange_rate = party_amount, party_rate
+		pe.received_amount, pe.target_exchange_rate = bank_amount, bank_rate
+	else:
+		pe.paid_from, pe.paid_from_account_currency = plan.bank_account, bank_currency
+		pe.received_amount, pe.target_exchange_rate = party_amount, party_rate
+		pe.paid_amount, pe.source_exchange_rate = bank_amount, bank_rate
+	# One reference, or one per payment term when the invoice's terms allocate by term: spread the amount
+	# over them in order, as far as each is open.
+	sign = -1 if flt(plan.allocated) < 0 else 1
+	left = party_amount
+	for ref in pe.references:
+		take = min(abs(flt(ref.outstanding_amount)), left)
+		ref.allocated_amount = sign * take
+		left = flt(left - take, ref.precision("allocated_amount"))
+	pe.set("references", [ref for ref in pe.references if flt(ref.allocated_amount)])
+	pe.set_amounts()
+	return pe
+
+
+def _refusal(exc: Exception) -> str:
+	"""ERPNext's message, as plain text, without leaving it in the job's message log."""
+	frappe.clear_messages()
+	return strip_html(str(exc)).strip() or type(exc).__name__
+
 
 def _contact_map(party_type: str, party: str) -> dict[str, str]:
 	"""Read the party's {tenant_id: contact_id} map (empty when none or unreadable)."""
@@ -203,6 +301,7 @@ def _tenant_link(r) -> TenantLink:
 		r.short_code or "",
 		getdate(r.go_live_date) if r.get("go_live_date") else None,
 		r.get("payments_owned_by") or PAYMENTS_NOT_SYNCED,
+		bool(cint(r.get("pull_payments"))),
 	)
 
 
@@ -252,6 +351,11 @@ def load_config() -> SyncConfig:
 			(r.company or _company_of("Account", r.account), r.account): r.xero_bank_account.strip()
 			for r in s.get("bank_account_mappings") or []
 			if r.account and r.xero_bank_account
+		},
+		mode_of_payment_map={
+			(r.company or _company_of("Account", r.account), r.account): r.mode_of_payment
+			for r in s.get("bank_account_mappings") or []
+			if r.account and r.get("mode_of_payment")
 		},
 		tracking_map={
 			(r.company or _company_of("Cost Center", r.cost_center), r.cost_center): (

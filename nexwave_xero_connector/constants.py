@@ -21,6 +21,9 @@ TAX_MAPPING_DOCTYPE = "Xero Tax Mapping"
 # Custom fields on ERPNext doctypes (created by install.py)
 XERO_SECTION_FIELD = "xero_section"
 XERO_ID_FIELD = "xero_id"
+# On a Payment Entry made from a payment recorded in Xero: that payment's PaymentID (unique, so a payment
+# can never be recorded twice, whatever crashed where).
+XERO_PAYMENT_ID_FIELD = "xero_payment_id"
 XERO_STATUS_FIELD = "xero_status"
 XERO_LAST_SYNCED_FIELD = "xero_last_synced"
 XERO_AMOUNT_PAID_FIELD = "xero_amount_paid"

@@ -5,6 +5,7 @@ from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 from nexwave_xero_connector.constants import (
 	CUSTOMER_DOCTYPE,
 	INVOICE_DOCTYPES,
+	PAYMENT_ENTRY_DOCTYPE,
 	SUPPLIER_DOCTYPE,
 	XERO_AMOUNT_CREDITED_FIELD,
 	XERO_AMOUNT_DUE_FIELD,
@@ -14,6 +15,7 @@ from nexwave_xero_connector.constants import (
 	XERO_FULLY_PAID_ON_FIELD,
 	XERO_ID_FIELD,
 	XERO_LAST_SYNCED_FIELD,
+	XERO_PAYMENT_ID_FIELD,
 	XERO_SECTION_FIELD,
 	XERO_STATUS_FIELD,
 )
@@ -123,4 +125,21 @@ def get_custom_fields() -> dict[str | tuple[str, ...], list[dict]]:
 			"no_copy": 1,
 		},
 	]
-	return {INVOICE_DOCTYPES: invoice_fields, (CUSTOMER_DOCTYPE, SUPPLIER_DOCTYPE): party_fields}
+	entry_fields = [
+		{
+			# Set only on entries made from a payment recorded in Xero; unique (empty stays NULL), so the
+			# database itself refuses a second entry for one Xero payment.
+			"fieldname": XERO_PAYMENT_ID_FIELD,
+			"fieldtype": "Data",
+			"label": "Xero Payment ID",
+			"insert_after": "reference_date",
+			"unique": 1,
+			"search_index": 0,
+			**_SYNC_FIELD,
+		},
+	]
+	return {
+		INVOICE_DOCTYPES: invoice_fields,
+		(CUSTOMER_DOCTYPE, SUPPLIER_DOCTYPE): party_fields,
+		PAYMENT_ENTRY_DOCTYPE: entry_fields,
+	}

@@ -1,4 +1,5 @@
-"""Xero's payment status back on ERPNext: the scheduled status poll (every 10 minutes).
+"""Xero's payment status back on ERPNext: the scheduled status poll (every 10 minutes), and with it the
+payments made in Xero for companies that take them as Payment Entries (sync.payment_pull).
 
 Each organisation is asked what changed since its watermark (sync.status_poll): Status, AmountPaid,
 AmountCredited, AmountDue and FullyPaidOnDate land on the Synced log rows and their invoices, and what was
@@ -15,8 +16,10 @@ from frappe.utils import now_datetime
 
 from nexwave_xero_connector import adapters, jobs, wiring
 from nexwave_xero_connector.constants import STATUS_POLL_KEY
+from nexwave_xero_connector.events import enqueue_drain
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import ErrorClass, Kind
+from nexwave_xero_connector.sync.payment_pull import poll_payments
 from nexwave_xero_connector.sync.status_poll import PollReport, poll_tenant, refresh_documents
 
 SAVEPOINT = "xero_status_poll_tenant"
@@ -49,20 +52,45 @@ def poll_statuses() -> dict[str, PollReport | str]:
 	if not jobs.is_ready():
 		return {}
 	gateway = wiring.make_gateway()
+	config = adapters.load_config()
 	results: dict[str, PollReport | str] = {}
-	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
+	for tenant_id in dict.fromkeys(t.tenant_id for t in config.tenants if t.tenant_id):
 		results[tenant_id] = _guarded(
-			tenant_id,
-			lambda tenant_id=tenant_id: poll_tenant(
-				tenant_id,
-				gateway=gateway,
-				db=adapters.FrappeDb(),
-				watermarks=DefaultWatermarks(),
-				started=datetime.now(timezone.utc),
-				now=now_datetime(),
-			),
+			tenant_id, lambda tenant_id=tenant_id: _poll(tenant_id, gateway, config)
 		)
 	return results
+
+
+def _poll(tenant_id: str, gateway, config) -> PollReport:
+	"""Statuses back, then, where a company takes Xero's payments as Payment Entries, the payments made
+	there (one more call when nothing changed); a drain is woken after commit for what was queued."""
+	started = datetime.now(timezone.utc)
+	report = poll_tenant(
+		tenant_id,
+		gateway=gateway,
+		db=adapters.FrappeDb(),
+		watermarks=DefaultWatermarks(),
+		started=started,
+		now=now_datetime(),
+	)
+	if config.tenant_pulls_payments(tenant_id):
+		_pull_payments(tenant_id, gateway, config, report, started)
+	return report
+
+
+def _pull_payments(tenant_id: str, gateway, config, report: PollReport, started: datetime) -> None:
+	found = poll_payments(
+		tenant_id,
+		reader=gateway.payments,
+		db=adapters.FrappeDb(),
+		watermarks=DefaultWatermarks(),
+		started=started,
+		now=now_datetime(),
+		config=config,
+	)
+	report.payments_listed, report.payments_queued = found.listed, found.queued + found.undone
+	if report.payments_queued:
+		enqueue_drain(tenant_id)
 
 
 def _guarded(tenant_id: str, run) -> PollReport | str:
@@ -82,7 +110,8 @@ def _guarded(tenant_id: str, run) -> PollReport | str:
 		return f"{type(exc).__name__}: {exc}"
 	frappe.logger("nexwave_xero_connector").info(
 		f"xero status poll {tenant_id}: listed={report.listed} fetched={report.fetched} "
-		f"updated={len(report.updated)} flagged={len(report.flagged)}"
+		f"updated={len(report.updated)} flagged={len(report.flagged)} "
+		f"payments_listed={report.payments_listed} payments_queued={len(report.payments_queued)}"
 	)
 	return report
 
@@ -99,8 +128,9 @@ def refresh_hinted() -> dict[str, PollReport | str]:
 	if not jobs.is_ready():
 		return {}
 	gateway = wiring.make_gateway()
+	config = adapters.load_config()
 	results: dict[str, PollReport | str] = {}
-	for tenant_id in dict.fromkeys(t.tenant_id for t in adapters.load_config().tenants if t.tenant_id):
+	for tenant_id in dict.fromkeys(t.tenant_id for t in config.tenants if t.tenant_id):
 		taken = list(frappe.cache.smembers(hint_key(tenant_id)) or [])[:MAX_HINTS]
 		if taken:
 			frappe.cache.srem(hint_key(tenant_id), *taken)
@@ -114,8 +144,15 @@ def refresh_hinted() -> dict[str, PollReport | str]:
 		if ids:
 			results[tenant_id] = _guarded(
 				tenant_id,
-				lambda tenant_id=tenant_id, ids=ids: refresh_documents(
-					tenant_id, ids, gateway=gateway, db=adapters.FrappeDb(), now=now_datetime()
-				),
+				lambda tenant_id=tenant_id, ids=ids: _refresh(tenant_id, ids, gateway, config),
 			)
 	return results
+
+
+def _refresh(tenant_id: str, ids: dict[Kind, list[str]], gateway, config) -> PollReport:
+	"""The hinted documents by ID; a payment on one of them shows up as a change of the invoice, so where
+	Xero's payments become Payment Entries, the payments listing is read too (one call)."""
+	report = refresh_documents(tenant_id, ids, gateway=gateway, db=adapters.FrappeDb(), now=now_datetime())
+	if config.tenant_pulls_payments(tenant_id):
+		_pull_payments(tenant_id, gateway, config, report, datetime.now(timezone.utc))
+	return report

@@ -6,6 +6,8 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.utils import cint
 
+from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO
+
 MAX_BATCH_SIZE = 50  # Xero accepts at most 50 documents per batched create
 
 
@@ -57,6 +59,10 @@ class XeroSyncSettings(Document):
 		"""One organisation per company, and one company per organisation unless the row allows sharing."""
 		companies, tenants = {}, {}
 		for row in self.tenants:
+			if row.payments_owned_by != PAYMENTS_IN_XERO:
+				row.pull_payments = (
+					0  # only Xero-owned payments are copied here (the box is hidden otherwise)
+				)
 			if row.company in companies:
 				frappe.throw(
 					_("Row {0}: company {1} is already bound to a Xero organisation in row {2}.").format(
