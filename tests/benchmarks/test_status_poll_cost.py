@@ -6,12 +6,15 @@ README (`python -m pytest tests/benchmarks/test_status_poll_cost.py -s`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO
 from nexwave_xero_connector.sync.model import Kind
+from nexwave_xero_connector.sync.payment_pull import poll_payments
 from nexwave_xero_connector.sync.status_poll import poll_tenant
 from tests.integration.test_status_poll import MemoryWatermarks
 from tests.support.world import World, emulator_gateway
@@ -110,7 +113,41 @@ def _measure(world: World, emulator) -> None:
 	assert len(busy.updated) == PAID and busy.fetched == PAID
 	assert busy_calls == 2 + math.ceil(PAID / 50)
 
+	# A company that takes Xero's payments as Payment Entries: the same poll also lists the payments.
+	config = dataclasses.replace(
+		world.config,
+		tenants=tuple(
+			dataclasses.replace(t, payments_owned_by=PAYMENTS_IN_XERO, pull_payments=True)
+			for t in world.config.tenants
+		),
+	)
+
+	def pull() -> tuple[int, object]:
+		before = emulator.total_calls(world.tenant_id)
+		found = poll_payments(
+			world.tenant_id,
+			reader=gateway.payments,
+			db=world.db,
+			watermarks=marks,
+			started=datetime.fromtimestamp(emulator.now(), tz=timezone.utc),
+			now=world.clock(),
+			config=config,
+		)
+		world.db.commit("poll")
+		return emulator.total_calls(world.tenant_id) - before, found
+
+	pulled_calls, pulled = pull()
+	assert len(pulled.queued) == PAID and pulled_calls == 1
+	emulator.advance(600)
+	overlap_calls, overlap = pull()  # inside the next poll's 5-minute overlap: listed again, queued once
+	assert overlap.queued == [] and overlap_calls == 1
+	emulator.advance(600)
+	quiet_pull_calls, quiet_pull = pull()
+	assert quiet_pull.listed == 0 and quiet_pull_calls == 1
+
 	print(
 		f"\nstatus poll, {INVOICES} invoices: first poll {first_calls} calls; quiet poll {quiet_calls} calls "
 		f"({quiet_calls * POLLS_PER_HOUR}/hour at every 10 minutes); after {PAID} payments {busy_calls} calls"
+		f"\nwith Payment Entries from Xero: the {PAID} payments listed in {pulled_calls} call; quiet "
+		f"{quiet_calls + quiet_pull_calls} calls a poll ({(quiet_calls + quiet_pull_calls) * POLLS_PER_HOUR}/hour)"
 	)

@@ -21,21 +21,11 @@ from tests.support.payment_entries import BANK, COMPANY
 from tests.support.world import World, clone
 
 from .test_push_engine import Crash
+from .test_status_poll import MemoryWatermarks
 
 D = Decimal
 SI, PI = "Sales Invoice", "Purchase Invoice"
 LOG = "`tabXero Sync Log`"
-
-
-class MemoryWatermarks:
-	def __init__(self):
-		self.values: dict[str, datetime] = {}
-
-	def get(self, key):
-		return self.values.get(key)
-
-	def put(self, key, value):
-		self.values[key] = value
 
 
 @pytest.fixture
