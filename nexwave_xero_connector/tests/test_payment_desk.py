@@ -1,12 +1,18 @@
 """Payment Entries on the desk: View in Xero on the Payment Entry form and on its log row (one button per
-Xero payment) (run with bench run-tests on an ERPNext site)."""
+Xero payment), and the workspace's payment cards and shortcut (run with bench run-tests on an ERPNext site).
+
+The workspace and card JSON are read from the app's files, so these tests hold before bench migrate has
+imported them; their filters then run through Frappe's own Number Card query."""
 
 import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import frappe
 from erpnext.accounts.doctype.payment_entry.payment_entry import get_payment_entry
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
+from frappe.desk.doctype.number_card.number_card import get_result
+from frappe.model import default_fields
 from frappe.utils import today
 
 from nexwave_xero_connector import api
@@ -16,12 +22,14 @@ from nexwave_xero_connector.constants import (
 	SALES_INVOICE_DOCTYPE,
 	SETTINGS_DOCTYPE,
 )
+from nexwave_xero_connector.sync.payments import WAITING_PREFIX
 from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.test_api import MANAGER, OUTSIDER, READER, make_row, make_user
 from nexwave_xero_connector.tests.utils import isolate_jobs, log_rows
 
 test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
 
+MODULE = Path(__file__).resolve().parents[1] / "nexwave_xero_connector"
 SHORT_CODE = "!pay1"
 PAY_1 = "0d666415-cf77-43fa-80c7-56775591d426"
 PAY_2 = "6b037c9b-2e5d-4905-84d3-eabfb3122242"
@@ -129,7 +137,7 @@ class TestViewPaymentsInXero(PaymentDeskTestCase):
 	def test_a_voided_entry_and_one_never_sent_have_nothing_to_view(self):
 		voided, unsent = self.payment_entry(), self.payment_entry()
 		self.payment_row(voided, "Voided", xero_id=PAY_1, response=described((PAY_1, "S", "1.00", "DELETED")))
-		self.payment_row(unsent, "Queued", error_message="Waiting for SINV-X to be in Xero")
+		self.payment_row(unsent, "Queued", error_message=f"{WAITING_PREFIX}SINV-X to be in Xero")
 		for entry in (voided, unsent):
 			info = api.sync_status(PAYMENT_ENTRY_DOCTYPE, entry)
 			self.assertEqual((info["xero_links"], info["xero_url"]), ([], None), entry)
@@ -173,3 +181,68 @@ class TestViewPaymentsInXero(PaymentDeskTestCase):
 			self.assertRaises(frappe.PermissionError, api.sync_status, PAYMENT_ENTRY_DOCTYPE, entry)
 			self.assertRaises(frappe.PermissionError, api.xero_url, name)
 		self.assertRaises(frappe.ValidationError, api.sync_status, "Journal Entry", entry)
+
+
+class TestPaymentWorkspace(PaymentDeskTestCase):
+	workspace = json.loads((MODULE / "workspace/xero_sync/xero_sync.json").read_text())
+
+	@staticmethod
+	def card(name: str) -> dict:
+		folder = frappe.scrub(name)
+		return json.loads((MODULE / f"number_card/{folder}/{folder}.json").read_text())
+
+	def assert_field(self, doctype: str, fieldname: str) -> None:
+		meta = frappe.get_meta(doctype)
+		self.assertTrue(
+			meta.has_field(fieldname) or fieldname in default_fields,
+			f"{doctype} has no field {fieldname}",
+		)
+
+	def test_the_workspace_names_existing_doctypes_and_fields(self):
+		for shown in self.workspace["number_cards"]:
+			card = self.card(shown["number_card_name"])
+			self.assertTrue(frappe.db.exists("DocType", card["document_type"]), card["name"])
+			for doctype, fieldname, *_ in json.loads(card["filters_json"]):
+				self.assertEqual(doctype, card["document_type"])
+				self.assert_field(doctype, fieldname)
+		for shortcut in self.workspace["shortcuts"]:
+			self.assertTrue(frappe.db.exists("DocType", shortcut["link_to"]), shortcut["label"])
+			for doctype, fieldname, *_ in json.loads(shortcut.get("stats_filter") or "[]"):
+				self.assertEqual(doctype, shortcut["link_to"])
+				self.assert_field(doctype, fieldname)
+		meta = frappe.get_meta(LOG_DOCTYPE)
+		self.assertTrue(meta.get_field("reference_doctype").in_standard_filter)
+		self.assertTrue(meta.get_field("xero_type").in_standard_filter)
+
+	def count(self, card: dict, names: list[str]) -> int:
+		"""The card's number, through Frappe's own query, over `names` only."""
+		filters = [*json.loads(card["filters_json"]), [LOG_DOCTYPE, "name", "in", names]]
+		return int(get_result(card, filters))
+
+	def test_the_payment_cards_count_what_the_payment_drain_leaves(self):
+		entries = [self.payment_entry() for _ in range(4)]
+		waiting = [
+			self.payment_row(
+				entries[0],
+				"Queued",
+				error_message=f"{WAITING_PREFIX}ACC-SINV-1 to be in Xero: the payment follows its invoice.",
+			),
+			self.payment_row(
+				entries[1],
+				"Queued",
+				error_message=f"{WAITING_PREFIX}Sales Invoice ACC-SINV-2 to be approved in Xero, where it is "
+				"still DRAFT: approve it there, and the payment follows.",
+			),
+		]
+		queued = self.payment_row(entries[2], "Queued")  # fresh: nothing to wait for
+		failed = self.payment_row(entries[3], "Failed", error_message="Waiting for nothing: it failed.")
+		invoice_failed = make_row("Failed")
+		invoice_waiting = make_row("Queued", error_message=f"{WAITING_PREFIX}something")
+		names = [*waiting, queued, failed, invoice_failed, invoice_waiting]
+		with self.set_user(READER):
+			self.assertEqual(self.count(self.card("Xero Payments Waiting"), names), 2)
+			self.assertEqual(self.count(self.card("Xero Payments Failed"), names), 1)
+			self.assertEqual(self.count(self.card("Xero Failed"), names), 2, "the invoice card counts both")
+			shortcut = next(s for s in self.workspace["shortcuts"] if s["label"] == "Payments")
+			filters = [*json.loads(shortcut["stats_filter"]), [LOG_DOCTYPE, "name", "in", names]]
+			self.assertEqual(len(frappe.get_list(LOG_DOCTYPE, filters=filters, pluck="name")), 4)
