@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from urllib.parse import quote
 
 import frappe
 from frappe import _
@@ -23,10 +22,7 @@ from nexwave_xero_connector.constants import (
 	LOG_DOCTYPE,
 	LOG_STATUSES,
 	PAYMENT_ENTRY_DOCTYPE,
-	XERO_APP_URL,
-	XERO_DEEP_LINK_PATHS,
 	XERO_ID_FIELD,
-	XERO_LOGIN_URL,
 	XERO_TYPES,
 )
 from nexwave_xero_connector.permissions import is_manager, require_manager
@@ -38,6 +34,8 @@ from nexwave_xero_connector.sync.journal import (
 	stuck_names,
 	stuck_params,
 )
+from nexwave_xero_connector.sync.payment_mapping import PAYMENT
+from nexwave_xero_connector.xero.links import deep_link, payment_links
 
 # Fields of the log row the invoice form needs to draw its indicator and buttons.
 ROW_FIELDS = ("name", "status", "error_message", "xero_id", "xero_number", "xero_type", "tenant_id")
@@ -264,8 +262,8 @@ def connection_alerts() -> list[dict]:
 
 @frappe.whitelist()
 def sync_status(doctype: str, name: str) -> dict:
-	"""What the invoice (or Payment Entry) form shows: its log row (or None), the Xero link and whether the
-	user may act."""
+	"""What the invoice (or Payment Entry) form shows: its log row (or None), its "View in Xero" links
+	(one per Xero payment of a Payment Entry; `xero_url` is the first) and whether the user may act."""
 	if doctype not in (*INVOICE_DOCTYPES, PAYMENT_ENTRY_DOCTYPE):
 		frappe.throw(_("Only Sales Invoices, Purchase Invoices and Payment Entries are pushed to Xero."))
 	frappe.has_permission(doctype, "read", name, throw=True)
@@ -274,9 +272,9 @@ def sync_status(doctype: str, name: str) -> dict:
 	)
 	if row:
 		row.stuck = bool(stuck_names(adapters.FrappeDb(), now_datetime(), stuck_minutes(), [row.name]))
-		url = xero_url_for(row.tenant_id, row.xero_type, row.xero_id)
+		links = xero_links_of(row)
 	elif doctype == PAYMENT_ENTRY_DOCTYPE:
-		url = None  # a Payment Entry keeps no Xero ID of its own: without its row there is no link
+		links = []  # a Payment Entry keeps no Xero ID of its own: without its row there is no link
 	else:
 		# The log clean-up deletes old Synced rows; the invoice keeps its Xero ID for the link.
 		doc = frappe.db.get_value(doctype, name, ["company", "is_return", XERO_ID_FIELD], as_dict=True) or {}
@@ -285,27 +283,56 @@ def sync_status(doctype: str, name: str) -> dict:
 			XERO_TYPES[(doctype, bool(cint(doc.is_return)))],
 			doc.get(XERO_ID_FIELD),
 		)
-	return {"row": row, "xero_url": url or None, "can_manage": is_manager()}
+		links = [{"label": _("View in Xero"), "url": url}] if url else []
+	return {
+		"row": row,
+		"xero_url": links[0]["url"] if links else None,
+		"xero_links": links,
+		"can_manage": is_manager(),
+	}
 
 
 @frappe.whitelist()
 def xero_url(name: str) -> str | None:
-	"""The "View in Xero" link of a Xero Sync Log row, or None while it has no Xero ID."""
+	"""The "View in Xero" link of a Xero Sync Log row (a Payment Entry's: its first live payment), or None
+	while it has none."""
 	frappe.has_permission(LOG_DOCTYPE, "read", name, throw=True)
-	row = frappe.db.get_value(LOG_DOCTYPE, name, ["tenant_id", "xero_type", "xero_id"], as_dict=True)
-	return row and xero_url_for(row.tenant_id, row.xero_type, row.xero_id)
+	row = frappe.db.get_value(LOG_DOCTYPE, name, ["name", "tenant_id", "xero_type", "xero_id"], as_dict=True)
+	links = xero_links_of(row) if row else []
+	return links[0]["url"] if links else None
+
+
+def xero_links_of(row) -> list[dict]:
+	"""The "View in Xero" buttons of a log row as [{"label", "url"}]: one for an invoice or credit note,
+	one per payment still live in Xero for a Payment Entry (the drain records them in the row's response).
+	`row` needs name, tenant_id, xero_type and xero_id. The caller has checked read permission."""
+	short_code = short_code_of(row.tenant_id)
+	if row.xero_type != PAYMENT:
+		url = deep_link(short_code, row.xero_type, row.xero_id)
+		return [{"label": _("View in Xero"), "url": url}] if url else []
+	response = frappe.db.get_value(LOG_DOCTYPE, row.name, "response")
+	found = payment_links(short_code, response, row.xero_id)
+	if len(found) == 1:
+		return [{"label": _("View in Xero"), "url": found[0].url}]
+	links = []
+	for payment in found:
+		label = payment_label(payment)
+		if any(link["label"] == label for link in links):  # the desk keeps one button per label
+			label = _("View in Xero: payment {0}").format(payment.payment_id)
+		links.append({"label": label, "url": payment.url})
+	return links
+
+
+def payment_label(link) -> str:
+	"""The button of one of several payments: how much it pays on which invoice."""
+	if link.against and link.amount:
+		return _("View in Xero: payment of {0} on {1}").format(link.amount, link.against)
+	return _("View in Xero: payment {0}").format(link.payment_id)
 
 
 def xero_url_for(tenant_id: str | None, xero_type: str | None, xero_id: str | None) -> str | None:
 	"""Deep link to the document in Xero's web app, through the organisation's short code when known."""
-	path = XERO_DEEP_LINK_PATHS.get(xero_type or "")
-	if not path or not xero_id:
-		return None
-	path += quote(xero_id, safe="")
-	short_code = short_code_of(tenant_id)
-	if not short_code:
-		return XERO_APP_URL + path
-	return f"{XERO_LOGIN_URL}?shortcode={quote(short_code, safe='')}&redirecturl={quote(path, safe='')}"
+	return deep_link(short_code_of(tenant_id), xero_type, xero_id)
 
 
 def short_code_of(tenant_id: str | None) -> str | None:

@@ -59,16 +59,6 @@ LOG_STATUSES = ("Queued", "Synced", "Failed", "Voided", "Skipped", "Orphan")
 # Xero Sync Settings.stuck_after_minutes when left blank
 DEFAULT_STUCK_AFTER_MINUTES = 30
 
-# Deep links into Xero's web app, by Xero document type (sync.model.Kind values)
-XERO_LOGIN_URL = "https://go.xero.com/organisationlogin/default.aspx"
-XERO_APP_URL = "https://go.xero.com"
-XERO_DEEP_LINK_PATHS = {
-	"ACCREC": "/AccountsReceivable/View.aspx?InvoiceID=",
-	"ACCPAY": "/AccountsPayable/View.aspx?InvoiceID=",
-	"ACCRECCREDIT": "/AccountsReceivable/ViewCreditNote.aspx?creditNoteID=",
-	"ACCPAYCREDIT": "/AccountsPayable/ViewCreditNote.aspx?creditNoteID=",
-}
-
 # OAuth (oauth.py): Connected App provider, scope sets, plans and connection states
 XERO_PROVIDER_NAME = "Xero"
 OAUTH_SCOPE_SETS = {

@@ -56,6 +56,9 @@ MAX_PER_CALL = 50
 WAIT_FIRST_SECONDS = 60
 WAIT_MAX_SECONDS = 900  # a wait costs no Xero call (only a claim), so look again often
 NOT_DELETED = "Remove the bank reconciliation of the payment in Xero, then press Void in Xero."
+# How every message of a row left Queued until its invoice is usable in Xero begins: the workspace's
+# "Payments waiting for their invoice" card counts Queued Payment Entry rows by it.
+WAITING_PREFIX = "Waiting for "
 
 
 class PaymentSource(Protocol):
@@ -179,7 +182,7 @@ class _Run:
 		if plan.waiting_for:
 			self._wait(
 				pay,
-				f"Waiting for {', '.join(plan.waiting_for)} to be in Xero: the payment follows its invoice once "
+				f"{WAITING_PREFIX}{', '.join(plan.waiting_for)} to be in Xero: the payment follows its invoice once "
 				"that is Synced. If the invoice is Failed or was never pushed, fix it or press Push to Xero on it.",
 			)
 			return False
@@ -240,7 +243,10 @@ class _Run:
 					)
 					break
 				if record.status in ("DRAFT", "SUBMITTED"):
-					waiting = f"{what} is a {record.status.lower()} in Xero: approve it there, and the payment follows."
+					waiting = (
+						f"{WAITING_PREFIX}{what} to be approved in Xero, where it is still {record.status}: "
+						"approve it there, and the payment follows."
+					)
 					continue
 				left = due.get(line.target_id)
 				if left is None:

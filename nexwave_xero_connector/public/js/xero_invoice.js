@@ -71,9 +71,11 @@ nexwave_xero.show_payment_status = function (frm) {
 nexwave_xero.add_buttons = function (frm, info) {
 	const row = info.row;
 	const group = __("Xero");
-	if (info.xero_url) {
-		frm.add_custom_button(__("View in Xero"), () => window.open(info.xero_url, "_blank"), group);
-	}
+	// labels come translated from the server: one per Xero payment of a Payment Entry
+	(info.xero_links || []).forEach((link) => {
+		const label = frappe.utils.escape_html(link.label); // it names the invoice a payment is on
+		frm.add_custom_button(label, () => window.open(link.url, "_blank"), group);
+	});
 	if (row) {
 		frm.add_custom_button(
 			__("Xero Sync Log"),

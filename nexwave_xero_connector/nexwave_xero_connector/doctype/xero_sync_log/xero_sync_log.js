@@ -17,15 +17,11 @@ frappe.ui.form.on("Xero Sync Log", {
 				frappe.set_route("Form", doc.reference_doctype, doc.reference_name)
 			);
 		}
-		if (doc.xero_id) {
-			frm.add_custom_button(__("View in Xero"), () => {
-				frappe.xcall(`${api}.xero_url`, { name: doc.name }).then((url) => {
-					if (url) {
-						window.open(url, "_blank");
-					}
-				});
-			});
-		}
+		// one button per Xero document: a Payment Entry's row may stand for several Xero payments
+		((doc.__onload || {}).xero_links || []).forEach((link) => {
+			const label = frappe.utils.escape_html(link.label); // it names the invoice a payment is on
+			frm.add_custom_button(label, () => window.open(link.url, "_blank"));
+		});
 		if (!can_manage) {
 			return;
 		}

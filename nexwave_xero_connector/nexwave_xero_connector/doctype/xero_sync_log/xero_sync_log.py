@@ -15,13 +15,15 @@ class XeroSyncLog(Document):
 	"""
 
 	def onload(self):
-		"""Tell the form whether the row is stuck now (derived from time, not a flag a job must set)."""
+		"""Tell the form whether the row is stuck now (derived from time, not a flag a job must set) and
+		where its View in Xero buttons go (one per live Xero payment of a Payment Entry)."""
 		from nexwave_xero_connector.adapters import FrappeDb
-		from nexwave_xero_connector.api import stuck_minutes
+		from nexwave_xero_connector.api import stuck_minutes, xero_links_of
 		from nexwave_xero_connector.sync.journal import stuck_names
 
 		stuck = stuck_names(FrappeDb(), now_datetime(), stuck_minutes(), [self.name])
 		self.set_onload("stuck", bool(stuck))
+		self.set_onload("xero_links", xero_links_of(self))
 
 	@staticmethod
 	def clear_old_logs(days: int = 90) -> None:

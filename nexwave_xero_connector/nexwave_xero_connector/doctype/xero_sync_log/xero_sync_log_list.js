@@ -1,15 +1,26 @@
 // Xero Sync Log list: one indicator per status, bulk Retry and bulk Void in Xero for managers.
 // "Stuck" is derived on the server from time (api.stuck_rows), so it shows even when no worker runs.
+// Filter by Reference Document Type (or Xero Type PAYMENT) to see only Payment Entries.
 const XERO_SYNC_API = "nexwave_xero_connector.api";
 const xero_stuck_rows = new Set();
+// How the payment drain's message begins while a payment waits for its invoice (sync/payments.py
+// WAITING_PREFIX); the workspace's "Payments waiting for their invoice" card filters on it too.
+const XERO_WAITING_PREFIX = "Waiting for ";
 
 frappe.listview_settings["Xero Sync Log"] = {
-	add_fields: ["status", "reference_doctype", "xero_number", "error_class"],
+	add_fields: ["status", "reference_doctype", "xero_number", "error_class", "error_message"],
 	hide_name_column: true,
 
 	get_indicator(doc) {
 		if (doc.status === "Queued" && xero_stuck_rows.has(doc.name)) {
 			return [__("Stuck"), "red", "status,=,Queued"];
+		}
+		if (
+			doc.status === "Queued" &&
+			doc.reference_doctype === "Payment Entry" &&
+			(doc.error_message || "").startsWith(XERO_WAITING_PREFIX)
+		) {
+			return [__("Waiting for invoice"), "orange", "status,=,Queued"];
 		}
 		const colours = {
 			Queued: "orange",
