@@ -17,11 +17,12 @@ from urllib.parse import quote
 
 from ..sync.model import Kind
 from ..sync.payment_mapping import PAYMENT
+from ..sync.payment_pull import PULLED
 
 XERO_LOGIN_URL = "https://go.xero.com/organisationlogin/default.aspx"
 XERO_APP_URL = "https://go.xero.com"
 
-# The path of a document's page in Xero, by the log's xero_type (sync.model.Kind values, and PAYMENT);
+# The path of a document's page in Xero, by the log's xero_type (sync.model.Kind values, PAYMENT, PULLED);
 # the document's Xero ID is appended.
 DEEP_LINK_PATHS = {
 	Kind.SALES_INVOICE.value: "/AccountsReceivable/View.aspx?InvoiceID=",
@@ -29,6 +30,7 @@ DEEP_LINK_PATHS = {
 	Kind.SALES_CREDIT.value: "/AccountsReceivable/ViewCreditNote.aspx?creditNoteID=",
 	Kind.BILL_CREDIT.value: "/AccountsPayable/ViewCreditNote.aspx?creditNoteID=",
 	PAYMENT: "/Bank/ViewTransaction.aspx?bankTransactionID=",
+	PULLED: "/Bank/ViewTransaction.aspx?bankTransactionID=",  # a payment made in Xero, recorded here
 }
 
 

@@ -31,6 +31,7 @@ def _redirect(url: str) -> tuple[str, str]:
 		("ACCRECCREDIT", "/AccountsReceivable/ViewCreditNote.aspx?creditNoteID=x-1"),
 		("ACCPAYCREDIT", "/AccountsPayable/ViewCreditNote.aspx?creditNoteID=x-1"),
 		("PAYMENT", "/Bank/ViewTransaction.aspx?bankTransactionID=x-1"),
+		("XERO PAYMENT", "/Bank/ViewTransaction.aspx?bankTransactionID=x-1"),
 	],
 )
 def test_each_type_opens_its_page_in_the_organisation_of_the_short_code(xero_type, path):
