@@ -176,7 +176,10 @@ class _Batch:
 		voids = [self.pending[r.name] for r in rows if r.cancel_requested]
 		pushes = [self.pending[r.name] for r in rows if not r.cancel_requested]
 		try:
+			synced = self.report.synced
 			self._push(pushes, voids)
+			if self.report.synced > synced:
+				self.journal.wake_waiting(self.tenant_id)
 			self._void(voids)
 			if payments:
 				from .payments import run_payments  # imports this module: loaded only when needed

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from .model import Outcome, Status, SyncRow, Write, XeroRecord
+from .payment_mapping import PAYMENT, PULLED, WAITING_PREFIX
 from .states import CLEARABLE, Actor, sources, sql_list
 
 LOG_TABLE = "`tabXero Sync Log`"
@@ -182,6 +183,15 @@ VALUES (%(name)s, %(now)s, %(now)s, %(user)s, %(user)s, 0, 0, %(title)s, %(statu
 	%(reference_name)s, %(deleted_reference)s, %(company)s, %(tenant_id)s, %(xero_type)s, %(xero_id)s,
 	%(xero_number)s, %(xero_status)s, %(cancel_requested)s, %(user)s, %(message)s, %(error_class)s,
 	%(backfill)s, CASE WHEN %(status)s = 'Synced' THEN %(now)s END)
+"""
+
+# Payment rows waiting for their invoice wait out a back-off; once a drain has synced invoices of the
+# organisation they are claimable at once (a re-check that finds the invoice still missing costs no call).
+WAKE_WAITING_SQL = f"""
+UPDATE {LOG_TABLE} SET next_attempt_at = NULL
+WHERE tenant_id = %(tenant_id)s AND status = 'Queued' AND xero_type IN ('{PAYMENT}', '{PULLED}')
+	AND next_attempt_at > {DB_NOW} AND error_message LIKE %(waiting)s
+	AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW})
 """
 
 TENANTS_WITH_WORK_SQL = f"""
@@ -417,6 +427,13 @@ class SqlJournal:
 			r["xero_id"]
 			for r in self.db.query(f"SELECT xero_id FROM {LOG_TABLE} WHERE xero_id IN %(ids)s", {"ids": ids})
 		}
+
+	@_rerun_on_lock_conflict
+	def wake_waiting(self, tenant_id: str) -> int:
+		"""Make the organisation's payment rows that wait for their invoice claimable now."""
+		woken = self.db.execute(WAKE_WAITING_SQL, {"tenant_id": tenant_id, "waiting": f"{WAITING_PREFIX}%"})
+		self.db.commit("wake: invoices were synced, so payments waiting for them may go")
+		return woken
 
 	def tenants_with_work(self) -> list[str]:
 		"""Tenants whose queue has rows a drain could claim now."""

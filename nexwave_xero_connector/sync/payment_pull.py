@@ -38,11 +38,10 @@ from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
 from .journal import LOG_TABLE, SqlDb
 from .model import ErrorClass, Outcome, Status, Write
 from .money import ZERO, dec, money
-from .payment_mapping import PAYMENT, PAYMENT_ENTRY
+from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED, WAITING_PREFIX
 from .states import Actor, sources, sql_list
 from .status_poll import OVERLAP
 
-PULLED = "XERO PAYMENT"  # the Xero Sync Log's xero_type for a payment made in Xero
 ENTRY_TABLE = "`tabPayment Entry`"
 RATE_PLACES = Decimal("0.000000001")  # ERPNext keeps exchange rates to 9 places
 WAIT_SECONDS = 300  # a payment on a document whose push has not finished: look again in five minutes
@@ -586,7 +585,7 @@ class _Pull:
 					item,
 					Outcome(
 						Status.QUEUED,
-						f"Waiting for {paid.target_number} to finish syncing before its payment is recorded.",
+						f"{WAITING_PREFIX}{paid.target_number} to finish syncing before its payment is recorded.",
 						retry_in=WAIT_SECONDS,
 						counted=False,
 						action="Wait",

@@ -42,6 +42,7 @@ from .model import ErrorClass, Kind, Outcome, Status, Write
 from .payment_mapping import (
 	PAYMENT,
 	PAYMENT_ENTRY,
+	WAITING_PREFIX,
 	NothingToSend,
 	PaymentLine,
 	PaymentPlan,
@@ -58,7 +59,6 @@ WAIT_MAX_SECONDS = 900  # a wait costs no Xero call (only a claim), so look agai
 NOT_DELETED = "Remove the bank reconciliation of the payment in Xero, then press Void in Xero."
 # How every message of a row left Queued until its invoice is usable in Xero begins: the workspace's
 # "Payments waiting for their invoice" card counts Queued Payment Entry rows by it.
-WAITING_PREFIX = "Waiting for "
 
 
 class PaymentSource(Protocol):

@@ -132,6 +132,9 @@ class Journal(Protocol):
 		caller then voids), or Write.LEASE_LOST when another worker owns the row (the caller drops it).
 		"""
 
+	def wake_waiting(self, tenant_id: str) -> int:
+		"""Make the organisation's payment rows that wait for their invoice claimable now (invoices synced)."""
+
 	def rows_holding(self, xero_ids: Sequence[str]) -> set[str]:
 		"""Which of these Xero IDs a log row already holds."""
 

@@ -95,6 +95,9 @@ class FakeJournal:
 			if name in records:
 				self.rows[name].xero_id = records[name].xero_id
 
+	def wake_waiting(self, tenant_id):
+		return 0
+
 	def finish(self, owner, row, outcome):
 		if self.owner.get(row.name) != owner or self.rows[row.name].status != Status.QUEUED:
 			return Write.LEASE_LOST
