@@ -148,6 +148,48 @@ class TestPaymentsFromXero(XeroTestCase):
 		self.assertEqual(flt(pe.references[0].allocated_amount), 100)
 		self.assertEqual(flt(frappe.db.get_value("Sales Invoice", si.name, "outstanding_amount")), 100)
 
+	def test_a_bill_paid_in_xero_becomes_a_pay_entry_from_the_mapped_bank(self):
+		bill = _bill(self.accounts)
+		paid = self.paid("pay-bill-1", bill, "230.00")
+		self.gateway.payments.payments = [
+			PaidInXero(**{**paid.__dict__, "payment_type": "ACCPAYPAYMENT", "target_type": "ACCPAY"})
+		]
+
+		self.poll_and_drain()
+
+		row = frappe.get_doc(LOG_DOCTYPE, row_name("pay-bill-1"))
+		self.assertEqual(row.status, "Synced", row.error_message)
+		pe = frappe.get_doc("Payment Entry", self.entries("pay-bill-1")[0].name)
+		self.assertEqual((pe.payment_type, pe.party_type, pe.party), ("Pay", "Supplier", bill.supplier))
+		self.assertEqual((pe.paid_from, flt(pe.paid_amount)), (self.bank, 230))
+		self.assertEqual(flt(frappe.db.get_value("Purchase Invoice", bill.name, "outstanding_amount")), 0)
+
+	def test_a_refund_in_xero_pays_out_against_the_sales_return(self):
+		from erpnext.controllers.sales_and_purchase_return import make_return_doc
+
+		si = _invoice(self.accounts, "NZD", 1)
+		ret = make_return_doc("Sales Invoice", si.name)
+		ret.update_outstanding_for_self = 1  # the return keeps its own balance, to be refunded
+		ret.insert()
+		ret.submit()
+		_as_pushed(ret)
+		self.assertEqual(flt(ret.outstanding_amount), -200)
+		paid = self.paid("pay-refund-1", ret, "200.00")
+		self.gateway.payments.payments = [
+			PaidInXero(**{**paid.__dict__, "payment_type": "ARCREDITPAYMENT", "target_type": "ACCRECCREDIT"})
+		]
+
+		self.poll_and_drain()
+
+		row = frappe.get_doc(LOG_DOCTYPE, row_name("pay-refund-1"))
+		self.assertEqual(row.status, "Synced", row.error_message)
+		pe = frappe.get_doc("Payment Entry", self.entries("pay-refund-1")[0].name)
+		self.assertEqual((pe.payment_type, pe.paid_from, flt(pe.paid_amount)), ("Pay", self.bank, 200))
+		self.assertEqual(
+			[(r.reference_name, flt(r.allocated_amount)) for r in pe.references], [(ret.name, -200)]
+		)
+		self.assertEqual(flt(frappe.db.get_value("Sales Invoice", ret.name, "outstanding_amount")), 0)
+
 	def test_a_payment_deleted_in_xero_cancels_its_entry(self):
 		si = _invoice(self.accounts, "NZD", 1)
 		self.gateway.payments.payments = [self.paid("pay-del-1", si, "200.00")]
@@ -262,6 +304,52 @@ def _usd_receivable() -> str:
 	return name
 
 
+def _bill(accounts):
+	"""A submitted 230.00 bill of the NZ company, as if the connector had pushed it."""
+	item = make_service_item()
+	pi = frappe.new_doc("Purchase Invoice")
+	pi.update(
+		{
+			"company": COMPANY,
+			"supplier": make_party("Supplier"),
+			"bill_no": "XERO-PULL-1",
+			"posting_date": today(),
+			"due_date": today(),
+			"currency": "NZD",
+			"conversion_rate": 1,
+			"plc_conversion_rate": 1,
+			"ignore_pricing_rule": 1,
+		}
+	)
+	pi.append(
+		"items",
+		{
+			"item_code": item,
+			"qty": 1,
+			"rate": 230,
+			"uom": frappe.db.get_value("Item", item, "stock_uom"),
+			"conversion_factor": 1,
+			"expense_account": accounts.default_expense_account,
+			"cost_center": accounts.cost_center,
+		},
+	)
+	pi.insert()
+	pi.submit()
+	return _as_pushed(pi)
+
+
+def _as_pushed(doc):
+	"""The document's Xero ID set and its row Synced, as the push leaves them."""
+	doc.xero_id = f"xero-{doc.name}"
+	doc.db_set("xero_id", doc.xero_id)
+	frappe.db.set_value(
+		LOG_DOCTYPE,
+		{"reference_doctype": doc.doctype, "reference_name": doc.name},
+		{"status": "Synced", "xero_id": doc.xero_id, "xero_status": "AUTHORISED"},
+	)
+	return doc
+
+
 def _invoice(accounts, currency: str, rate: float):
 	"""A submitted 200.00 invoice of the NZ company, as if the connector had pushed it (its Xero ID set)."""
 	customer = make_party("Customer")
@@ -306,11 +394,4 @@ def _invoice(accounts, currency: str, rate: float):
 	)
 	si.insert()
 	si.submit()
-	si.xero_id = f"xero-{si.name}"
-	si.db_set("xero_id", si.xero_id)
-	frappe.db.set_value(
-		LOG_DOCTYPE,
-		{"reference_doctype": "Sales Invoice", "reference_name": si.name},
-		{"status": "Synced", "xero_id": si.xero_id, "xero_status": "AUTHORISED"},
-	)
-	return si
+	return _as_pushed(si)
