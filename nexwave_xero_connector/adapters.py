@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import json
 from collections.abc import Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 
 import frappe
@@ -150,33 +151,35 @@ class FrappeErp:
 		"""Build the Payment Entry with ERPNext's own get_payment_entry (party, accounts, references,
 		exchange gain/loss as the Payment button would), set what Xero recorded, insert and submit it. Not
 		committed: the journal commits it with the row's outcome, or rolls it back."""
-		frappe.db.savepoint(ENTRY_SAVEPOINT)
-		try:
+		with _entry_change():
 			pe = _entry_for(plan)
 			pe.insert(ignore_permissions=True)
 			pe.submit()
-		except Exception as exc:
-			frappe.db.rollback(save_point=ENTRY_SAVEPOINT)
-			if isinstance(exc, frappe.ValidationError):
-				raise EntryRefused(_refusal(exc)) from None
-			raise
 		return pe.name
 
 	def cancel_entry(self, name: str) -> None:
 		"""Cancel a submitted Payment Entry (ERPNext restores its invoices' outstanding). Not committed."""
-		frappe.db.savepoint(ENTRY_SAVEPOINT)
-		try:
+		with _entry_change():
 			pe = frappe.get_doc(PAYMENT_ENTRY_DOCTYPE, name)
 			pe.flags.ignore_permissions = True
 			pe.cancel()
-		except Exception as exc:
-			frappe.db.rollback(save_point=ENTRY_SAVEPOINT)
-			if isinstance(exc, frappe.ValidationError):
-				raise EntryRefused(_refusal(exc)) from None
-			raise
 
 
 ENTRY_SAVEPOINT = "xero_payment_entry"
+
+
+@contextmanager
+def _entry_change():
+	"""One Payment Entry change in a savepoint: whatever it wrote is undone when it fails, and ERPNext's
+	refusal (a ValidationError) comes out as EntryRefused with its message in plain text."""
+	frappe.db.savepoint(ENTRY_SAVEPOINT)
+	try:
+		yield
+	except Exception as exc:
+		frappe.db.rollback(save_point=ENTRY_SAVEPOINT)
+		if isinstance(exc, frappe.ValidationError):
+			raise EntryRefused(_refusal(exc)) from None
+		raise
 
 
 def _entry_for(plan: EntryPlan):

@@ -6,7 +6,6 @@ FrappeTestCase's class rollback. One connection sees its own uncommitted writes,
 claim-then-select still works; what this does not test is visibility to a second worker.
 """
 
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from unittest.mock import MagicMock, patch
 
@@ -20,11 +19,11 @@ from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
 	FakeGateway,
+	connected,
 	forget_wakes,
 	isolate_jobs,
 	log_rows,
 	pending_wakes,
-	simple_mapper,
 )
 
 # Not "Sales Invoice": its chain reaches Payment Gateway (payments app). These cover create_sales_invoice.
@@ -47,21 +46,10 @@ class TestDrainAndSweep(XeroTestCase):
 		self.assertEqual((row.status, row.attempts), ("Queued", 0))
 		frappe.db.delete(LOG_DOCTYPE, {"name": row.name})  # tests in this class share the queue
 
-	@contextmanager
-	def connected_to(self, gateway: FakeGateway):
-		"""Run jobs as if Xero were connected, against `gateway`, with the stand-in mapper."""
-		with (
-			patch.object(jobs, "is_ready", return_value=True),
-			patch.object(jobs, "organisation_facts", return_value=None),
-			patch("nexwave_xero_connector.wiring.make_gateway", return_value=gateway),
-			patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
-		):
-			yield
-
 	def test_drain_marks_synced_and_writes_xero_id_back(self):
 		gateway = FakeGateway()
 		si = create_sales_invoice()
-		with self.connected_to(gateway):
+		with connected(gateway):
 			jobs.drain_tenant(TEST_TENANT)
 		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
 		self.assertEqual(row.status, "Synced", row.error_message)
@@ -81,7 +69,7 @@ class TestDrainAndSweep(XeroTestCase):
 		frappe.db.set_single_value("Accounts Settings", "delete_linked_ledger_entries", 1)
 		gateway = FakeGateway()
 		si = create_sales_invoice()
-		with self.connected_to(gateway):
+		with connected(gateway):
 			jobs.drain_tenant(TEST_TENANT)
 			old = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
 			si.reload()
@@ -130,7 +118,7 @@ class TestDrainAndSweep(XeroTestCase):
 		gateway = FakeGateway()
 		si = create_sales_invoice()
 		gateway.create_documents = MagicMock(side_effect=ValueError("Invalid isoformat string: '2025-13-45'"))
-		with self.connected_to(gateway):
+		with connected(gateway):
 			jobs.drain_tenant(TEST_TENANT)
 		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
 		self.assertTrue(row.error_log, row.error_message)

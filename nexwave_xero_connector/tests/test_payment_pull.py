@@ -3,10 +3,8 @@ get_payment_entry in NZD and in USD (at the payment's rate, with ERPNext's excha
 unique Xero Payment ID, cancelled when the payment is deleted in Xero; a replayed listing makes nothing new
 (run with bench run-tests)."""
 
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
-from unittest.mock import patch
 
 import frappe
 from frappe.utils import flt, today
@@ -23,7 +21,7 @@ from nexwave_xero_connector.tests.test_stock_nz_tax import (
 	make_service_item,
 	make_stock_nz_company,
 )
-from nexwave_xero_connector.tests.utils import FakeGateway, isolate_jobs
+from nexwave_xero_connector.tests.utils import FakeGateway, connected, isolate_jobs
 
 TENANT = "tenant-xero-payments"
 XERO_BANK = "090"
@@ -68,15 +66,6 @@ class TestPaymentsFromXero(XeroTestCase):
 		self.gateway = FakeGateway()
 		self.gateway.payments = PaymentsListed()
 
-	@contextmanager
-	def connected(self):
-		with (
-			patch.object(jobs, "is_ready", return_value=True),
-			patch.object(jobs, "organisation_facts", return_value=None),
-			patch("nexwave_xero_connector.wiring.make_gateway", return_value=self.gateway),
-		):
-			yield
-
 	def paid(self, payment_id, invoice, amount, *, status="AUTHORISED", rate=None, currency="NZD"):
 		return PaidInXero(
 			payment_id=payment_id,
@@ -95,7 +84,7 @@ class TestPaymentsFromXero(XeroTestCase):
 		)
 
 	def poll_and_drain(self):
-		with self.connected():
+		with connected(self.gateway):
 			results = status_job.poll_statuses()
 			jobs.drain_tenant(TENANT)
 		return results[TENANT]
@@ -208,7 +197,7 @@ class TestPaymentsFromXero(XeroTestCase):
 	def test_an_entry_recorded_before_the_row_was_is_adopted(self):
 		si = _invoice(self.accounts, "NZD", 1)
 		self.gateway.payments.payments = [self.paid("pay-once-1", si, "50.00")]
-		with self.connected():
+		with connected(self.gateway):
 			status_job.poll_statuses()
 		# A worker made the entry and died before its row said so (both are one commit in the drain; this is
 		# the state a lost row, or an entry made by an earlier run, leaves).
@@ -221,7 +210,7 @@ class TestPaymentsFromXero(XeroTestCase):
 			_config(),
 		)
 		made = FrappeErp().create_entry(plan)
-		with self.connected():
+		with connected(self.gateway):
 			jobs.drain_tenant(TENANT)
 		row = frappe.get_doc(LOG_DOCTYPE, row_name("pay-once-1"))
 		self.assertEqual((row.status, row.reference_name), ("Synced", made))
@@ -306,36 +295,8 @@ def _usd_receivable() -> str:
 
 def _bill(accounts):
 	"""A submitted 230.00 bill of the NZ company, as if the connector had pushed it."""
-	item = make_service_item()
-	pi = frappe.new_doc("Purchase Invoice")
-	pi.update(
-		{
-			"company": COMPANY,
-			"supplier": make_party("Supplier"),
-			"bill_no": "XERO-PULL-1",
-			"posting_date": today(),
-			"due_date": today(),
-			"currency": "NZD",
-			"conversion_rate": 1,
-			"plc_conversion_rate": 1,
-			"ignore_pricing_rule": 1,
-		}
-	)
-	pi.append(
-		"items",
-		{
-			"item_code": item,
-			"qty": 1,
-			"rate": 230,
-			"uom": frappe.db.get_value("Item", item, "stock_uom"),
-			"conversion_factor": 1,
-			"expense_account": accounts.default_expense_account,
-			"cost_center": accounts.cost_center,
-		},
-	)
-	pi.insert()
-	pi.submit()
-	return _as_pushed(pi)
+	values = {"supplier": make_party("Supplier"), "bill_no": "XERO-PULL-1"}
+	return _pushed("Purchase Invoice", accounts, values, amount=230)
 
 
 def _as_pushed(doc):
@@ -366,32 +327,44 @@ def _invoice(accounts, currency: str, rate: float):
 					"accounts": [{"company": COMPANY, "account": _usd_receivable()}],
 				}
 			).insert()
+	return _pushed(
+		"Sales Invoice", accounts, {"customer": customer}, amount=200, currency=currency, rate=rate
+	)
+
+
+def _pushed(doctype: str, accounts, values: dict, *, amount: float, currency: str = "NZD", rate: float = 1):
+	"""A submitted one-line invoice or bill of the NZ company for `amount`, then marked as pushed."""
 	item = make_service_item()
-	si = frappe.new_doc("Sales Invoice")
-	si.update(
+	doc = frappe.new_doc(doctype)
+	doc.update(
 		{
 			"company": COMPANY,
-			"customer": customer,
 			"posting_date": today(),
 			"due_date": today(),
 			"currency": currency,
 			"conversion_rate": rate,
 			"plc_conversion_rate": rate,
 			"ignore_pricing_rule": 1,
+			**values,
 		}
 	)
-	si.append(
+	account = (
+		{"income_account": accounts.default_income_account}
+		if doctype == "Sales Invoice"
+		else {"expense_account": accounts.default_expense_account}
+	)
+	doc.append(
 		"items",
 		{
 			"item_code": item,
-			"qty": 2,
-			"rate": 100,
+			"qty": 1,
+			"rate": amount,
 			"uom": frappe.db.get_value("Item", item, "stock_uom"),
 			"conversion_factor": 1,
-			"income_account": accounts.default_income_account,
 			"cost_center": accounts.cost_center,
+			**account,
 		},
 	)
-	si.insert()
-	si.submit()
-	return _as_pushed(si)
+	doc.insert()
+	doc.submit()
+	return _as_pushed(doc)

@@ -3,7 +3,6 @@ its log row, the drift scan folded into the same listing, the watermark kept per
 workspace card's filters (run with bench run-tests)."""
 
 import json
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from unittest.mock import patch
@@ -20,9 +19,9 @@ from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
 	FakeGateway,
+	connected,
 	isolate_jobs,
 	log_rows,
-	simple_mapper,
 )
 
 test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
@@ -35,19 +34,9 @@ class TestStatusPoll(XeroTestCase):
 		frappe.db.delete("DefaultValue", {"defkey": ("like", "xero_status_poll:%")})
 		self.gateway = FakeGateway()
 
-	@contextmanager
-	def connected(self):
-		with (
-			patch.object(jobs, "is_ready", return_value=True),
-			patch.object(jobs, "organisation_facts", return_value=None),
-			patch("nexwave_xero_connector.wiring.make_gateway", return_value=self.gateway),
-			patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
-		):
-			yield
-
 	def synced_invoice(self):
 		si = create_sales_invoice(rate=200)
-		with self.connected():
+		with connected(self.gateway):
 			jobs.drain_tenant(TEST_TENANT)
 		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
 		self.assertEqual(row.status, "Synced", row.error_message)
@@ -70,7 +59,7 @@ class TestStatusPoll(XeroTestCase):
 				fully_paid_on=paid_on,
 			)
 		]
-		with self.connected():
+		with connected(self.gateway):
 			results = status_job.poll_statuses()
 		self.assertEqual(results[TEST_TENANT].updated, [si.name])
 		expected = ["PAID", 150.0, 50.0, 0.0, paid_on]
@@ -91,7 +80,7 @@ class TestStatusPoll(XeroTestCase):
 	def test_the_watermark_is_kept_per_organisation_and_a_budget_stop_leaves_it(self):
 		self.synced_invoice()
 		before = datetime.now(timezone.utc)
-		with self.connected():
+		with connected(self.gateway):
 			status_job.poll_statuses()
 			mark = status_job.DefaultWatermarks().get(TEST_TENANT)
 			self.assertTrue(
@@ -115,7 +104,7 @@ class TestStatusPoll(XeroTestCase):
 	def test_the_poll_is_the_drift_scan_for_documents_voided_in_xero(self):
 		si, row = self.synced_invoice()
 		self.gateway.removed = [XeroRecord(Kind.SALES_INVOICE, row.xero_id, si.name, "VOIDED")]
-		with self.connected():
+		with connected(self.gateway):
 			jobs.scan_orphans()  # the hourly orphan scan no longer lists Xero
 			self.assertEqual(self.gateway.listings, [])
 			self.assertEqual(jobs.flag_drift(), [si.name])

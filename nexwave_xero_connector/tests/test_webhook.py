@@ -19,9 +19,9 @@ from nexwave_xero_connector.tests.utils import (
 	TEST_TENANT,
 	FakeGateway,
 	configure_settings,
+	connected,
 	isolate_jobs,
 	log_rows,
-	simple_mapper,
 )
 from nexwave_xero_connector.xero.webhooks import sign
 
@@ -194,15 +194,9 @@ class TestRefreshHinted(XeroTestCase):
 		self.gateway = FakeGateway()
 
 	def test_a_hint_brings_a_payment_in_and_a_replay_changes_nothing(self):
-		connected = (
-			patch.object(jobs, "is_ready", return_value=True),
-			patch.object(jobs, "organisation_facts", return_value=None),
-			patch("nexwave_xero_connector.wiring.make_gateway", return_value=self.gateway),
-			patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
-		)
-		for p in connected:
-			p.start()
-			self.addCleanup(p.stop)
+		jobs_connected = connected(self.gateway)
+		jobs_connected.__enter__()
+		self.addCleanup(jobs_connected.__exit__, None, None, None)
 		si = create_sales_invoice()
 		jobs.drain_tenant(TEST_TENANT)
 		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from unittest.mock import patch
@@ -149,6 +150,20 @@ def simple_mapper(doc: dict, *, contact_id: str, **_kwargs) -> XeroPayload:
 	on: date = getdate(doc.get("posting_date"))
 	body = {"Number": doc["name"], "Contact": {"ContactID": contact_id}, "Total": str(total)}
 	return XeroPayload(kind=kind, number=doc["name"], contact_id=contact_id, body=body, total=total, date=on)
+
+
+@contextmanager
+def connected(gateway):
+	"""Run the app's jobs as if Xero were connected: `gateway` answers, with the stand-in mapper."""
+	from nexwave_xero_connector import jobs
+
+	with (
+		patch.object(jobs, "is_ready", return_value=True),
+		patch.object(jobs, "organisation_facts", return_value=None),
+		patch("nexwave_xero_connector.wiring.make_gateway", return_value=gateway),
+		patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
+	):
+		yield
 
 
 def isolate_jobs(testcase, *extra_patches: tuple[str, object]) -> None:

@@ -185,16 +185,11 @@ def test_a_worker_killed_after_creating_the_entry_leaves_exactly_one(xworld):
 	payment_id = xworld.emulator.pay(xworld.tenant_id, xero_id, "100.00")
 	_poll(xworld)
 
-	class KilledAfterCreate:
-		def __getattr__(self, attr):
-			return getattr(xworld.erp, attr)
-
-		def create_entry(self, plan):
-			xworld.erp.create_entry(plan)
-			raise Crash("killed between creating the Payment Entry and recording it")
+	def killed():
+		raise Crash("killed between creating the Payment Entry and recording it")
 
 	with pytest.raises(Crash):
-		pull_drain(xworld, erp=KilledAfterCreate())
+		pull_drain(xworld, erp=AfterCreate(xworld.erp, killed))
 	xworld.db.rollback()  # the dead worker's connection: its open transaction is gone
 	assert _entries(xworld, payment_id) == []
 	xworld.clock.advance(LEASE_SECONDS + 1)
@@ -230,19 +225,13 @@ def test_a_deletion_that_commits_while_the_entry_is_made_rolls_the_entry_back(xw
 	_poll(xworld)
 	other = PyMySqlDb(database)
 
-	class DeletedMeanwhile:
-		def __getattr__(self, attr):
-			return getattr(xworld.erp, attr)
-
-		def create_entry(self, plan):
-			made = xworld.erp.create_entry(plan)
-			xworld.emulator.unpay(xworld.tenant_id, payment_id)
-			# The poll, on another connection, sees the deletion and commits its flag first.
-			_poll_with(xworld, other)
-			return made
+	def deleted():
+		xworld.emulator.unpay(xworld.tenant_id, payment_id)
+		# The poll, on another connection, sees the deletion and commits its flag first.
+		_poll_with(xworld, other)
 
 	try:
-		pull_drain(xworld, erp=DeletedMeanwhile())
+		pull_drain(xworld, erp=AfterCreate(xworld.erp, deleted))
 	finally:
 		other.close()
 	assert _entries(xworld, payment_id) == []
@@ -259,21 +248,15 @@ def test_a_row_taken_by_another_worker_meanwhile_rolls_the_entry_back(xworld, da
 	_poll(xworld)
 	other = PyMySqlDb(database)
 
-	class Stalled:
-		def __getattr__(self, attr):
-			return getattr(xworld.erp, attr)
-
-		def create_entry(self, plan):
-			made = xworld.erp.create_entry(plan)
-			other.execute(
-				f"UPDATE {LOG} SET lease_owner = 'another-worker' WHERE name = %(n)s",
-				{"n": pull.row_name(payment_id)},
-			)
-			other.commit("test: the lease ran out and another worker claimed the row")
-			return made
+	def taken():
+		other.execute(
+			f"UPDATE {LOG} SET lease_owner = 'another-worker' WHERE name = %(n)s",
+			{"n": pull.row_name(payment_id)},
+		)
+		other.commit("test: the lease ran out and another worker claimed the row")
 
 	try:
-		pull_drain(xworld, erp=Stalled())
+		pull_drain(xworld, erp=AfterCreate(xworld.erp, taken))
 	finally:
 		other.close()
 	assert _entries(xworld, payment_id) == []
@@ -404,6 +387,22 @@ def test_a_quiet_payments_poll_costs_one_call(xworld):
 
 
 # -- helpers -----------------------------------------------------------------------------------------
+
+
+class AfterCreate:
+	"""The stand-in ERP, with `then` happening right after a Payment Entry is made, before the drain
+	records it (a crash, a deletion committed elsewhere, a lease taken)."""
+
+	def __init__(self, erp, then):
+		self.erp, self.then = erp, then
+
+	def __getattr__(self, attr):
+		return getattr(self.erp, attr)
+
+	def create_entry(self, plan):
+		made = self.erp.create_entry(plan)
+		self.then()
+		return made
 
 
 def pull_drain(world: World, *, erp):
