@@ -23,6 +23,7 @@ from nexwave_xero_connector.constants import (
 	LOG_STATUSES,
 	PAYMENT_ENTRY_DOCTYPE,
 	XERO_ID_FIELD,
+	XERO_PAYMENT_ID_FIELD,
 	XERO_TYPES,
 )
 from nexwave_xero_connector.permissions import is_manager, require_manager
@@ -34,7 +35,7 @@ from nexwave_xero_connector.sync.journal import (
 	stuck_names,
 	stuck_params,
 )
-from nexwave_xero_connector.sync.payment_mapping import PAYMENT
+from nexwave_xero_connector.sync.payment_mapping import PAYMENT, PULLED
 from nexwave_xero_connector.xero.links import deep_link, payment_links
 
 # Fields of the log row the invoice form needs to draw its indicator and buttons.
@@ -274,7 +275,13 @@ def sync_status(doctype: str, name: str) -> dict:
 		row.stuck = bool(stuck_names(adapters.FrappeDb(), now_datetime(), stuck_minutes(), [row.name]))
 		links = xero_links_of(row)
 	elif doctype == PAYMENT_ENTRY_DOCTYPE:
-		links = []  # a Payment Entry keeps no Xero ID of its own: without its row there is no link
+		# A pushed entry keeps no Xero ID of its own, so without its row there is no link; one made from a
+		# payment recorded in Xero keeps that payment's ID.
+		entry = frappe.db.get_value(doctype, name, ["company", XERO_PAYMENT_ID_FIELD], as_dict=True) or {}
+		url = entry.get(XERO_PAYMENT_ID_FIELD) and xero_url_for(
+			adapters.scope_config().tenant_for(entry.company), PULLED, entry.get(XERO_PAYMENT_ID_FIELD)
+		)
+		links = [{"label": _("View in Xero"), "url": url}] if url else []
 	else:
 		# The log clean-up deletes old Synced rows; the invoice keeps its Xero ID for the link.
 		doc = frappe.db.get_value(doctype, name, ["company", "is_return", XERO_ID_FIELD], as_dict=True) or {}

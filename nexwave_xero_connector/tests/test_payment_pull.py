@@ -216,6 +216,18 @@ class TestPaymentsFromXero(XeroTestCase):
 		self.assertEqual((row.status, row.reference_name), ("Synced", made))
 		self.assertEqual([e.name for e in self.entries("pay-once-1")], [made])
 
+	def test_the_entry_keeps_its_view_in_xero_link_after_the_log_is_cleared(self):
+		from nexwave_xero_connector import api
+
+		si = _invoice(self.accounts, "NZD", 1)
+		self.gateway.payments.payments = [self.paid("pay-link-1", si, "20.00")]
+		self.poll_and_drain()
+		(entry,) = self.entries("pay-link-1")
+		frappe.db.delete(LOG_DOCTYPE, {"name": row_name("pay-link-1")})  # Log Settings cleared it
+		info = api.sync_status("Payment Entry", entry.name)
+		self.assertIsNone(info["row"])
+		self.assertTrue(info["xero_url"].endswith("bankTransactionID=pay-link-1"), info["xero_url"])
+
 	def test_the_switch_only_holds_where_xero_owns_the_payments(self):
 		settings = frappe.get_single(SETTINGS_DOCTYPE)
 		settings.tenants[0].payments_owned_by = "ERPNext"

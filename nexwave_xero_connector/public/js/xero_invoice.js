@@ -44,6 +44,8 @@ nexwave_xero.show_status = function (frm, info) {
 			__("Xero: {0}", [stuck ? __("Stuck") : __(row.status)]),
 			stuck ? "red" : nexwave_xero.STATUS_COLOURS[row.status] || "gray"
 		);
+	} else if (frm.doc.xero_payment_id) {
+		frm.dashboard.add_indicator(__("Xero: recorded from Xero"), "green");
 	} else if (frm.doc.xero_id) {
 		const colours = { PAID: "green", AUTHORISED: "blue", VOIDED: "gray", DELETED: "gray" };
 		frm.dashboard.add_indicator(
@@ -87,7 +89,8 @@ nexwave_xero.add_buttons = function (frm, info) {
 		return;
 	}
 	const pushable = !row || nexwave_xero.PUSHABLE.includes(row.status);
-	if (frm.doc.docstatus === 1 && !frm.doc.xero_id && pushable) {
+	// a Payment Entry made from a payment recorded in Xero is never pushed back
+	if (frm.doc.docstatus === 1 && !frm.doc.xero_id && !frm.doc.xero_payment_id && pushable) {
 		frm.add_custom_button(__("Push to Xero"), () => nexwave_xero.push(frm), group);
 	}
 	if (row && (row.status === "Failed" || (row.status === "Queued" && row.stuck))) {
