@@ -393,7 +393,7 @@ class SqlJournal:
 				"response": _json(outcome.response),
 				"error_log": error_log,
 				"uncounted": 0 if outcome.counted else 1,
-				"title": title_for(row, outcome),
+				"title": title_for(row, outcome, reference),
 				"reference": reference,
 			},
 		)
@@ -481,8 +481,23 @@ def read_row(db: SqlDb, name: str) -> SyncRow | None:
 	return _to_row(rows[0]) if rows else None
 
 
-def title_for(row: SyncRow, outcome: Outcome) -> str:
-	"""Say what happened in words, for the list view."""
+# A payment made in Xero and recorded here: what happened to it, in ERPNext's words.
+PULLED_VERBS = {
+	Status.SYNCED: "recorded",
+	Status.VOIDED: "deleted in Xero, undone here",
+	Status.FAILED: "not recorded",
+	Status.SKIPPED: "not copied",
+	Status.ORPHAN: "needs a look",
+	Status.QUEUED: "will be retried",
+}
+
+
+def title_for(row: SyncRow, outcome: Outcome, reference: str | None = None) -> str:
+	"""Say what happened in words, for the list view (`reference`: the entry a Xero payment became)."""
+	if row.xero_type == PULLED:
+		entry = reference or row.reference_name
+		made = f" as {entry}" if entry and outcome.status == Status.SYNCED else ""
+		return f"Xero payment {row.xero_id or row.name} {PULLED_VERBS[outcome.status]}{made}"[:140]
 	verb = {
 		Status.SYNCED: "sent to Xero",
 		Status.VOIDED: "voided in Xero",

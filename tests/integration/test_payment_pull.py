@@ -114,6 +114,7 @@ def test_a_payment_made_in_xero_becomes_one_submitted_payment_entry(xworld):
 	assert (ref["reference_name"], ref["allocated_amount"]) == (name, D("400"))
 	assert xworld.erp.outstanding(SI, name) == D("652")
 	assert report.calls == 0  # recording a Xero payment costs no Xero call
+	assert row["title"] == f"Xero payment {payment_id} recorded as {entry['name']}"
 
 	# The same listing again (a lost watermark, an overlapping window), and another drain: nothing new.
 	xworld.watermarks.values.clear()
