@@ -241,7 +241,9 @@ class ContactRequest:
 
 	@property
 	def distinct_name(self) -> str:
-		return self.name if self.name == self.party else f"{self.name} ({self.party})"
+		"""The name when the plain one is taken: "Name (ID)", or "Name (Customer)" when the ID is the name
+		(ERPNext's default naming), since "Name (Name)" reads badly and the name alone is the one taken."""
+		return f"{self.name} ({self.party_type if self.name == self.party else self.party})"
 
 
 @dataclass(frozen=True)

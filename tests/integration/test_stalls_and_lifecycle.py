@@ -303,6 +303,25 @@ def test_5_two_customers_with_the_same_name_each_get_their_own_contact(world, em
 	assert world.live(invoice_2)[0]["contact_id"] == contact_2
 
 
+def test_5_a_customer_named_by_its_name_gets_its_own_contact_beside_another_numbered_one(world, emulator):
+	# ERPNext's default Customer naming makes the ID the name. Xero already has a contact of that name
+	# numbered by someone else (CUST-1): it is not adopted, and "Name (ID)" would be the same name again,
+	# which Xero refuses. The party gets its own contact under a name Xero does not have yet.
+	party = f"Tui Hardware {_uid()}"
+	world.erp.add_party("Customer", party)
+	theirs = emulator.add_contact(world.tenant_id, party, contact_number="CUST-1")
+	name = _invoice(world, party)
+	report = world.drain()
+	log = world.log(name)
+	assert (report.synced, log["status"]) == (1, "Synced"), log["error_message"]
+	ours = world.erp.contact_id("Customer", party, world.tenant_id)
+	assert ours and ours != theirs
+	assert world.live(name)[0]["contact_id"] == ours
+	by_id = {c["contact_id"]: c for c in emulator.contacts(world.tenant_id)}
+	assert by_id[ours]["number"] == party and by_id[ours]["name"] != party
+	assert (by_id[theirs]["name"], by_id[theirs]["number"]) == (party, "CUST-1")
+
+
 def test_6_a_contact_another_drain_just_created_is_adopted(world, emulator):
 	party = f"CUST-{_uid()}"
 	world.erp.add_party("Customer", party)
