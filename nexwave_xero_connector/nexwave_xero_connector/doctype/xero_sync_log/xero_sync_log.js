@@ -76,6 +76,14 @@ function nexwave_xero_log_intro(doc, stuck) {
 			"Cancelled here but still live in Xero. Check it in Xero, then press Void in Xero."
 		),
 	};
-	const intro = intros[doc.status] || "";
+	// a payment made in Xero (xero_type XERO PAYMENT) moves the other way: recorded here, never sent there
+	const pulled = {
+		Queued: __("Queued: this payment made in Xero will be recorded here within a minute or two."),
+		Synced: __("Payment made in Xero, recorded here."),
+		Voided: __("Deleted in Xero: undone here."),
+		Skipped: __("Skipped: nothing was recorded here."),
+	};
+	const own = doc.xero_type === "XERO PAYMENT" ? pulled : {};
+	const intro = own[doc.status] || intros[doc.status] || "";
 	return message ? `${intro}<br>${message}` : intro;
 }
