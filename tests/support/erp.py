@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -17,6 +18,7 @@ from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
 from nexwave_xero_connector.sync.journal import (
 	detach_deleted,
 	insert_row,
+	queue_delete_of_cleared,
 	queue_void_of_cleared,
 	request_cancel,
 	requeue_on_submit,
@@ -60,32 +62,9 @@ class SqlErp:
 
 	def submit(self, doc: dict, tenant_id: str) -> str:
 		"""Insert a submitted document and its Queued log row in one transaction; return the row name."""
-		party_field = PARTY[doc["doctype"]][1]
 		now = self.clock()
 		doc = {**doc, "docstatus": 1}
-		self.db.execute(
-			f"INSERT INTO `tab{doc['doctype']}` (name, creation, modified, docstatus, company, {party_field}, "
-			"is_return, data, posting_date, currency, party_account_currency, outstanding_amount) VALUES "
-			"(%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(data)s, %(posting_date)s, "
-			"%(currency)s, %(party_currency)s, %(outstanding)s)",
-			{
-				"currency": doc.get("currency"),
-				"party_currency": doc.get("party_account_currency") or doc.get("currency"),
-				"outstanding": str(doc.get("outstanding_amount") or 0),
-				"name": doc["name"],
-				"now": now,
-				"company": doc["company"],
-				"party": doc[party_field],
-				"ret": int(bool(doc.get("is_return"))),
-				"data": json.dumps(doc, default=str),
-				"posting_date": str(doc.get("posting_date") or "")[:10] or None,
-			},
-		)
-		if doc["doctype"] == PURCHASE_INVOICE:  # the supplier's number, as ERPNext keeps it in a column
-			self.db.execute(
-				"UPDATE `tabPurchase Invoice` SET bill_no = %(bill_no)s WHERE name = %(name)s",
-				{"bill_no": doc.get("bill_no"), "name": doc["name"]},
-			)
+		self._insert_document(doc, now)
 		log_name = insert_row(
 			self.db,
 			doctype=doc["doctype"],
@@ -98,6 +77,46 @@ class SqlErp:
 		)
 		self.db.commit("test: submit (document and outbox row together)")
 		return log_name
+
+	def _insert_document(self, doc: dict, now: datetime) -> None:
+		"""The submitted invoice's row, with its outstanding as ERPNext sets it: a return applied to the
+		invoice it reverses (`update_outstanding_for_self` unset) has none of its own and lowers that one's."""
+		party_field = PARTY[doc["doctype"]][1]
+		outstanding = Decimal(str(doc.get("outstanding_amount") or 0))
+		applied = _applied_to(doc)
+		self.db.execute(
+			f"INSERT INTO `tab{doc['doctype']}` (name, creation, modified, docstatus, company, {party_field}, "
+			"is_return, data, posting_date, currency, party_account_currency, outstanding_amount) VALUES "
+			"(%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(data)s, %(posting_date)s, "
+			"%(currency)s, %(party_currency)s, %(outstanding)s)",
+			{
+				"currency": doc.get("currency"),
+				"party_currency": doc.get("party_account_currency") or doc.get("currency"),
+				"outstanding": "0" if applied else str(outstanding),
+				"name": doc["name"],
+				"now": now,
+				"company": doc["company"],
+				"party": doc[party_field],
+				"ret": int(bool(doc.get("is_return"))),
+				"data": json.dumps(doc, default=str),
+				"posting_date": str(doc.get("posting_date") or "")[:10] or None,
+			},
+		)
+		if applied:
+			self._apply_return(doc["doctype"], applied, outstanding)
+		if doc["doctype"] == PURCHASE_INVOICE:  # the supplier's number, as ERPNext keeps it in a column
+			self.db.execute(
+				"UPDATE `tabPurchase Invoice` SET bill_no = %(bill_no)s WHERE name = %(name)s",
+				{"bill_no": doc.get("bill_no"), "name": doc["name"]},
+			)
+
+	def _apply_return(self, doctype: str, against: str, amount: Decimal) -> None:
+		"""A return's (negative) amount moves the outstanding of the invoice it is applied to."""
+		self.db.execute(
+			f"UPDATE `tab{doctype}` SET outstanding_amount = outstanding_amount + %(amount)s "
+			"WHERE name = %(name)s",
+			{"amount": str(amount), "name": against},
+		)
 
 	def submit_payment(self, doc: dict, tenant_id: str) -> str:
 		"""Insert a submitted Payment Entry and its Queued log row in one transaction (as on_submit does)."""
@@ -184,7 +203,8 @@ class SqlErp:
 		"""Create and submit the Payment Entry the plan describes (in the caller's transaction)."""
 		if self.refuse_entries:
 			raise EntryRefused(self.refuse_entries)
-		name = f"ACC-PAY-X-{next(self._entry_numbers):05d}"
+		# unique across processes (each drain of the chaos run has its own SqlErp)
+		name = f"ACC-PAY-X-{next(self._entry_numbers):05d}-{uuid.uuid4().hex[:8]}"
 		party_type = "Customer" if plan.against_doctype == SALES_INVOICE else "Supplier"
 		party = self.db.query(
 			f"SELECT {PARTY[plan.against_doctype][1]} AS party FROM `tab{plan.against_doctype}` "
@@ -242,6 +262,11 @@ class SqlErp:
 		)
 		if doctype == PAYMENT_ENTRY:
 			self._allocate(name, [], sign=-1)
+		elif doctype in PARTY:
+			rows = self.db.query(f"SELECT data FROM `tab{doctype}` WHERE name = %(name)s", {"name": name})
+			doc = json.loads(rows[0]["data"]) if rows else {}
+			if against := _applied_to(doc):
+				self._apply_return(doctype, against, -Decimal(str(doc.get("outstanding_amount") or 0)))
 		changed = request_cancel(self.db, doctype, name, now)
 		if not changed and tenant_id:
 			changed = int(self._settle_untracked(doctype, name, tenant_id, now, deleted=False))
@@ -261,7 +286,27 @@ class SqlErp:
 	def _settle_untracked(
 		self, doctype: str, name: str, tenant_id: str, now: datetime, deleted: bool
 	) -> bool:
-		"""No row, but the document's own Xero ID is live: queue a row that voids that copy."""
+		"""No row, but the document's own Xero ID is live: queue a row that voids that copy. A Payment Entry
+		(not one the pull made from a Xero payment) gets a row that deletes its payments, as
+		events.settle_payment_entry does."""
+		if doctype == PAYMENT_ENTRY:
+			rows = self.db.query(
+				"SELECT company, xero_payment_id FROM `tabPayment Entry` WHERE name = %(name)s",
+				{"name": name},
+			)
+			if not rows or rows[0]["xero_payment_id"]:
+				return False
+			queue_delete_of_cleared(
+				self.db,
+				doctype=doctype,
+				name=name,
+				company=rows[0]["company"],
+				tenant_id=tenant_id,
+				xero_type=PAYMENT,
+				now=now,
+				deleted=deleted,
+			)
+			return True
 		rows = self.db.query(
 			f"SELECT company, is_return, xero_id, xero_status FROM `tab{doctype}` WHERE name = %(name)s",
 			{"name": name},
@@ -297,21 +342,9 @@ class SqlErp:
 		"""Submit a document whose name already has a log row (a deleted document's name, reused), as
 		events.queue_push does it: a Failed or Skipped row is requeued for the tenant with no cancel standing.
 		(The delete hook detaches a deleted document's row, so a reused name normally gets a fresh row.)"""
-		party_field = PARTY[doc["doctype"]][1]
 		now = self.clock()
 		doc = {**doc, "docstatus": 1}
-		self.db.execute(
-			f"INSERT INTO `tab{doc['doctype']}` (name, creation, modified, docstatus, company, {party_field}, "
-			"is_return, data) VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(data)s)",
-			{
-				"name": doc["name"],
-				"now": now,
-				"company": doc["company"],
-				"party": doc[party_field],
-				"ret": int(bool(doc.get("is_return"))),
-				"data": json.dumps(doc, default=str),
-			},
-		)
+		self._insert_document(doc, now)
 		rows = self.db.query(
 			"SELECT name FROM `tabXero Sync Log` WHERE reference_doctype = %(dt)s AND reference_name = %(dn)s",
 			{"dt": doc["doctype"], "dn": doc["name"]},
@@ -398,3 +431,10 @@ class SqlErp:
 	def xero_id_of(self, doctype: str, name: str) -> str | None:
 		rows = self.db.query(f"SELECT xero_id FROM `tab{doctype}` WHERE name = %(name)s", {"name": name})
 		return rows[0]["xero_id"] if rows else None
+
+
+def _applied_to(doc: dict) -> str | None:
+	"""The invoice a return is applied to (ERPNext posts it there when update_outstanding_for_self is 0)."""
+	if doc.get("is_return") and doc.get("return_against") and not doc.get("update_outstanding_for_self", 1):
+		return doc["return_against"]
+	return None
