@@ -29,12 +29,13 @@ from nexwave_xero_connector.constants import (
 from nexwave_xero_connector.sync.journal import (
 	detach_deleted,
 	insert_row,
+	queue_delete_of_cleared,
 	queue_void_of_cleared,
 	request_cancel,
 	requeue_on_submit,
 )
 from nexwave_xero_connector.sync.model import Status
-from nexwave_xero_connector.sync.payment_mapping import PAYMENT
+from nexwave_xero_connector.sync.payment_mapping import PAYMENT, PAYMENT_ENTRY
 from nexwave_xero_connector.sync.states import Actor, sources
 
 # A row in these statuses is put back in the queue when its document is submitted (or pushed) again.
@@ -116,6 +117,9 @@ def detach_on_delete(doc, method=None):
 
 def settle_untracked(doc, *, deleted: bool) -> None:
 	"""A cancelled or deleted document with no row but a live Xero ID: queue a row that voids it."""
+	if doc.doctype == PAYMENT_ENTRY:
+		settle_payment_entry(doc, deleted=deleted)
+		return
 	xero_id = doc.get(XERO_ID_FIELD)
 	if not xero_id or (doc.get(XERO_STATUS_FIELD) or "").upper() in GONE_IN_XERO:
 		return
@@ -133,6 +137,31 @@ def settle_untracked(doc, *, deleted: bool) -> None:
 		xero_type=XERO_TYPES[(doc.doctype, bool(cint(doc.get("is_return"))))],
 		xero_id=xero_id,
 		xero_status=doc.get(XERO_STATUS_FIELD) or None,
+		now=now_datetime(),
+		deleted=deleted,
+	)
+	enqueue_drain(tenant_id)
+
+
+def settle_payment_entry(doc, *, deleted: bool) -> None:
+	"""A cancelled or deleted Payment Entry whose row Log Settings cleared: its Xero payments (found by the
+	entry's name, their Reference) are deleted by a row queued for it. Only where ERPNext's payments go to
+	Xero, and not for one Xero's payments made (those carry xero_payment_id; the pull owns them)."""
+	if doc.get("xero_payment_id") or doc.payment_type not in ("Receive", "Pay"):
+		return
+	if not deleted and log_name_for(doc.doctype, doc.name):
+		return
+	config = scope_config()
+	tenant_id = config.tenant_for(doc.company)
+	if not tenant_id or not config.pushes_payments(doc.company):
+		return
+	queue_delete_of_cleared(
+		FrappeDb(),
+		doctype=doc.doctype,
+		name=doc.name,
+		company=doc.company,
+		tenant_id=tenant_id,
+		xero_type=PAYMENT,
 		now=now_datetime(),
 		deleted=deleted,
 	)

@@ -689,6 +689,36 @@ def queue_void_of_cleared(
 	)
 
 
+def queue_delete_of_cleared(
+	db: SqlDb,
+	*,
+	doctype: str,
+	name: str,
+	company: str,
+	tenant_id: str,
+	xero_type: str,
+	now: datetime,
+	deleted: bool = False,
+) -> str:
+	"""A cancelled (or deleted) Payment Entry whose row was cleared: nothing on the entry names its Xero
+	payments, but each carries the entry's name as Reference. Queue a row that looks them up by it and
+	deletes them (marked as possibly sent, so the drain looks before it skips). Does not commit."""
+	row = insert_row(
+		db,
+		doctype=doctype,
+		name=name,
+		company=company,
+		tenant_id=tenant_id,
+		xero_type=xero_type,
+		now=now,
+		title=f"{name}: its payments to be deleted in Xero",
+		cancel_requested=True,
+		deleted=deleted,
+	)
+	db.execute(f"UPDATE {LOG_TABLE} SET send_started = 1 WHERE name = %(name)s", {"name": row})
+	return row
+
+
 def requeue(db: SqlDb, names: Sequence[str], now: datetime) -> int:
 	"""Put Failed rows back in the queue (a human's Retry); a compare-and-set, so two clicks requeue once."""
 	if not names:

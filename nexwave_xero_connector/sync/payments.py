@@ -38,6 +38,7 @@ from typing import Protocol
 from . import keys
 from .engine import LEASE_SECONDS
 from .errors import MappingError, XeroError
+from .journal import LOG_TABLE
 from .model import ErrorClass, Kind, Outcome, Status, Write
 from .payment_mapping import (
 	PAYMENT,
@@ -59,6 +60,14 @@ WAIT_MAX_SECONDS = 900  # a wait costs no Xero call (only a claim), so look agai
 NOT_DELETED = "Remove the bank reconciliation of the payment in Xero, then press Void in Xero."
 # How every message of a row left Queued until its invoice is usable in Xero begins: the workspace's
 # "Payments waiting for their invoice" card counts Queued Payment Entry rows by it.
+
+# Cancelled Payment Entries whose payments are still to be deleted in Xero (what each sent names the
+# documents it paid): until they are, Xero shows that much less due on those documents.
+DELETIONS_PENDING_SQL = f"""
+SELECT name, reference_name, deleted_reference, sent_identity FROM {LOG_TABLE}
+WHERE tenant_id = %(tenant_id)s AND xero_type = '{PAYMENT}' AND status = 'Queued' AND cancel_requested = 1
+	AND send_started = 1 AND sent_identity IS NOT NULL
+"""
 
 
 class PaymentSource(Protocol):
@@ -133,10 +142,11 @@ class _Run:
 
 	def run(self, items: list) -> None:
 		pays = [_Pay(i) for i in items]
-		cancels = [p for p in pays if p.row.cancel_requested]
-		pushes = [p for p in pays if not p.row.cancel_requested]
-		self._push(pushes, cancels)
-		self._cancel(self._open(cancels))
+		# Deletions first: an entry that replaces a cancelled one on the same invoice then finds the room.
+		self._cancel([p for p in pays if p.row.cancel_requested])
+		late: list[_Pay] = []  # cancelled (or deleted) since they were queued
+		self._push([p for p in pays if not p.row.cancel_requested], late)
+		self._cancel(self._open(late))
 
 	# -- push ----------------------------------------------------------------------------------
 
@@ -227,6 +237,7 @@ class _Run:
 		pays = need
 		records = self._read_targets([p.plan.lines[i] for p in pays for i in p.missing])
 		due: dict[str, Decimal] = {}
+		deleting: dict[str, list[str]] | None = None
 		ok = []
 		for pay in pays:
 			problem, waiting, takes = None, None, {}
@@ -254,6 +265,16 @@ class _Run:
 					left = Decimal(0) if left is None else Decimal(left)
 				left -= takes.get(line.target_id, Decimal(0))
 				if line.amount > left:
+					deleting = self._deleting() if deleting is None else deleting
+					others = [n for n in deleting.get(line.target_id, []) if n != pay.plan.name]
+					if others:
+						# A cancelled entry's payment still holds that room in Xero: it is deleted by its own row
+						# (maybe in another worker's batch), and this one follows.
+						waiting = (
+							f"The payment of {line.amount} on {what} is more than Xero shows as due on it ({left}) "
+							f"until the payments of the cancelled {', '.join(sorted(others))} are deleted there."
+						)
+						continue
 					problem = (
 						f"The payment of {line.amount} on {what} is more than Xero shows as due on it ({left}). A "
 						"payment or credit may have been recorded in Xero by hand: remove it there, or correct the "
@@ -277,6 +298,18 @@ class _Run:
 					due[target_id] = start - amount
 				ok.append(pay)
 		return adopted_all + ok
+
+	def _deleting(self) -> dict[str, list[str]]:
+		"""Xero document ID -> the cancelled Payment Entries whose payments on it are still to be deleted."""
+		out: dict[str, list[str]] = {}
+		for r in self.b.journal.db.query(DELETIONS_PENDING_SQL, {"tenant_id": self.b.tenant_id}):
+			identity = (
+				json.loads(r["sent_identity"]) if isinstance(r["sent_identity"], str) else r["sent_identity"]
+			)
+			entry = r["reference_name"] or r["deleted_reference"] or r["name"]
+			for line in (identity or {}).get("payments") or []:
+				out.setdefault(line.get("target_id"), []).append(entry)
+		return out
 
 	def _read_targets(self, lines: list[PaymentLine]) -> dict:
 		"""What Xero holds now for the documents `lines` pay: one GET by number per kind (fifty numbers fit a
@@ -478,7 +511,13 @@ class _Run:
 		found = self.b._call(self.payments.find_payments, self.b.tenant_id, references)
 		for pay, reference in zip(pays, references, strict=True):
 			lines = sent[pay.row.name].get("payments") or []
-			pay.done = match_lines(lines, [f for f in found if f.reference == reference])
+			mine = [f for f in found if f.reference == reference]
+			if lines:
+				pay.done = match_lines(lines, mine)
+			else:
+				# Nothing sent on this row: the row that sent them was cleared by Log Settings before the cancel
+				# (queue_delete_of_cleared). Every payment the entry made carries its name as Reference.
+				pay.done = [f for f in mine if f.is_live]
 			if any(pay.done):
 				continue
 			if self.b._may_be_in_flight(pay.item):

@@ -7,12 +7,13 @@ from __future__ import annotations
 import dataclasses
 import random
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
 from nexwave_xero_connector.sync.engine import LEASE_SECONDS
+from nexwave_xero_connector.sync.journal import clear_old_rows
 from nexwave_xero_connector.sync.preflight import OrgInfo
 from tests.support.db import PyMySqlDb
 from tests.support.erp import SqlErp
@@ -400,6 +401,82 @@ def test_cancelling_a_pushed_entry_deletes_its_payments(pworld, emulator):
 	assert log["status"] == "Voided" and "2 payments deleted" in log["error_message"]
 	assert _payments(pworld, pe) == [] and len(_payments(pworld, pe, live_only=False)) == 2
 	assert _amount_due(pworld, invoices[0]) == D("1052.00")
+
+
+def test_an_entry_cancelled_after_log_settings_cleared_its_row_still_has_its_payments_deleted(pworld):
+	"""Found by the chaos run (--payment-entries with log clearing): the cleared Synced row was the only link
+	to the entry's Xero payments, so the cancel hook found nothing to flag and the payments stayed live."""
+	pe, invoices = _two_refs(pworld)
+	pworld.drain()
+	assert len(_payments(pworld, pe)) == 2
+	clear_old_rows(pworld.db, pworld.clock() + timedelta(seconds=1))
+	pworld.db.commit("test: Log Settings cleared the Synced row")
+
+	assert pworld.erp.cancel("Payment Entry", pe, pworld.tenant_id) == 1
+	pworld.drain()
+	log = pworld.log(pe)
+	assert log["status"] == "Voided" and "2 payments deleted" in log["error_message"], log["error_message"]
+	assert _payments(pworld, pe) == []
+	assert _amount_due(pworld, invoices[0]) == D("1052.00")
+
+
+def test_an_entry_cancelled_before_it_was_ever_pushed_and_cleared_finds_nothing_to_delete(pworld, emulator):
+	inv = _synced_invoice(pworld)
+	pe = _submit_pe(pworld, refs=[(SI, inv, "100.00")])
+	pworld.db.execute("DELETE FROM `tabXero Sync Log` WHERE reference_name = %(n)s", {"n": pe})
+	pworld.db.commit("test: its row is gone")
+	pworld.erp.cancel("Payment Entry", pe, pworld.tenant_id)
+	emulator.reset_counters()
+	pworld.drain()
+	assert pworld.log(pe)["status"] == "Skipped"
+	assert emulator.calls[("PUT", "Payments")] == 0 and _amount_due(pworld, inv) == D("1052.00")
+
+
+def test_a_payment_replacing_a_cancelled_one_waits_for_its_deletion_not_fails(pworld, emulator):
+	"""Found by the chaos run: cancel an entry and pay the invoice in full again; while the cancelled entry's
+	payment is still live in Xero (its row in another worker's hands), the new one was refused for good as
+	"more than Xero shows as due"."""
+	inv = _synced_invoice(pworld)
+	first = _submit_pe(pworld, refs=[(SI, inv, "700.00")])
+	pworld.drain()
+	pworld.erp.cancel("Payment Entry", first)
+	second = _submit_pe(pworld, refs=[(SI, inv, "1052.00")])
+	held_by_another = pworld.log(first)["name"]
+	pworld.db.execute(
+		"UPDATE `tabXero Sync Log` SET lease_owner = 'other-worker', lease_expires_at = %(until)s "
+		"WHERE name = %(n)s",
+		{"n": held_by_another, "until": pworld.clock() + timedelta(seconds=LEASE_SECONDS)},
+	)
+	pworld.db.commit("test: the cancelled entry's row is claimed by another worker")
+	emulator.reset_counters()
+	pworld.drain()
+	log = pworld.log(second)
+	assert log["status"] == "Queued", log["error_message"]
+	assert f"until the payments of the cancelled {first} are deleted" in log["error_message"]
+	assert emulator.calls[("PUT", "Payments")] == 0
+
+	pworld.clock.advance(LEASE_SECONDS + 1)  # the other worker died: its lease runs out
+	pworld.db.execute(
+		"UPDATE `tabXero Sync Log` SET next_attempt_at = NULL WHERE name = %(n)s", {"n": log["name"]}
+	)
+	pworld.db.commit("test: the wait is over")
+	pworld.drain()
+	assert pworld.log(first)["status"] == "Voided"
+	assert pworld.log(second)["status"] == "Synced", pworld.log(second)["error_message"]
+	assert _amount_due(pworld, inv) == D("0.00")
+
+
+def test_a_cancel_and_its_replacement_in_one_claim_delete_before_they_pay(pworld, emulator):
+	inv = _synced_invoice(pworld)
+	first = _submit_pe(pworld, refs=[(SI, inv, "1052.00")])
+	pworld.drain()
+	pworld.erp.cancel("Payment Entry", first)
+	second = _submit_pe(pworld, refs=[(SI, inv, "1052.00")])
+	pworld.drain()
+	assert (pworld.log(first)["status"], pworld.log(second)["status"]) == ("Voided", "Synced")
+	assert [p["Amount"] for p in _payments(pworld, second)] == [D("1052.00")] and _payments(
+		pworld, first
+	) == []
 
 
 def test_a_reconciled_payment_makes_the_row_an_orphan_with_the_reason(pworld, emulator):
