@@ -245,6 +245,10 @@ class _Batch:
 		"""The failure is charged to the rows the failing call was made for (all open rows when it came from
 		outside a call); the other rows of the batch go back to the queue untouched and uncharged."""
 		charged = set(self.pending) if everyone or not self.in_call else self.in_call
+		if not everyone:
+			# A payment made in Xero is recorded without any Xero call: no call's failure is its own, and its
+			# `response` holds the payment as Xero listed it, which an error must never overwrite.
+			charged = {n for n in charged if self.pending[n].row.xero_type != PULLED}
 		for item in list(self.pending.values()):
 			if item.row.name not in charged:
 				retry_in = max(1.0, exc.retry_after or 0) if exc.error_class == ErrorClass.RATE_LIMITED else 0

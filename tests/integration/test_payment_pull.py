@@ -431,3 +431,33 @@ def _poll_with(world: World, db: PyMySqlDb) -> None:
 		config=world.config,
 	)
 	db.commit("test: poll on another connection")
+
+
+def test_a_xero_call_failing_in_the_same_claim_keeps_the_payment_to_record(xworld):
+	"""Found by the chaos run (--pull-payments): a whole call of the claim failed (here the new customer's
+	contact create, made after other calls under one lease renewal, so charged to every open row); the
+	payment's row was charged too and the error overwrote the payment kept in its response, so every later
+	attempt failed on it (KeyError) and the payment was never recorded."""
+	name, xero_id = _synced(xworld)
+	payment_id = xworld.emulator.pay(xworld.tenant_id, xero_id, "100.00")
+	assert _poll(xworld).queued == [payment_id]
+	xworld.erp.add_party("Customer", "Kea Outfitters Ltd")
+	xworld.submit(
+		clone(
+			"si_nz_exclusive_discount",
+			"SINV-kea-1",
+			customer="Kea Outfitters Ltd",
+			customer_name="Kea Outfitters Ltd",
+		)
+	)
+	xworld.emulator.inject("503", method="PUT", endpoint="Contacts", times=1)
+	xworld.drain()
+	row = _row(xworld, payment_id)
+	assert (row["status"], row["attempts"]) == ("Queued", 0), row["error_message"]
+	assert pull.PaidInXero.of(json.loads(row["response"])).payment_id == payment_id
+
+	xworld.clock.advance(3600)
+	xworld.drain()
+	row = _row(xworld, payment_id)
+	assert row["status"] == "Synced", row["error_message"]
+	assert len(_entries(xworld, payment_id)) == 1 and xworld.erp.outstanding(SI, name) == D("952")
