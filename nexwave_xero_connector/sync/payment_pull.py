@@ -45,6 +45,7 @@ from .status_poll import OVERLAP
 ENTRY_TABLE = "`tabPayment Entry`"
 RATE_PLACES = Decimal("0.000000001")  # ERPNext keeps exchange rates to 9 places
 WAIT_SECONDS = 300  # a payment on a document whose push has not finished: look again in five minutes
+UNDO_WAIT_SECONDS = 30  # a payment waiting for a deleted one's entry to be cancelled (its row is queued)
 
 # Xero's PaymentType -> the document type the payment is on; the rest (AROVERPAYMENTPAYMENT,
 # ARPREPAYMENTPAYMENT and their AP twins) pay an overpayment or prepayment, which ERPNext keeps as an
@@ -206,6 +207,17 @@ PUSH_PENDING_SQL = f"""
 SELECT COUNT(*) AS n FROM {LOG_TABLE}
 WHERE tenant_id = %(tenant_id)s AND status = 'Queued' AND xero_type = %(xero_type)s
 	AND (reference_name = %(number)s OR xero_number = %(number)s)
+"""
+
+# Entries of payments deleted in Xero, still submitted here until their queued rows cancel them: until
+# then ERPNext shows that much less outstanding on the document than Xero does.
+UNDO_PENDING_SQL = f"""
+SELECT DISTINCT e.name FROM {LOG_TABLE} l
+JOIN {ENTRY_TABLE} e ON e.xero_payment_id = l.xero_id AND e.docstatus = 1
+JOIN `tabPayment Entry Reference` r ON r.parent = e.name
+WHERE l.tenant_id = %(tenant_id)s AND l.xero_type = '{PULLED}' AND l.status = 'Queued'
+	AND l.cancel_requested = 1 AND l.name != %(row)s
+	AND r.reference_doctype = %(doctype)s AND r.reference_name = %(name)s
 """
 
 PUSHED_REFERENCES_SQL = f"""
@@ -500,21 +512,27 @@ class _Pull:
 			paid[item.row.name] = PaidInXero.of(json.loads(raw)) if raw else None
 		known = [p for p in paid.values() if p is not None]
 		entries = entries_by_payment(self.db, [p.payment_id for p in known])
-		docs = payables(self.db, [p.target_id for p in known if p.target_id])
 		for item in items:
-			if item.row.name not in self.b.pending:
-				continue
-			payment = paid[item.row.name]
-			if payment is None:
+			if item.row.name in self.b.pending and paid[item.row.name] is None:
 				self._finish(
 					item, Outcome(Status.FAILED, "The row holds no Xero payment.", ErrorClass.UNEXPECTED)
 				)
-				continue
-			entry = entries.get(payment.payment_id)
-			if not payment.is_live or item.row.cancel_requested:
-				self._undo(item, payment, entry)
-			else:
-				self._record(item, payment, entry, docs.get(payment.target_id or ""))
+		undos = [
+			i for i in items if paid[i.row.name] and (not paid[i.row.name].is_live or i.row.cancel_requested)
+		]
+		records = [i for i in items if paid[i.row.name] and i not in undos]
+		# Undo first: a payment that replaces one deleted in Xero then finds the outstanding it frees.
+		for item in undos:
+			if item.row.name in self.b.pending:
+				payment = paid[item.row.name]
+				self._undo(item, payment, entries.get(payment.payment_id))
+		docs = payables(self.db, [paid[i.row.name].target_id for i in records if paid[i.row.name].target_id])
+		for item in records:
+			if item.row.name in self.b.pending:
+				payment = paid[item.row.name]
+				self._record(
+					item, payment, entries.get(payment.payment_id), docs.get(payment.target_id or "")
+				)
 
 	def _finish(self, item, outcome: Outcome, **kwargs) -> Write:
 		outcome.action = "Record" if outcome.action == "Create" else outcome.action
@@ -603,7 +621,39 @@ class _Pull:
 				"Sync Settings > Organisations: Payments Owned By, Create Payment Entries from Xero).",
 				status=Status.SKIPPED,
 			)
-		return plan_entry(paid, payable, self.b.config)
+		try:
+			return plan_entry(paid, payable, self.b.config)
+		except Refused as refused:
+			if refused.error_class != ErrorClass.CONFLICT:
+				raise
+			undoing = [
+				r["name"]
+				for r in self.db.query(
+					UNDO_PENDING_SQL,
+					{
+						"tenant_id": self.b.tenant_id,
+						"row": item.row.name,
+						"doctype": payable.doctype,
+						"name": payable.name,
+					},
+				)
+			]
+			if not undoing:
+				raise
+			# A payment deleted in Xero still stands here as an entry on the same document, its cancel queued
+			# (maybe in another worker's claim): this one follows it.
+			self._finish(
+				item,
+				Outcome(
+					Status.QUEUED,
+					f"Waiting for {', '.join(sorted(undoing))} (its payment was deleted in Xero) to be cancelled "
+					f"before {paid.describe()} is recorded.",
+					retry_in=UNDO_WAIT_SECONDS,
+					counted=False,
+					action="Wait",
+				),
+			)
+			return None
 
 	def _undo(self, item, paid: PaidInXero, entry: tuple[str, int] | None) -> None:
 		if paid.is_live:

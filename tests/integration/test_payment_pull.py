@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -461,3 +461,52 @@ def test_a_xero_call_failing_in_the_same_claim_keeps_the_payment_to_record(xworl
 	row = _row(xworld, payment_id)
 	assert row["status"] == "Synced", row["error_message"]
 	assert len(_entries(xworld, payment_id)) == 1 and xworld.erp.outstanding(SI, name) == D("952")
+
+
+def test_a_payment_replacing_one_deleted_in_xero_waits_for_its_entry_to_be_cancelled(xworld):
+	"""Found by the chaos run (--pull-payments): a payment deleted in Xero and the invoice paid again; when
+	the new payment's row came before the deletion's (here: that row is in another worker's hands), ERPNext
+	still showed the old entry's payment, and the new one was refused for good as more than outstanding."""
+	name, xero_id = _synced(xworld)
+	first = xworld.emulator.pay(xworld.tenant_id, xero_id, "1052.00")
+	_poll(xworld)
+	xworld.drain()
+	xworld.emulator.unpay(xworld.tenant_id, first)
+	second = xworld.emulator.pay(xworld.tenant_id, xero_id, "1052.00")
+	found = _poll(xworld)
+	assert (found.queued, found.undone) == ([second], [first])
+	xworld.db.execute(
+		f"UPDATE {LOG} SET lease_owner = 'other-worker', lease_expires_at = %(until)s WHERE name = %(n)s",
+		{"n": pull.row_name(first), "until": xworld.clock() + timedelta(seconds=LEASE_SECONDS)},
+	)
+	xworld.db.commit("test: the deletion's row is claimed by another worker")
+	xworld.drain()
+	row = _row(xworld, second)
+	assert row["status"] == "Queued", row["error_message"]
+	assert "to be cancelled before" in row["error_message"] and _entries(xworld, second) == []
+
+	xworld.clock.advance(LEASE_SECONDS + pull.UNDO_WAIT_SECONDS + 1)  # that worker died; the wait is over
+	xworld.drain()
+	assert (_row(xworld, first)["status"], _row(xworld, second)["status"]) == ("Voided", "Synced")
+	assert [e["docstatus"] for e in _entries(xworld, first)] == [2]
+	assert [e["docstatus"] for e in _entries(xworld, second)] == [1]
+	assert xworld.erp.outstanding(SI, name) == D("0")
+
+
+def test_a_deletion_and_its_replacement_in_one_claim_cancel_before_they_record(xworld):
+	name, xero_id = _synced(xworld)
+	first = xworld.emulator.pay(xworld.tenant_id, xero_id, "1052.00")
+	_poll(xworld)
+	xworld.drain()
+	xworld.emulator.unpay(xworld.tenant_id, first)
+	second = xworld.emulator.pay(xworld.tenant_id, xero_id, "1052.00")
+	_poll(xworld)
+	# the replacement's row first in the claim
+	xworld.db.execute(
+		f"UPDATE {LOG} SET creation = %(early)s WHERE name = %(n)s",
+		{"n": pull.row_name(second), "early": datetime(2000, 1, 1)},
+	)
+	xworld.db.commit("test: order")
+	xworld.drain()
+	assert (_row(xworld, first)["status"], _row(xworld, second)["status"]) == ("Voided", "Synced")
+	assert xworld.erp.outstanding(SI, name) == D("0")
