@@ -36,7 +36,7 @@ import traceback
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -49,10 +49,12 @@ from rq.registry import FailedJobRegistry
 
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import CLEARABLE_VALUES, SqlJournal, clear_old_rows, requeue
+from nexwave_xero_connector.sync.payment_pull import poll_payments
 from nexwave_xero_connector.sync.status_poll import poll_tenant
 from tests.emulator import XeroEmulator
 from tests.support.db import PyMySqlDb, create_database, drop_database
 from tests.support.erp import SqlErp
+from tests.support.payment_entries import payment_entry
 from tests.support.world import COMPANY, SITE_URL, clone, emulator_gateway
 
 from . import worker as chaos_worker
@@ -95,6 +97,10 @@ class Doc:
 	delete_at_once: bool = False  # reuse: delete right after the cancel, not once the row settled
 	successor: Doc | None = None  # reuse: the new document that takes this name
 	tags: set[str] = field(default_factory=set)
+	# a return: applied to the invoice it reverses (ERPNext lowers that one's outstanding, the push allocates
+	# the credit note to it in Xero), else standing on its own (update_outstanding_for_self set)
+	applied: bool = True
+	group: str | None = None  # an original and the returns applied to it share its name here
 	submitted: bool = False
 	cancelled: bool = False
 	deleted: bool = False
@@ -105,7 +111,7 @@ class Doc:
 			changes["bill_no"] = self.bill_no
 		if self.against:
 			# a return ERPNext applied to the original (update_outstanding_for_self unset) is allocated
-			changes.update(return_against=self.against, update_outstanding_for_self=0)
+			changes.update(return_against=self.against, update_outstanding_for_self=int(not self.applied))
 		if self.party:
 			field_ = "supplier" if self.doctype == "Purchase Invoice" else "customer"
 			changes[field_] = self.party
@@ -128,6 +134,10 @@ def plan(count: int, seed: int, submit_s: float, args: argparse.Namespace | None
 			original = free_originals.pop(rng.randrange(len(free_originals)))
 			protected.add(original.name)  # ERPNext will not cancel an invoice with a submitted return
 			doc = Doc(f"SRET-{seed}-{i:05d}", "Sales Invoice", "si_nz_return", against=original.name)
+			if _payment_mode(args):
+				doc.applied = rng.random() < 0.5  # refunds need returns with credit of their own
+			if doc.applied:
+				doc.group = original.group = original.name
 		elif r < 0.45:
 			doc = Doc(f"SINV-{seed}-{i:05d}", "Sales Invoice", "si_nz_exclusive_discount")
 			doc.unmapped = rng.random() < 0.05
@@ -159,6 +169,13 @@ def plan(count: int, seed: int, submit_s: float, args: argparse.Namespace | None
 		_plan_parties(docs, rng, args, seed)
 		_plan_reuse(docs, rng, args, seed)
 	return docs
+
+
+def _payment_mode(args: argparse.Namespace | None) -> str:
+	""" "pull" (issue 12: Xero's payments become Payment Entries), "push" (issue 13) or ""."""
+	if args is None:
+		return ""
+	return "pull" if args.pull_payments else ("push" if args.payment_entries else "")
 
 
 def _plain(doc: Doc) -> bool:
@@ -283,6 +300,16 @@ def _signal(ident: tuple[int, str] | None, sig: int) -> bool:
 
 
 @dataclass
+class Entry:
+	"""A Payment Entry the run submits (push mode) and maybe cancels."""
+
+	name: str
+	refs: list[tuple[str, str, Decimal]]  # (doctype, name, allocated)
+	cancel_at: float | None = None  # inf: once its row is Synced
+	cancelled: bool = False
+
+
+@dataclass
 class Event:
 	"""A kill or stall, and what has to move again before the organisation counts as resumed."""
 
@@ -331,6 +358,12 @@ class Harness:
 		# poll the scheduler runs every couple of seconds with its watermark
 		self.payments: dict[str, str] = {}
 		self.watermarks: dict[str, datetime] = {}
+		# --pull-payments / --payment-entries: the company's payments and who owns them
+		self.mode = _payment_mode(args)
+		self.config = chaos_worker.chaos_config(TENANT, self.mode)
+		self.entries: dict[str, Entry] = {}  # push: the run's Payment Entries
+		self.pulled = Counter()
+		self.pushed = Counter()
 
 	# -- setup and teardown ---------------------------------------------------------------------
 
@@ -339,6 +372,7 @@ class Harness:
 		self.db = PyMySqlDb(self.database)
 		self.erp = SqlErp(self.db, datetime.now)
 		self.journal = SqlJournal(self.db, datetime.now, worker="scheduler")
+		self.erp.add_company(COMPANY, "NZD")
 		self.erp.add_party("Customer", "Tui Hardware Ltd", "accounts@tui.example")
 		self.erp.add_party("Customer", OTHER_CUSTOMER)
 		self.erp.add_party("Supplier", "Southern Packaging Ltd")
@@ -416,6 +450,7 @@ class Harness:
 			# as the production default (7 min) outlasts Xero's.
 			chaos_worker.IN_FLIGHT_ENV: str(self.in_flight_seconds()),
 			chaos_worker.CLOCK_OFFSET_ENV: f"{skew:.3f}",
+			chaos_worker.PAYMENTS_ENV: self.mode,
 			"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
 		}
 		if skew:
@@ -701,7 +736,10 @@ class Harness:
 	def intercept(self, phase: str, method: str, endpoint: str, headers) -> None:
 		"""The emulator's interceptor, in the request's thread: fire an armed stall on a create."""
 		pid = headers.get(chaos_worker.PID_HEADER)
-		if method != "PUT" or endpoint not in ("Invoices", "CreditNotes") or not pid or not self.armed:
+		creates = (
+			("Invoices", "CreditNotes", "Payments") if self.mode == "push" else ("Invoices", "CreditNotes")
+		)
+		if method != "PUT" or endpoint not in creates or not pid or not self.armed:
 			return
 		with self.stall_lock:
 			if not self.armed or self.armed[0] != phase:
@@ -863,10 +901,14 @@ class Harness:
 				self.reuse_names(now)
 				self.check_workers()
 				self.watch_claims()
+				progress = min(1.0, now / (self.submit_s + 2.0))
 				if self.args.payments:
-					self.record_payments(min(1.0, now / (self.submit_s + 2.0)))
-					if rng.random() < 0.25:
-						self.poll()
+					self.record_payments(progress)
+				if self.mode == "push":
+					self.submit_entries(progress)
+					self.cancel_entries(now)
+				if (self.args.payments or self.mode) and rng.random() < 0.25:
+					self.poll()
 				if self.args.verbose:
 					self.trace(now)
 				if rng.random() < self.args.duplicate_rate:
@@ -892,6 +934,10 @@ class Harness:
 			self.sweep()
 			self.cancel_synced(settling=time.monotonic() - t1 > 6)
 			self.reuse_names(float("inf"))
+			if self.mode == "push":
+				self.cancel_entries(float("inf"))
+			if self.mode == "pull":
+				self.poll()  # payments made or deleted late are found by the poll alone
 			self.check_workers()
 			self.watch_claims()
 			waiting_clear = any(d.fate == "cancel_cleared" and not d.cancelled for d in self.docs)
@@ -914,8 +960,11 @@ class Harness:
 		if due <= 0:
 			return
 		synced = self.read(
-			f"SELECT xero_id, xero_type FROM {LOG} WHERE status = 'Synced' AND xero_id IS NOT NULL"
+			f"SELECT reference_name, xero_id, xero_type FROM {LOG} WHERE status = 'Synced' AND xero_id IS NOT NULL "
+			"AND reference_doctype IN ('Sales Invoice', 'Purchase Invoice')"
 		)
+		if self.mode == "pull":
+			synced = [r for r in synced if self.payable(r["reference_name"])]
 		ledger = {e["xero_id"]: e for e in self.emulator.ledger(TENANT)}
 		for _ in range(due):
 			if self.payments and self.rng.random() < 0.15:
@@ -982,6 +1031,31 @@ class Harness:
 		except XeroError:
 			self.db.rollback()
 			self.stats["polls_failed"] += 1
+		if self.mode != "pull":
+			return
+
+		def payments_poll():
+			return poll_payments(
+				TENANT,
+				reader=self.gateway.payments,
+				db=self.db,
+				watermarks=Marks(),
+				started=datetime.now(timezone.utc),
+				now=datetime.now(),
+				config=self.config,
+			)
+
+		try:
+			found = self.user(payments_poll)
+			self.db.commit("chaos: payments poll")
+			self.stats["payment_polls"] += 1
+			self.stats["pulls_queued"] += len(found.queued)
+			self.stats["pulls_undone"] += len(found.undone)
+			if found.queued or found.undone:
+				self.wake(TENANT)  # the poll wakes the drain after commit
+		except XeroError:
+			self.db.rollback()
+			self.stats["polls_failed"] += 1
 
 	def payment_mismatches(self) -> int:
 		"""Synced rows (and their invoices) whose Xero status or amount due differs from the ledger."""
@@ -1006,6 +1080,252 @@ class Harness:
 						)
 		return mismatched
 
+	# -- Payment Entries pushed to Xero (--payment-entries) and Xero's payments pulled (--pull-payments) --
+
+	def payable(self, name: str) -> bool:
+		"""A document the run's payments may go on: one that stays submitted (no cancel, no reused name),
+		neither an original nor a return applied to it. (ERPNext applies such a return at once, Xero only
+		once both are there and the original still owes that much: a payment in between has no answer
+		both sides accept, and the connector rightly refuses it; see check_outstanding.)"""
+		doc = self.by_name.get(name)
+		if doc is None or doc.fate != "keep" or "reuse" in doc.tags or doc.unmapped:
+			return False
+		return doc.group is None
+
+	def _open_documents(self) -> list[dict]:
+		"""Submitted documents pushed (Synced) or on their way (Queued) that still have something to pay."""
+		out = []
+		for doctype, party in (("Sales Invoice", "customer"), ("Purchase Invoice", "supplier")):
+			out += self.read(
+				f"SELECT d.name, '{doctype}' AS doctype, d.{party} AS party, d.is_return, d.outstanding_amount "
+				f"FROM `tab{doctype}` d JOIN {LOG} l ON l.reference_doctype = %(dt)s AND l.reference_name = d.name "
+				"WHERE d.docstatus = 1 AND l.status IN ('Synced', 'Queued') "
+				# what a Payment Entry may allocate to: an invoice's debt, a return's credit (an original a return
+				# was applied to after it was paid owes nothing: ERPNext would refuse a receipt on it)
+				"AND IF(d.is_return, d.outstanding_amount < 0, d.outstanding_amount > 0)",
+				{"dt": doctype},
+			)
+		return [r for r in out if self.payable(r["name"])]
+
+	def _share(self, left: Decimal) -> Decimal:
+		"""All of what is left, or a third of it (signed as `left`: negative on a return)."""
+		if self.rng.random() < 0.5:
+			return left
+		return max(Decimal("0.01"), (abs(left) / 3).quantize(Decimal("0.01"))).copy_sign(left)
+
+	def submit_entries(self, progress: float) -> None:
+		"""Someone in ERPNext submits Payment Entries on documents the run pushed: receipts, some paying
+		several invoices of one customer, supplier payments, refunds against returns; a few get cancelled
+		right away, while being pushed, or once Synced."""
+		due = round(self.args.payment_entries * progress) - self.stats["payment_entries"]
+		for _ in range(max(0, due)):
+			docs = self._open_documents()
+			if not docs:
+				return
+			first = self.rng.choice(docs)
+			same = [
+				d
+				for d in docs
+				if (d["doctype"], d["party"], d["is_return"])
+				== (first["doctype"], first["party"], first["is_return"])
+				and d["name"] != first["name"]
+			]
+			self.rng.shuffle(same)
+			extra = self.rng.choice((0, 0, 1, 2)) if not first["is_return"] else 0
+			picked = [first, *same[:extra]]
+			refs = [
+				(
+					d["doctype"],
+					d["name"],
+					self._share(Decimal(d["outstanding_amount"])),
+				)
+				for d in picked
+			]
+			purchase = first["doctype"] == "Purchase Invoice"
+			refund = bool(first["is_return"])
+			name = f"ACC-PAY-{self.args.seed}-{self.stats['payment_entries']:05d}"
+			doc = payment_entry(
+				name,
+				payment_type="Pay" if purchase != refund else "Receive",
+				party_type="Supplier" if purchase else "Customer",
+				party=first["party"],
+				refs=[(dt, dn, str(amount)) for dt, dn, amount in refs],
+			)
+			self.user(self.erp.submit_payment, doc, TENANT)
+			self.stats["payment_entries"] += 1
+			self.stats["payment_refs"] += len(refs)
+			self.stats["refunds"] += refund
+			entry = Entry(name, refs)
+			self.entries[name] = entry
+			r = self.rng.random()
+			now = time.monotonic() - self.t0
+			if r < 0.07:
+				entry.cancel_at = now  # right after submit
+			elif r < 0.17:
+				entry.cancel_at = now + self.rng.uniform(0.02, 1.5)  # while being pushed
+			elif r < 0.27:
+				entry.cancel_at = float("inf")  # once in Xero
+			self.wake(TENANT)
+			self.cancel_entries(now)
+
+	def cancel_entries(self, now: float) -> None:
+		"""Cancel the Payment Entries planned for it (those waiting for Synced once their row is final)."""
+		waiting = [e for e in self.entries.values() if e.cancel_at is not None and not e.cancelled]
+		later = [e.name for e in waiting if e.cancel_at == float("inf")]
+		states = self.row_states(later)
+		for entry in waiting:
+			if entry.cancel_at == float("inf"):
+				if states[entry.name] not in ("Synced", "Failed", None) and now != float("inf"):
+					continue
+			elif entry.cancel_at > now:
+				continue
+			self.user(self.erp.cancel, "Payment Entry", entry.name, TENANT)
+			entry.cancelled = True
+			self.stats["payment_entries_cancelled"] += 1
+			self.wake(TENANT)
+
+	def _documents(self) -> dict[tuple[str, str], dict]:
+		docs = {}
+		for doctype in ("Sales Invoice", "Purchase Invoice"):
+			for r in self.read(
+				f"SELECT name, docstatus, is_return, outstanding_amount, xero_id FROM `tab{doctype}`"
+			):
+				docs[(doctype, r["name"])] = r
+		return docs
+
+	def _mismatch(self, why: str) -> None:
+		self.stats["payment_mismatch"] += 1
+		if self.stats["payment_mismatch"] <= 8:
+			self.problems.append(f"payment_mismatch: {why}")
+
+	def check_outstanding(self) -> None:
+		"""Every submitted document in Xero: ERPNext's outstanding is Xero's AmountDue (minus RemainingCredit
+		for a credit note). An original and the returns applied to it are compared together: ERPNext applies
+		such a return to the original at once, while the push allocates its credit note in Xero only if the
+		original is in Xero and still owes that much (else the credit stays on the note)."""
+		ledger = {e["xero_id"]: e for e in self.emulator.ledger(TENANT)}
+		groups: dict[tuple[str, str], list[tuple[Decimal, Decimal | None]]] = {}
+		for (doctype, name), d in self._documents().items():
+			if d["docstatus"] != 1:
+				continue
+			doc = self.by_name.get(name)
+			key = (doctype, doc.group) if doc is not None and doc.group else (doctype, name)
+			entry = ledger.get(d["xero_id"]) if d["xero_id"] else None
+			xero = None
+			if entry is not None and entry["status"] in LIVE:
+				xero = entry["amount_due"] if "amount_due" in entry else -entry["remaining_credit"]
+			groups.setdefault(key, []).append((Decimal(d["outstanding_amount"] or 0), xero))
+		for (_, name), members in sorted(groups.items()):
+			if any(x is None for _, x in members):
+				continue  # not (or no longer) in Xero: check() judges that
+			erp, xero = sum(m[0] for m in members), sum(m[1] for m in members)
+			self.stats["outstanding_checked"] += 1
+			if erp != xero:
+				self._mismatch(
+					f"{name}{' (with its returns)' if len(members) > 1 else ''}: ERPNext "
+					f"outstanding {erp}, Xero {xero}"
+				)
+
+	def check_pulled(self) -> None:
+		"""Every live Xero payment is exactly one submitted Payment Entry on its document for its amount;
+		a deleted one, or one Xero does not have, has none."""
+		docs = {d["xero_id"]: ref for ref, d in self._documents().items() if d["xero_id"]}
+		entries: dict[str | None, list[dict]] = {}
+		for e in self.read("SELECT name, docstatus, xero_payment_id FROM `tabPayment Entry`"):
+			entries.setdefault(e["xero_payment_id"], []).append(e)
+		refs: dict[str, list[dict]] = {}
+		for r in self.read(
+			"SELECT parent, reference_name, allocated_amount FROM `tabPayment Entry Reference`"
+		):
+			refs.setdefault(r["parent"], []).append(r)
+
+		def bad(metric: str, why: str) -> None:
+			self.pulled[metric] += 1
+			if self.pulled[metric] <= 6:
+				self.problems.append(f"{metric}: {why}")
+
+		seen = set()
+		for p in self.emulator.payments_of(TENANT):
+			pid = p["PaymentID"]
+			seen.add(pid)
+			ref = docs.get(_paid_document(p))
+			if ref is None:
+				continue  # not on a document of this run
+			submitted = [e for e in entries.get(pid, []) if e["docstatus"] == 1]
+			self.pulled["checked"] += 1
+			if p["Status"] == "DELETED":
+				if submitted:
+					bad("pulled_stale", f"{pid} deleted in Xero, {submitted[0]['name']} still submitted")
+				continue
+			if not submitted:
+				states = [e["docstatus"] for e in entries.get(pid, [])]
+				bad(
+					"pulled_lost",
+					f"{pid} ({p['Amount']} on {ref[1]}) has no submitted entry (entries {states})",
+				)
+			elif len(submitted) > 1:
+				bad("pulled_duplicates", f"{pid}: {len(submitted)} submitted entries")
+			else:
+				lines = refs.get(submitted[0]["name"], [])
+				got = [(r["reference_name"], abs(Decimal(r["allocated_amount"]))) for r in lines]
+				if got != [(ref[1], Decimal(p["Amount"]))]:
+					self._mismatch(
+						f"{submitted[0]['name']} allocates {got}, Xero paid {p['Amount']} on {ref[1]}"
+					)
+		for pid, found in entries.items():
+			if pid not in seen and any(e["docstatus"] == 1 for e in found):
+				bad("pulled_stale", f"{found[0]['name']} records {pid}, which Xero does not have")
+
+	def check_pushed(self) -> None:
+		"""Every reference of a submitted Payment Entry is exactly one live Xero payment (its document, its
+		amount, the entry's name as Reference); a cancelled entry has none live; no live payment is
+		unaccounted for."""
+		docs = self._documents()
+		live: dict[str, list[dict]] = {}
+		for p in self.emulator.payments_of(TENANT):
+			if p["Status"] != "DELETED":
+				live.setdefault(p["Reference"], []).append(p)
+		refs: dict[str, list[dict]] = {}
+		for r in self.read(
+			"SELECT parent, reference_doctype, reference_name, allocated_amount FROM `tabPayment Entry Reference`"
+		):
+			refs.setdefault(r["parent"], []).append(r)
+
+		def bad(metric: str, why: str) -> None:
+			self.pushed[metric] += 1
+			if self.pushed[metric] <= 6:
+				self.problems.append(f"{metric}: {why}")
+
+		for e in self.read("SELECT name, docstatus FROM `tabPayment Entry`"):
+			payments = live.pop(e["name"], [])
+			if e["docstatus"] != 1:
+				if payments:
+					bad("pushed_stale", f"{e['name']} cancelled, {len(payments)} payments live in Xero")
+				continue
+			for r in refs.get(e["name"], []):
+				self.pushed["checked"] += 1
+				xero_id = docs[(r["reference_doctype"], r["reference_name"])]["xero_id"]
+				amount = abs(Decimal(r["allocated_amount"]))
+				hits = [
+					p for p in payments if _paid_document(p) == xero_id and Decimal(p["Amount"]) == amount
+				]
+				if not hits:
+					bad(
+						"pushed_lost",
+						f"{e['name']}: no live Xero payment of {amount} on {r['reference_name']}",
+					)
+				elif len(hits) > 1:
+					bad(
+						"pushed_duplicates",
+						f"{e['name']}: {len(hits)} payments of {amount} on {r['reference_name']}",
+					)
+				for p in hits[:1]:
+					payments.remove(p)
+			if payments:
+				bad("pushed_duplicates", f"{e['name']}: {len(payments)} live payments beyond its references")
+		for reference, payments in live.items():
+			bad("pushed_stale", f"{len(payments)} live payments with Reference {reference!r}, no such entry")
+
 	def trace(self, t: float) -> None:
 		rows = self.read(
 			f"SELECT name, reference_name, lease_owner, lease_expires_at, next_attempt_at, attempts, "
@@ -1027,6 +1347,8 @@ class Harness:
 		):
 			return False
 		if any(d.fate == "reuse" and d.submitted and not d.deleted for d in self.docs):
+			return False
+		if any(e.cancel_at is not None and not e.cancelled for e in self.entries.values()):
 			return False
 		if self.read(f"SELECT name FROM {LOG} WHERE status = 'Queued' LIMIT 1"):
 			return False
@@ -1191,6 +1513,13 @@ class Harness:
 			bad("wrong_totals", ref, f"Xero total {entry['total']} != ERPNext {expected}")
 
 
+def _paid_document(payment: dict) -> str | None:
+	"""The InvoiceID or CreditNoteID a payment (as GET /Payments renders it) is on."""
+	if payment.get("Invoice"):
+		return payment["Invoice"].get("InvoiceID")
+	return (payment.get("CreditNote") or {}).get("CreditNoteID")
+
+
 def _ago(moment: datetime | None) -> str:
 	"""A timestamp relative to now, e.g. "+3582s" (an hour-ahead worker clock shows here)."""
 	return "none" if moment is None else f"{(moment - datetime.now()).total_seconds():+.0f}s"
@@ -1251,7 +1580,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 	p.add_argument("--verbose", action="store_true", help="trace the settle phase on stderr")
 	p.add_argument("--keep", action="store_true", help="keep the MariaDB database")
 	p.add_argument("--payments", type=int, default=0, help="payments recorded in Xero during the run")
+	p.add_argument(
+		"--pull-payments",
+		action="store_true",
+		help="Xero owns the payments: the --payments made there become Payment Entries (issue 12)",
+	)
+	p.add_argument(
+		"--payment-entries",
+		type=int,
+		default=0,
+		help="Payment Entries submitted (some cancelled) and pushed as Xero payments (issue 13)",
+	)
 	args = p.parse_args(argv)
+	if args.pull_payments and not args.payments:
+		p.error("--pull-payments needs --payments")
+	if args.pull_payments and args.payment_entries:
+		p.error(
+			"one company either pushes or pulls its payments: run --pull-payments and --payment-entries apart"
+		)
+	if args.payments and args.payment_entries:
+		p.error("--payments records payments in Xero; with --payment-entries ERPNext owns them")
 	if args.late_commit_hold is None:
 		args.late_commit_hold = args.read_timeout + 2.5
 	if args.new_customers is None:
@@ -1260,18 +1608,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def last_line(
-	args, s: Counter, faults: int, result: Counter, quiesce_s: float, resume_s: float, mismatch: int = 0
+	args,
+	s: Counter,
+	faults: int,
+	result: Counter,
+	quiesce_s: float,
+	resume_s: float,
+	mismatch: int = 0,
+	pulled: Counter | None = None,
+	pushed: Counter | None = None,
 ) -> str:
-	return (
+	pulled, pushed = pulled or Counter(), pushed or Counter()
+	line = (
 		f"docs={args.docs} kills={s['kills']} faults={faults} duplicates={result['duplicates']} "
 		f"lost={result['lost']} desynced={result['desynced']} wrong_totals={result['wrong_totals']} "
 		f"quiesce_s={quiesce_s:.1f} stalls={s['stalls']} untracked={result['untracked']} "
 		f"wrong_party={result['wrong_party']} max_resume_s={resume_s:.1f}"
 		+ (f" payments={s['payments']} payment_mismatch={mismatch}" if args.payments else "")
 	)
+	if args.pull_payments:
+		line += " " + " ".join(f"{k}={pulled[k]}" for k in PULL_KEYS)
+	if args.payment_entries:
+		line += f" payment_entries={s['payment_entries']} payment_mismatch={mismatch} " + " ".join(
+			f"{k}={pushed[k]}" for k in PUSH_KEYS
+		)
+	return line
 
 
 VERDICT_KEYS = ("duplicates", "lost", "desynced", "wrong_totals", "untracked", "wrong_party")
+PULL_KEYS = ("pulled_lost", "pulled_duplicates", "pulled_stale")
+PUSH_KEYS = ("pushed_lost", "pushed_duplicates", "pushed_stale")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1287,10 +1653,17 @@ def main(argv: list[str] | None = None) -> int:
 		resume_s, unresumed = harness.max_resume()
 		result = harness.check()
 		mismatch = 0
-		if args.payments:
+		if args.payments or harness.mode:
 			for _ in range(2):  # after quiescence the poll alone must bring every status in
 				harness.poll()
 			mismatch = harness.payment_mismatches()
+		if harness.mode:
+			harness.check_outstanding()
+			if harness.mode == "pull":
+				harness.check_pulled()
+			else:
+				harness.check_pushed()
+			mismatch += harness.stats["payment_mismatch"]
 		calls = harness.emulator.total_calls(TENANT)
 		harness.contact_puts = harness.emulator.calls[("PUT", "Contacts")]
 		harness.contact_count = len(harness.emulator.contacts(TENANT))
@@ -1308,7 +1681,7 @@ def main(argv: list[str] | None = None) -> int:
 	except Exception:
 		traceback.print_exc()
 		harness.stop()
-		print(last_line(args, Counter(), 0, Counter(lost=args.docs), 0.0, 0.0))
+		print(last_line(args, Counter(), 0, Counter(lost=args.docs), 0.0, 0.0, args.docs))
 		return 2
 	harness.stop()
 	s = harness.stats
@@ -1359,7 +1732,18 @@ def main(argv: list[str] | None = None) -> int:
 			"payments recorded / deleted in Xero, status polls (failed)",
 			f"{s['payments']} / {s['payments_deleted']}, {s['polls']} ({s['polls_failed']})",
 		),
+		(
+			"Payment Entries submitted (refunds, references) / cancelled",
+			f"{s['payment_entries']} ({s['refunds']}, {s['payment_refs']}) / {s['payment_entries_cancelled']}",
+		),
+		(
+			"payments polls, payments queued / undone, entries checked",
+			f"{s['payment_polls']}, {s['pulls_queued']} / {s['pulls_undone']}, "
+			f"{harness.pulled['checked'] or harness.pushed['checked']}",
+		),
+		("documents' outstanding compared with Xero", s["outstanding_checked"]),
 		("wall seconds", f"{wall:.1f}"),
+		*((("database kept", harness.database),) if args.keep else ()),
 	]
 	width = max(len(k) for k, _ in table)
 	for key, value in table:
@@ -1374,5 +1758,6 @@ def main(argv: list[str] | None = None) -> int:
 		)
 	for line in harness.problems:
 		print("  " + line)
-	print(last_line(args, s, faults, result, quiesce_s, resume_s, mismatch))
-	return 1 if any(result[k] for k in VERDICT_KEYS) or mismatch else 0
+	print(last_line(args, s, faults, result, quiesce_s, resume_s, mismatch, harness.pulled, harness.pushed))
+	payments_bad = any(harness.pulled[k] for k in PULL_KEYS) or any(harness.pushed[k] for k in PUSH_KEYS)
+	return 1 if any(result[k] for k in VERDICT_KEYS) or mismatch or payments_bad else 0

@@ -24,6 +24,7 @@ READ_TIMEOUT_ENV = "NXC_CHAOS_READ_TIMEOUT"
 CLOCK_OFFSET_ENV = "NXC_CHAOS_CLOCK_OFFSET"  # seconds this worker's clock is ahead (negative: behind)
 DST_AT_ENV = "NXC_CHAOS_DST_AT"  # epoch seconds at which this worker's clock jumps ...
 DST_SHIFT_ENV = "NXC_CHAOS_DST_SHIFT"  # ... by this many seconds (+3600 or -3600)
+PAYMENTS_ENV = "NXC_CHAOS_PAYMENTS"  # "pull": Xero owns the payments and they are copied; "push": ERPNext's
 PID_HEADER = "X-Chaos-Pid"
 
 
@@ -34,6 +35,24 @@ def worker_clock() -> datetime:
 	if dst_at and time.time() >= float(dst_at):
 		offset += float(os.environ.get(DST_SHIFT_ENV) or 0)
 	return datetime.now() + timedelta(seconds=offset)
+
+
+def chaos_config(tenant_id: str, payments: str = "", **overrides):
+	"""The run's settings: nz_config, with the company's payments owned by Xero and copied into ERPNext
+	(`payments="pull"`, issue 12) or owned by ERPNext and pushed (`"push"`, issue 13; nz_config's owner)."""
+	from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO, TenantLink
+	from tests.support.payment_entries import BANK
+	from tests.support.world import COMPANY, nz_config
+
+	if payments:
+		overrides["bank_account_map"] = {(COMPANY, BANK): "090"}
+	if payments == "pull":
+		overrides["tenants"] = (
+			TenantLink(
+				COMPANY, tenant_id, COMPANY, "!kTl1", payments_owned_by=PAYMENTS_IN_XERO, pull_payments=True
+			),
+		)
+	return nz_config(tenant_id, **overrides)
 
 
 def _gateway(base_url: str):
@@ -52,7 +71,7 @@ def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 	from nexwave_xero_connector.sync.journal import SqlJournal
 	from tests.support.db import PyMySqlDb
 	from tests.support.erp import SqlErp
-	from tests.support.world import NoMasters, nz_config
+	from tests.support.world import NoMasters
 
 	db = PyMySqlDb(database)
 	try:
@@ -62,8 +81,9 @@ def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 			erp=SqlErp(db, worker_clock),
 			masters=NoMasters(),
 			gateway=_gateway(base_url),
-			config=nz_config(
+			config=chaos_config(
 				tenant_id,
+				os.environ.get(PAYMENTS_ENV) or "",
 				batch_size=int(os.environ.get(BATCH_ENV) or 50),
 				# Above the worker's read timeout (5 s) plus any late commit the emulator plays: a lookup miss
 				# is proof of absence only after this, as Xero's would be after the production default.
@@ -95,6 +115,8 @@ def main() -> None:
 		"nexwave_xero_connector.xero.gateway",
 		"tests.support.world",
 		"tests.support.erp",
+		"nexwave_xero_connector.sync.payments",
+		"nexwave_xero_connector.sync.payment_pull",
 	):
 		importlib.import_module(module)  # in the worker, so each forked horse starts warm
 	conn = Redis.from_url(args.redis)
