@@ -108,3 +108,55 @@ def test_chaos_run_with_payments_in_xero_ends_with_every_status_matching():
 	payments, mismatch = int(match.group(2)), int(match.group(3))
 	assert payments >= 30 and mismatch == 0, run.stdout
 	assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+
+
+def _payment_run(*args: str, tail: str) -> tuple[subprocess.CompletedProcess, dict]:
+	"""A chaos run in one of the payment modes; its last line's counters (the base verdict as well)."""
+	run = subprocess.run(
+		[sys.executable, "-m", "tests.chaos", *args], cwd=REPO, capture_output=True, text=True, timeout=110
+	)
+	lines = run.stdout.strip().splitlines()
+	assert lines, run.stderr[-3000:]
+	match = re.match(rf"^(.*?) ({tail})$", lines[-1])
+	assert match and LAST_LINE.match(match.group(1)), run.stdout[-3000:] + run.stderr[-3000:]
+	got = {k: float(v) for k, v in (pair.split("=") for pair in lines[-1].split())}
+	verdict = {
+		k: got[k] for k in ("duplicates", "lost", "desynced", "wrong_totals", "untracked", "wrong_party")
+	}
+	assert verdict == dict.fromkeys(verdict, 0), run.stdout
+	return run, got
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+@pytest.mark.timeout(120)
+def test_chaos_run_pulling_xero_payments_records_each_exactly_once():
+	"""Issue 12 under chaos: payments made and deleted in Xero while workers are killed become exactly one
+	submitted Payment Entry each (none for a deleted one), and every outstanding matches Xero's."""
+	run, got = _payment_run(
+		"--docs", "80", "--kills", "6", "--stalls", "2", "--seed", "9", "--payments", "40", "--pull-payments",
+		"--settle-timeout", "45",
+		tail=r"payments=\d+ payment_mismatch=\d+ pulled_lost=\d+ pulled_duplicates=\d+ pulled_stale=\d+",
+	)  # fmt: skip
+	assert got["payments"] >= 20, run.stdout
+	counts = {k: got[k] for k in ("payment_mismatch", "pulled_lost", "pulled_duplicates", "pulled_stale")}
+	assert counts == dict.fromkeys(counts, 0), run.stdout
+	assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+
+
+@pytest.mark.mariadb
+@pytest.mark.redis
+@pytest.mark.timeout(120)
+def test_chaos_run_pushing_payment_entries_leaves_one_live_payment_per_reference():
+	"""Issue 13 under chaos: Payment Entries (several invoices, refunds, cancels) pushed while workers are
+	killed and stalled: one live Xero payment per live reference, none for a cancelled entry, and every
+	document's AmountDue in Xero equals its outstanding in ERPNext."""
+	run, got = _payment_run(
+		"--docs", "80", "--kills", "6", "--stalls", "2", "--seed", "4", "--payment-entries", "40",
+		"--settle-timeout", "45",
+		tail=r"payment_entries=\d+ payment_mismatch=\d+ pushed_lost=\d+ pushed_duplicates=\d+ pushed_stale=\d+",
+	)  # fmt: skip
+	assert got["payment_entries"] >= 20, run.stdout
+	counts = {k: got[k] for k in ("payment_mismatch", "pushed_lost", "pushed_duplicates", "pushed_stale")}
+	assert counts == dict.fromkeys(counts, 0), run.stdout
+	assert run.returncode == 0, run.stdout + run.stderr[-3000:]
