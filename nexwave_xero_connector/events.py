@@ -147,8 +147,8 @@ def settle_payment_entry(doc, *, deleted: bool) -> None:
 	"""A cancelled or deleted Payment Entry whose row Log Settings cleared: its Xero payments (found by the
 	entry's name, their Reference) are deleted by a row queued for it. Only where ERPNext's payments go to
 	Xero, and not for one Xero's payments made (those carry xero_payment_id; the pull owns them)."""
-	if doc.get("xero_payment_id") or doc.payment_type not in ("Receive", "Pay"):
-		return
+	if doc.docstatus == 0 or doc.get("xero_payment_id") or doc.payment_type not in ("Receive", "Pay"):
+		return  # a draft never reached Xero; an entry made from Xero's payment is the pull's
 	if not deleted and log_name_for(doc.doctype, doc.name):
 		return
 	config = scope_config()

@@ -32,6 +32,7 @@ doc_events = {
 	"Payment Entry": {
 		"on_submit": "nexwave_xero_connector.events.queue_payment",
 		"on_cancel": "nexwave_xero_connector.events.request_void",
+		"on_trash": "nexwave_xero_connector.events.detach_on_delete",
 	},
 }
 

@@ -66,6 +66,44 @@ class TestPaymentEntryHooks(XeroTestCase):
 		self.assertEqual(row.status, "Queued")
 		self.assertEqual(frappe.db.get_value("Xero Sync Log", row.name, "cancel_requested"), 1)
 
+	def test_a_cancel_after_the_log_was_cleared_queues_the_deletion_by_reference(self):
+		pe = self.receipt()
+		frappe.db.delete(
+			"Xero Sync Log", {"reference_doctype": PAYMENT_ENTRY_DOCTYPE, "reference_name": pe.name}
+		)
+		forget_wakes()
+		pe.cancel()
+		[row] = log_rows(PAYMENT_ENTRY_DOCTYPE, pe.name)
+		self.assertEqual((row.status, row.xero_type, row.cancel_requested), ("Queued", "PAYMENT", 1))
+		self.assertEqual(row.send_started, 1, "the drain must look the payments up before it skips")
+		self.assertIn(TEST_TENANT, pending_wakes())
+
+	def test_deleting_a_draft_entry_queues_nothing(self):
+		pe = self.receipt(submit=False)
+		pe.delete()
+		self.assertEqual(log_rows(PAYMENT_ENTRY_DOCTYPE, pe.name), [])
+		self.assertEqual(frappe.get_all("Xero Sync Log", {"deleted_reference": pe.name}, pluck="name"), [])
+
+	def test_a_cancelled_entry_can_be_deleted_and_its_row_keeps_the_history(self):
+		pe = self.receipt()
+		[row] = log_rows(PAYMENT_ENTRY_DOCTYPE, pe.name)
+		frappe.db.set_value("Xero Sync Log", row.name, "status", "Synced")
+		pe.cancel()
+		# ERPNext lets a cancelled entry go with its ledger entries when Accounts Settings says so; the log
+		# row's link must not be what refuses it.
+		frappe.db.set_single_value("Accounts Settings", "delete_linked_ledger_entries", 1)
+		frappe.delete_doc(PAYMENT_ENTRY_DOCTYPE, pe.name)
+		self.assertFalse(frappe.db.exists(PAYMENT_ENTRY_DOCTYPE, pe.name))
+		kept = frappe.db.get_value(
+			"Xero Sync Log",
+			row.name,
+			["reference_name", "deleted_reference", "cancel_requested"],
+			as_dict=True,
+		)
+		self.assertEqual(
+			(kept.reference_name, kept.deleted_reference, kept.cancel_requested), (None, pe.name, 1)
+		)
+
 	def test_a_company_whose_payments_xero_owns_queues_nothing(self):
 		self.owner = "Xero"
 		pe = self.receipt()
