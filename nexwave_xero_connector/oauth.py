@@ -123,10 +123,13 @@ def connected() -> None:
 	require_manager()
 	settings = _settings()
 	if settings.connected_user == frappe.session.user and token_cache_name(settings):
-		set_status(
-			CONNECTION_CONNECTED,
-			_("Connected by {0}. Choose an organisation for each company.").format(frappe.session.user),
+		bound = any(row.tenant_id for row in settings.tenants)
+		note = (
+			_("Connected by {0}.")
+			if bound
+			else _("Connected by {0}. Choose an organisation for each company.")
 		)
+		set_status(CONNECTION_CONNECTED, note.format(frappe.session.user))
 		resume_after_reconnect()
 		FrappeDb().commit("xero connected: the new login and the resumed queue")  # a GET is not committed
 	frappe.local.response["type"] = "redirect"

@@ -217,6 +217,15 @@ class TestOAuth(XeroTestCase):
 		self.assertTrue(connection.is_connection_usable())
 		self.assertEqual(frappe.local.response["type"], "redirect")
 
+	def test_connected_asks_to_choose_organisations_only_while_none_is_bound(self):
+		for tenants, asks in (({}, True), ({"_Test Company": "tenant-bound"}, False)):
+			settings = frappe.get_single(SETTINGS_DOCTYPE)
+			settings.set("tenants", [{"company": c, "tenant_id": t} for c, t in tenants.items()])
+			settings.save()
+			oauth.connected()
+			note = frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_note")
+			self.assertEqual("Choose an organisation" in note, asks, note)
+
 	# ---- permissions --------------------------------------------------------------------------------
 
 	def test_accounts_user_is_refused(self):
