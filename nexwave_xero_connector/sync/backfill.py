@@ -33,6 +33,7 @@ from .errors import XeroError
 from .journal import LOG_TABLE, WRITE_BACK_SQL, XERO_FIELDS_TABLES, SqlDb, insert_row
 from .mapping import owed_total
 from .model import ContactRecord, ErrorClass, Kind, Status, XeroRecord
+from .payment_pull import retake_untracked
 from .ports import XeroGateway
 from .states import Actor, sources, sql_list
 
@@ -393,7 +394,9 @@ def _record(
 	user: str,
 	report: BackfillReport,
 ) -> None:
-	"""Write the slice's rows (and adopted IDs on the documents) in one transaction."""
+	"""Write the slice's rows (and adopted IDs on the documents) in one transaction; payments made in Xero
+	on the adopted documents, skipped until now, are queued to be recorded."""
+	adopted: list[str] = []
 	for d in decisions:
 		c = d.candidate
 		record = d.record if d.verdict is Verdict.ADOPT else None
@@ -463,6 +466,8 @@ def _record(
 				WRITE_BACK_SQL.format(table=XERO_FIELDS_TABLES[c.doctype]),
 				{"name": c.name, "xero_id": record.xero_id, "xero_status": record.status, "now": now},
 			)
+			adopted.append(record.xero_id)
+	retake_untracked(db, tenant_id, adopted, now)
 	db.commit("backfill: a slice's decisions and adopted IDs are one fact; a resumed run skips them")
 
 

@@ -480,6 +480,26 @@ def _pushed_references(db: SqlDb, references: Sequence[str]) -> set[str]:
 	return {r["ref"] for r in db.query(PUSHED_REFERENCES_SQL, {"refs": refs})}
 
 
+# A payment skipped because its Xero document was not one ERPNext sent: once a backfill adopts that document
+# (links it to its ERPNext twin), the payment is looked at again.
+RETAKE_UNTRACKED_SQL = f"""
+UPDATE {LOG_TABLE}
+SET status = 'Queued', next_attempt_at = NULL, error_class = NULL, modified = %(now)s,
+	error_message = 'Its Xero document was adopted by a backfill: to be recorded.'
+WHERE tenant_id = %(tenant_id)s AND xero_type = '{PULLED}'
+	AND status IN {sql_list(sources(Actor.BACKFILL, Status.QUEUED))}
+	AND JSON_VALUE(response, '$.target_id') IN %(ids)s
+"""
+
+
+def retake_untracked(db: SqlDb, tenant_id: str, xero_ids: Sequence[str], now: datetime) -> int:
+	"""Queue again the skipped payments on these Xero documents, just adopted. Does not commit."""
+	ids = tuple(dict.fromkeys(i for i in xero_ids if i))
+	if not ids:
+		return 0
+	return db.execute(RETAKE_UNTRACKED_SQL, {"tenant_id": tenant_id, "ids": ids, "now": now})
+
+
 def flag_deleted(db: SqlDb, name: str, paid: PaidInXero, now: datetime) -> int:
 	"""Flag one payment row to undo what it recorded (the poll's statement, also for the state tests)."""
 	return db.execute(

@@ -303,6 +303,52 @@ def test_what_cannot_be_recorded_faithfully_is_reported_not_guessed(xworld):
 	assert _entries(xworld, over) == [] and _entries(xworld, untracked) == []
 
 
+def test_a_payment_skipped_as_untracked_is_recorded_once_a_backfill_adopts_its_document(xworld, emulator):
+	from nexwave_xero_connector.sync.backfill import ADOPT_ONLY, backfill
+	from nexwave_xero_connector.sync.mapping import owed_total
+	from nexwave_xero_connector.sync.model import Kind
+	from tests.support.seeding import StandInBackfillSource, hand_key, insert_document
+
+	# Keyed into Xero by hand before go-live, and in ERPNext without a row: not ours yet.
+	doc = clone("si_nz_inclusive", f"SI-OLD-{uuid.uuid4().hex[:6]}")
+	insert_document(xworld, doc)
+	customer = emulator.add_contact(xworld.tenant_id, "Tui Hardware Ltd")
+	on = date(2026, 11, 16)
+	xero_id = hand_key(
+		xworld.gateway(),
+		xworld.tenant_id,
+		Kind.SALES_INVOICE,
+		doc["name"],
+		customer,
+		abs(owed_total(doc)),
+		on,
+	)
+	payment_id = xworld.emulator.pay(xworld.tenant_id, xero_id, "383.00")
+	_poll(xworld)
+	xworld.drain()
+	assert _row(xworld, payment_id)["status"] == "Skipped"
+
+	report = backfill(
+		xworld.tenant_id,
+		COMPANY,
+		(Kind.SALES_INVOICE,),
+		date(2026, 1, 1),
+		date(2026, 12, 31),
+		ADOPT_ONLY,
+		source=StandInBackfillSource(xworld),
+		gateway=xworld.gateway(),
+		db=xworld.db,
+		clock=xworld.clock,
+	)
+	assert report.adopted == 1
+	assert _row(xworld, payment_id)["status"] == "Queued"
+	xworld.drain()
+	row = _row(xworld, payment_id)
+	assert row["status"] == "Synced", row["error_message"]
+	assert len(_entries(xworld, payment_id)) == 1
+	assert xworld.erp.outstanding(SI, doc["name"]) == D("4000")
+
+
 def test_an_unmapped_bank_account_fails_with_the_fix_and_retry_records_it(xworld):
 	name, xero_id = _synced(xworld)
 	config = xworld.config

@@ -131,6 +131,15 @@ def _row_actions(db, erp, clock):
 		pull.flag_deleted(db, row, _paid("p-1", "DELETED"), now())
 
 	yield Actor.PAYMENT_POLL, "flag_deleted", payment_deleted
+
+	def adopted(row, doc):
+		db.execute(
+			f"UPDATE {LOG} SET xero_type = %(t)s, response = %(r)s WHERE name = %(n)s",
+			{"t": pull.PULLED, "r": '{"target_id": "inv-1"}', "n": row},
+		)
+		pull.retake_untracked(db, TENANT, ["inv-1"], now())
+
+	yield Actor.BACKFILL, "retake_untracked", adopted
 	for status in (Status.SYNCED, Status.FAILED, Status.QUEUED):
 		yield Actor.BACKFILL, f"retake skipped as {status.value}", retake(status)
 	yield Actor.CLEAR, "clear_old_rows", lambda row, doc: j.clear_old_rows(db, now() + timedelta(days=1))

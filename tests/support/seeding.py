@@ -34,6 +34,9 @@ def insert_document(world, doc: dict) -> None:
 		"is_return": int(bool(doc.get("is_return"))),
 		"data": json.dumps({**doc, "docstatus": doc.get("docstatus", 1)}, default=str),
 		"posting_date": str(doc.get("posting_date"))[:10],
+		"currency": doc.get("currency"),
+		"party_account_currency": doc.get("party_account_currency") or doc.get("currency"),
+		"outstanding_amount": str(doc.get("outstanding_amount") or 0),
 	}
 	if doc["doctype"] == PURCHASE_INVOICE:
 		values["bill_no"] = doc.get("bill_no")
