@@ -29,7 +29,6 @@ from nexwave_xero_connector.constants import (
 from nexwave_xero_connector.sync.journal import (
 	detach_deleted,
 	insert_row,
-	queue_delete_of_cleared,
 	queue_void_of_cleared,
 	request_cancel,
 	requeue_on_submit,
@@ -116,16 +115,25 @@ def detach_on_delete(doc, method=None):
 
 
 def settle_untracked(doc, *, deleted: bool) -> None:
-	"""A cancelled or deleted document with no row but a live Xero ID: queue a row that voids it."""
+	"""A cancelled or deleted document with no row that may have left something live in Xero: queue a
+	row that undoes it. An invoice: the copy its Xero ID names is voided. A Payment Entry whose company's
+	payments ERPNext pushes: its payments, found by the entry's name (their Reference), are deleted; not a
+	draft, and not an entry made from a Xero payment (the pull owns those)."""
+	config = scope_config()
 	if doc.doctype == PAYMENT_ENTRY:
-		settle_payment_entry(doc, deleted=deleted)
-		return
-	xero_id = doc.get(XERO_ID_FIELD)
-	if not xero_id or (doc.get(XERO_STATUS_FIELD) or "").upper() in GONE_IN_XERO:
-		return
+		pushed = doc.payment_type in ("Receive", "Pay") and config.pushes_payments(doc.company)
+		if doc.docstatus == 0 or doc.get("xero_payment_id") or not pushed:
+			return
+		xero_type, xero_id, xero_status = PAYMENT, None, None
+	else:
+		xero_id = doc.get(XERO_ID_FIELD)
+		if not xero_id or (doc.get(XERO_STATUS_FIELD) or "").upper() in GONE_IN_XERO:
+			return
+		xero_type = XERO_TYPES[(doc.doctype, bool(cint(doc.get("is_return"))))]
+		xero_status = doc.get(XERO_STATUS_FIELD) or None
 	if not deleted and log_name_for(doc.doctype, doc.name):
 		return  # a row exists (Voided or Skipped): nothing left to settle
-	tenant_id = scope_config().tenant_for(doc.company)
+	tenant_id = config.tenant_for(doc.company)
 	if not tenant_id:
 		return
 	queue_void_of_cleared(
@@ -134,34 +142,9 @@ def settle_untracked(doc, *, deleted: bool) -> None:
 		name=doc.name,
 		company=doc.company,
 		tenant_id=tenant_id,
-		xero_type=XERO_TYPES[(doc.doctype, bool(cint(doc.get("is_return"))))],
+		xero_type=xero_type,
 		xero_id=xero_id,
-		xero_status=doc.get(XERO_STATUS_FIELD) or None,
-		now=now_datetime(),
-		deleted=deleted,
-	)
-	enqueue_drain(tenant_id)
-
-
-def settle_payment_entry(doc, *, deleted: bool) -> None:
-	"""A cancelled or deleted Payment Entry whose row Log Settings cleared: its Xero payments (found by the
-	entry's name, their Reference) are deleted by a row queued for it. Only where ERPNext's payments go to
-	Xero, and not for one Xero's payments made (those carry xero_payment_id; the pull owns them)."""
-	if doc.docstatus == 0 or doc.get("xero_payment_id") or doc.payment_type not in ("Receive", "Pay"):
-		return  # a draft never reached Xero; an entry made from Xero's payment is the pull's
-	if not deleted and log_name_for(doc.doctype, doc.name):
-		return
-	config = scope_config()
-	tenant_id = config.tenant_for(doc.company)
-	if not tenant_id or not config.pushes_payments(doc.company):
-		return
-	queue_delete_of_cleared(
-		FrappeDb(),
-		doctype=doc.doctype,
-		name=doc.name,
-		company=doc.company,
-		tenant_id=tenant_id,
-		xero_type=PAYMENT,
+		xero_status=xero_status,
 		now=now_datetime(),
 		deleted=deleted,
 	)

@@ -666,43 +666,16 @@ def queue_void_of_cleared(
 	company: str,
 	tenant_id: str,
 	xero_type: str,
-	xero_id: str,
-	xero_status: str | None,
 	now: datetime,
+	xero_id: str | None = None,
+	xero_status: str | None = None,
 	deleted: bool = False,
 ) -> str:
-	"""A cancelled (or deleted) document whose row was cleared still carries its Xero ID: queue a row
-	that voids that copy (or shows it as an Orphan). Does not commit."""
-	return insert_row(
-		db,
-		doctype=doctype,
-		name=name,
-		company=company,
-		tenant_id=tenant_id,
-		xero_type=xero_type,
-		now=now,
-		title=f"{name} to be voided in Xero",
-		xero_id=xero_id,
-		xero_status=xero_status,
-		cancel_requested=True,
-		deleted=deleted,
-	)
-
-
-def queue_delete_of_cleared(
-	db: SqlDb,
-	*,
-	doctype: str,
-	name: str,
-	company: str,
-	tenant_id: str,
-	xero_type: str,
-	now: datetime,
-	deleted: bool = False,
-) -> str:
-	"""A cancelled (or deleted) Payment Entry whose row was cleared: nothing on the entry names its Xero
-	payments, but each carries the entry's name as Reference. Queue a row that looks them up by it and
-	deletes them (marked as possibly sent, so the drain looks before it skips). Does not commit."""
+	"""A cancelled (or deleted) document whose row was cleared: queue a row that undoes what it left in
+	Xero. An invoice still carries its Xero ID: the row voids that copy (or shows it as an Orphan). A
+	Payment Entry (no `xero_id`) names none of its payments, but each carries the entry's name as
+	Reference: the row is marked as possibly sent, so the drain looks them up by it and deletes them.
+	Does not commit."""
 	row = insert_row(
 		db,
 		doctype=doctype,
@@ -711,11 +684,14 @@ def queue_delete_of_cleared(
 		tenant_id=tenant_id,
 		xero_type=xero_type,
 		now=now,
-		title=f"{name}: its payments to be deleted in Xero",
+		title=f"{name} to be voided in Xero" if xero_id else f"{name}: its payments to be deleted in Xero",
+		xero_id=xero_id,
+		xero_status=xero_status,
 		cancel_requested=True,
 		deleted=deleted,
 	)
-	db.execute(f"UPDATE {LOG_TABLE} SET send_started = 1 WHERE name = %(name)s", {"name": row})
+	if not xero_id:
+		db.execute(f"UPDATE {LOG_TABLE} SET send_started = 1 WHERE name = %(name)s", {"name": row})
 	return row
 
 

@@ -516,7 +516,7 @@ class _Run:
 				pay.done = match_lines(lines, mine)
 			else:
 				# Nothing sent on this row: the row that sent them was cleared by Log Settings before the cancel
-				# (queue_delete_of_cleared). Every payment the entry made carries its name as Reference.
+				# (queue_void_of_cleared, without a Xero ID). Every payment the entry made carries its name as Reference.
 				pay.done = [f for f in mine if f.is_live]
 			if any(pay.done):
 				continue

@@ -18,7 +18,6 @@ from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
 from nexwave_xero_connector.sync.journal import (
 	detach_deleted,
 	insert_row,
-	queue_delete_of_cleared,
 	queue_void_of_cleared,
 	request_cancel,
 	requeue_on_submit,
@@ -288,7 +287,7 @@ class SqlErp:
 	) -> bool:
 		"""No row, but the document's own Xero ID is live: queue a row that voids that copy. A Payment Entry
 		(not one the pull made from a Xero payment) gets a row that deletes its payments, as
-		events.settle_payment_entry does."""
+		events.settle_untracked does."""
 		if doctype == PAYMENT_ENTRY:
 			rows = self.db.query(
 				"SELECT company, xero_payment_id FROM `tabPayment Entry` WHERE name = %(name)s",
@@ -296,7 +295,7 @@ class SqlErp:
 			)
 			if not rows or rows[0]["xero_payment_id"]:
 				return False
-			queue_delete_of_cleared(
+			queue_void_of_cleared(
 				self.db,
 				doctype=doctype,
 				name=name,
