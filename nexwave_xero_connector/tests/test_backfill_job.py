@@ -10,13 +10,11 @@ from frappe.utils import add_days, getdate, nowdate
 from nexwave_xero_connector import backfill_job
 from nexwave_xero_connector.constants import SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.sync.model import Kind, XeroRecord
-from nexwave_xero_connector.tests.site_state import XeroTestCase
-from nexwave_xero_connector.tests.test_api import MANAGER, OUTSIDER, READER, make_user
+from nexwave_xero_connector.tests.test_api import MANAGER, OUTSIDER, READER, ApiTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_COMPANY,
 	TEST_TENANT,
 	FakeGateway,
-	isolate_jobs,
 	log_rows,
 )
 
@@ -36,16 +34,9 @@ class XeroWithDocuments(FakeGateway):
 		return [r for r in self.records if r.kind == kind and r.number in numbers]
 
 
-class TestBackfillMethods(XeroTestCase):
-	@classmethod
-	def setUpClass(cls):
-		super().setUpClass()
-		make_user(MANAGER, "Accounts Manager")
-		make_user(READER, "Accounts User")
-		make_user(OUTSIDER, "Blogger")
-
+class TestBackfillMethods(ApiTestCase):
 	def setUp(self):
-		isolate_jobs(self)
+		super().setUp()
 		frappe.db.delete("Xero Backfill Run", {"company": TEST_COMPANY})  # the class shares one transaction
 
 	def start(self, **values):

@@ -23,9 +23,8 @@ from nexwave_xero_connector.constants import (
 	SETTINGS_DOCTYPE,
 )
 from nexwave_xero_connector.sync.payments import WAITING_PREFIX
-from nexwave_xero_connector.tests.site_state import XeroTestCase
-from nexwave_xero_connector.tests.test_api import MANAGER, OUTSIDER, READER, make_row, make_user
-from nexwave_xero_connector.tests.utils import isolate_jobs, log_rows
+from nexwave_xero_connector.tests.test_api import OUTSIDER, READER, ApiTestCase, make_row
+from nexwave_xero_connector.tests.utils import log_rows
 
 test_dependencies = ["Customer", "Item", "Cost Center", "Warehouse"]
 
@@ -57,16 +56,9 @@ def described(*payments: tuple) -> str:
 	)
 
 
-class PaymentDeskTestCase(XeroTestCase):
-	@classmethod
-	def setUpClass(cls):
-		super().setUpClass()
-		make_user(MANAGER, "Accounts Manager")
-		make_user(READER, "Accounts User")
-		make_user(OUTSIDER, "Blogger")
-
+class PaymentDeskTestCase(ApiTestCase):
 	def setUp(self):
-		isolate_jobs(self)  # payments are not synced: submitting the entry queues no row of its own
+		super().setUp()  # payments are not synced: submitting the entry queues no row of its own
 		settings = frappe.get_single(SETTINGS_DOCTYPE)
 		settings.tenants[0].short_code = SHORT_CODE
 		settings.save()
