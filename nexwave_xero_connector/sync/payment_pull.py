@@ -402,10 +402,13 @@ def discover(
 	rows = {r["xero_id"]: r for r in db.query(ROWS_SQL, {"tenant_id": tenant_id, "ids": ids})}
 	entries = entries_by_payment(db, ids)
 	pushed = _pushed_references(db, [p.reference for p in listed])
+	# The row belongs to the company of the document the payment is on (an organisation may be shared by
+	# companies); one on a document ERPNext does not hold goes to the organisation's first pulling company.
 	companies = {
 		t.company for t in config.tenants if t.tenant_id == tenant_id and config.pulls_payments(t.company)
 	}
-	company = sorted(companies)[0] if companies else ""
+	fallback = sorted(companies)[0] if companies else ""
+	owners = {x: p.company for x, p in payables(db, [p.target_id for p in listed if p.target_id]).items()}
 	for paid in listed:
 		if paid.reference in pushed:
 			continue  # ERPNext's own payment, pushed from a Payment Entry: never taken back
@@ -432,7 +435,7 @@ def discover(
 					:140
 				],
 				"reference_name": reference,
-				"company": company,
+				"company": owners.get(paid.target_id or "", fallback),
 				"tenant_id": tenant_id,
 				"xero_id": paid.payment_id,
 				"xero_status": paid.status,

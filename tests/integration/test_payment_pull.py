@@ -124,6 +124,28 @@ def test_a_payment_made_in_xero_becomes_one_submitted_payment_entry(xworld):
 	assert xworld.erp.outstanding(SI, name) == D("652")
 
 
+def test_with_a_shared_organisation_the_row_belongs_to_the_documents_company(xworld):
+	other = "Kiwi Two Ltd"
+	xworld.erp.add_company(other, "NZD")
+	first = xworld.config.tenants[0]
+	xworld.config = dataclasses.replace(
+		xworld.config,
+		tenants=(first, dataclasses.replace(first, company=other)),
+		bank_account_map={**xworld.config.bank_account_map, (other, "Two Bank - KT2"): "090"},
+	)
+	name, xero_id = _synced(xworld)
+	# an invoice of the second company (pushed the same way; only its company differs)
+	xworld.db.execute(f"UPDATE `tab{SI}` SET company = %(c)s WHERE name = %(n)s", {"c": other, "n": name})
+	xworld.db.commit("test: the other company's invoice")
+	payment_id = xworld.emulator.pay(xworld.tenant_id, xero_id, "10.00")
+	_poll(xworld)
+	assert _row(xworld, payment_id)["company"] == other
+	xworld.drain()
+	(entry,) = _entries(xworld, payment_id)
+	assert (entry["company"], entry["paid_to"]) == (other, "Two Bank - KT2")
+	assert xworld.erp.outstanding(SI, name) == D("1042")
+
+
 def test_a_usd_payment_is_recorded_at_its_own_rate_not_the_invoices(xworld):
 	name, xero_id = _synced(xworld, "si_nz_usd")
 	# The invoice went out at 1.7245 NZD per USD; the customer paid when 1 NZD bought 0.6 USD.
