@@ -9,9 +9,8 @@ from urllib.parse import parse_qs, urlparse
 
 from nexwave_xero_connector.sync.payments import WAITING_PREFIX
 from nexwave_xero_connector.xero.links import payment_links
-from tests.support.world import clone
 
-from .test_payment_push import SI, _payments, _submit_pe, _synced_invoice, _two_refs, _uid
+from .test_payment_push import SI, _payments, _submit_pe, _synced_invoice, _two_refs
 from .test_payment_push import pworld as pworld  # the fixture, re-exported
 
 SHORT_CODE = "!kTl1"  # the emulator organisation of tests/support/world.py
@@ -63,19 +62,6 @@ def test_a_voided_entry_has_nothing_left_to_view(pworld, emulator):
 	log = pworld.log(pe)
 	assert log["status"] == "Voided" and log["xero_id"]  # the row still names its first payment
 	assert _links(pworld, pe) == []
-
-
-def test_a_payment_waiting_for_an_invoice_not_in_xero_says_so_with_the_cards_prefix(pworld):
-	inv = f"SINV-{_uid()}"
-	pworld.submit(clone("si_nz_exclusive_discount", inv))
-	pworld.db.execute(
-		"UPDATE `tabXero Sync Log` SET status = 'Failed' WHERE reference_name = %(n)s", {"n": inv}
-	)
-	pworld.db.commit("test: the invoice's push failed and waits for a fix")
-	pe = _submit_pe(pworld, refs=[(SI, inv, "100.00")])
-	pworld.drain()
-	log = pworld.log(pe)
-	assert log["status"] == "Queued" and log["error_message"].startswith(WAITING_PREFIX + inv)
 
 
 def test_a_payment_waiting_for_a_draft_invoice_says_so_with_the_cards_prefix(pworld, emulator):

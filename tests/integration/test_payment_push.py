@@ -14,6 +14,7 @@ import pytest
 
 from nexwave_xero_connector.sync.engine import LEASE_SECONDS
 from nexwave_xero_connector.sync.journal import clear_old_rows
+from nexwave_xero_connector.sync.payment_mapping import WAITING_PREFIX
 from nexwave_xero_connector.sync.preflight import OrgInfo
 from tests.support.db import PyMySqlDb
 from tests.support.erp import SqlErp
@@ -190,7 +191,8 @@ def test_a_payment_waits_for_its_invoice_then_follows_it(pworld, emulator):
 	emulator.reset_counters()
 	pworld.drain()
 	log = pworld.log(pe)
-	assert log["status"] == "Queued" and f"Waiting for {inv}" in log["error_message"]
+	# the workspace's "Payments waiting for their invoice" card counts messages with this prefix
+	assert log["status"] == "Queued" and log["error_message"].startswith(f"{WAITING_PREFIX}{inv}")
 	assert log["next_attempt_at"] is not None and emulator.total_calls(pworld.tenant_id) == 0
 	pworld.db.execute(
 		"UPDATE `tabXero Sync Log` SET status = 'Queued' WHERE reference_name = %(n)s", {"n": inv}
