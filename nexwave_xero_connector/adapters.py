@@ -325,6 +325,12 @@ def scope_config() -> SyncConfig:
 def load_config() -> SyncConfig:
 	"""Build the core's SyncConfig from Xero Sync Settings."""
 	s = get_settings()
+	# (company, account) of each bank account mapping row, with the row: where payments go or come from
+	banks = [
+		((r.company or _company_of("Account", r.account), r.account), r)
+		for r in s.get("bank_account_mappings") or []
+		if r.account
+	]
 	return SyncConfig(
 		enabled=bool(cint(s.enabled)),
 		posting_status=s.posting_status or "AUTHORISED",
@@ -350,16 +356,8 @@ def load_config() -> SyncConfig:
 			(r.company, r.xero_tax_type): Decimal(str(r.tax_rate)) for r in s.tax_mappings if flt(r.tax_rate)
 		},
 		no_tax_type={r.company: r.no_tax_type for r in s.tenants if r.no_tax_type},
-		bank_account_map={
-			(r.company or _company_of("Account", r.account), r.account): r.xero_bank_account.strip()
-			for r in s.get("bank_account_mappings") or []
-			if r.account and r.xero_bank_account
-		},
-		mode_of_payment_map={
-			(r.company or _company_of("Account", r.account), r.account): r.mode_of_payment
-			for r in s.get("bank_account_mappings") or []
-			if r.account and r.get("mode_of_payment")
-		},
+		bank_account_map={key: r.xero_bank_account.strip() for key, r in banks if r.xero_bank_account},
+		mode_of_payment_map={key: r.mode_of_payment for key, r in banks if r.get("mode_of_payment")},
 		tracking_map={
 			(r.company or _company_of("Cost Center", r.cost_center), r.cost_center): (
 				r.tracking_category,

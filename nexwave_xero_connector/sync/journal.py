@@ -408,11 +408,10 @@ class SqlJournal:
 			why = self.db.query(WHY_REFUSED_SQL, {"name": row.name})
 			mine = bool(why) and why[0]["lease_owner"] == owner and why[0]["status"] == "Queued"
 			result = Write.CANCELLED if mine and why[0]["cancel_requested"] else Write.LEASE_LOST
-			if erp_change:
-				self.db.rollback()  # the ERP change belonged to the refused outcome: it goes with it
-				self._claimed_at.pop(row.name, None)
-				return result
-		self.db.commit("outcome: the row's new status and its attempt are one fact")
+		if erp_change and not changed:
+			self.db.rollback()  # the ERP change belonged to the refused outcome: it goes with it
+		else:
+			self.db.commit("outcome: the row's new status and its attempt are one fact")
 		self._claimed_at.pop(row.name, None)
 		return result
 

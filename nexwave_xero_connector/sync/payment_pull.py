@@ -88,12 +88,9 @@ class PaidInXero:
 	def is_live(self) -> bool:
 		return self.status != "DELETED"
 
-	def as_json(self) -> dict:
-		out = asdict(self)
-		for key in ("amount", "currency_rate", "bank_amount"):
-			out[key] = None if out[key] is None else str(out[key])
-		out["date"] = self.date.isoformat() if self.date else None
-		return out
+	def to_json(self) -> str:
+		"""As kept in the row's response (money and dates as text; `of` reads it back)."""
+		return json.dumps(asdict(self), sort_keys=True, default=str)
 
 	@classmethod
 	def of(cls, value: dict) -> PaidInXero:
@@ -154,13 +151,6 @@ class EntryPlan:
 	exchange_rate: Decimal  # company currency per party account currency unit
 	base_amount: Decimal  # the allocated amount in company currency at that rate
 	reference_no: str
-
-	def as_json(self) -> dict:
-		out = asdict(self)
-		for key in ("allocated", "exchange_rate", "base_amount"):
-			out[key] = str(out[key])
-		out["posting_date"] = self.posting_date.isoformat()
-		return out
 
 
 class Refused(Exception):
@@ -412,7 +402,7 @@ def discover(
 	for paid in listed:
 		if paid.reference in pushed:
 			continue  # ERPNext's own payment, pushed from a Payment Entry: never taken back
-		response = json.dumps(paid.as_json(), sort_keys=True)
+		response = paid.to_json()
 		row = rows.get(paid.payment_id)
 		entry = entries.get(paid.payment_id)
 		if row is not None:
@@ -505,9 +495,7 @@ def retake_untracked(db: SqlDb, tenant_id: str, xero_ids: Sequence[str], now: da
 
 def flag_deleted(db: SqlDb, name: str, paid: PaidInXero, now: datetime) -> int:
 	"""Flag one payment row to undo what it recorded (the poll's statement, also for the state tests)."""
-	return db.execute(
-		FLAG_DELETED_SQL, {"name": name, "response": json.dumps(paid.as_json(), sort_keys=True), "now": now}
-	)
+	return db.execute(FLAG_DELETED_SQL, {"name": name, "response": paid.to_json(), "now": now})
 
 
 # -- the drain --------------------------------------------------------------------------------------
@@ -587,13 +575,13 @@ class _Pull:
 					Status.FAILED,
 					f"ERPNext refused the Payment Entry for {paid.describe()}: {exc} Fix that, then press Retry.",
 					ErrorClass.VALIDATION,
-					request=plan.as_json(),
+					request=asdict(plan),
 				),
 			)
 			return
 		written = self._finish(
 			item,
-			Outcome(Status.SYNCED, f"Recorded in ERPNext as {name}.", request=plan.as_json()),
+			Outcome(Status.SYNCED, f"Recorded in ERPNext as {name}.", request=asdict(plan)),
 			reference=name,
 			erp_change=True,
 		)

@@ -11,6 +11,7 @@ import itertools
 import json
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 
@@ -222,7 +223,7 @@ class SqlErp:
 				"type": plan.payment_type,
 				"pt": party_type,
 				"party": party,
-				"data": json.dumps(plan.as_json()),
+				"data": json.dumps(asdict(plan), default=str),
 				"date": plan.posting_date,
 				"paid_from": plan.bank_account if plan.payment_type == "Pay" else None,
 				"paid_to": plan.bank_account if plan.payment_type == "Receive" else None,
