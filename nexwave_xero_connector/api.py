@@ -274,23 +274,8 @@ def sync_status(doctype: str, name: str) -> dict:
 	if row:
 		row.stuck = bool(stuck_names(adapters.FrappeDb(), now_datetime(), stuck_minutes(), [row.name]))
 		links = xero_links_of(row)
-	elif doctype == PAYMENT_ENTRY_DOCTYPE:
-		# A pushed entry keeps no Xero ID of its own, so without its row there is no link; one made from a
-		# payment recorded in Xero keeps that payment's ID.
-		entry = frappe.db.get_value(doctype, name, ["company", XERO_PAYMENT_ID_FIELD], as_dict=True) or {}
-		url = entry.get(XERO_PAYMENT_ID_FIELD) and xero_url_for(
-			adapters.scope_config().tenant_for(entry.company), PULLED, entry.get(XERO_PAYMENT_ID_FIELD)
-		)
-		links = [{"label": _("View in Xero"), "url": url}] if url else []
 	else:
-		# The log clean-up deletes old Synced rows; the invoice keeps its Xero ID for the link.
-		doc = frappe.db.get_value(doctype, name, ["company", "is_return", XERO_ID_FIELD], as_dict=True) or {}
-		url = doc.get(XERO_ID_FIELD) and xero_url_for(
-			adapters.scope_config().tenant_for(doc.company),
-			XERO_TYPES[(doctype, bool(cint(doc.is_return)))],
-			doc.get(XERO_ID_FIELD),
-		)
-		links = [{"label": _("View in Xero"), "url": url}] if url else []
+		links = _view_in_xero(_url_without_row(doctype, name))
 	return {
 		"row": row,
 		"xero_url": links[0]["url"] if links else None,
@@ -309,18 +294,36 @@ def xero_url(name: str) -> str | None:
 	return links[0]["url"] if links else None
 
 
+def _url_without_row(doctype: str, name: str) -> str | None:
+	"""The document's Xero page once Log Settings cleared its row: an invoice keeps its Xero ID, a Payment
+	Entry made from a payment recorded in Xero keeps that payment's ID; a pushed entry keeps none."""
+	if doctype == PAYMENT_ENTRY_DOCTYPE:
+		doc = frappe.db.get_value(doctype, name, ["company", XERO_PAYMENT_ID_FIELD], as_dict=True) or {}
+		xero_type, xero_id = PULLED, doc.get(XERO_PAYMENT_ID_FIELD)
+	else:
+		doc = frappe.db.get_value(doctype, name, ["company", "is_return", XERO_ID_FIELD], as_dict=True) or {}
+		xero_type, xero_id = XERO_TYPES[(doctype, bool(cint(doc.get("is_return"))))], doc.get(XERO_ID_FIELD)
+	if not xero_id:
+		return None
+	return xero_url_for(adapters.scope_config().tenant_for(doc.company), xero_type, xero_id)
+
+
+def _view_in_xero(url: str | None) -> list[dict]:
+	"""The one "View in Xero" button of a document with a single Xero page (none without a link)."""
+	return [{"label": _("View in Xero"), "url": url}] if url else []
+
+
 def xero_links_of(row) -> list[dict]:
 	"""The "View in Xero" buttons of a log row as [{"label", "url"}]: one for an invoice or credit note,
 	one per payment still live in Xero for a Payment Entry (the drain records them in the row's response).
 	`row` needs name, tenant_id, xero_type and xero_id. The caller has checked read permission."""
 	short_code = short_code_of(row.tenant_id)
 	if row.xero_type != PAYMENT:
-		url = deep_link(short_code, row.xero_type, row.xero_id)
-		return [{"label": _("View in Xero"), "url": url}] if url else []
+		return _view_in_xero(deep_link(short_code, row.xero_type, row.xero_id))
 	response = frappe.db.get_value(LOG_DOCTYPE, row.name, "response")
 	found = payment_links(short_code, response, row.xero_id)
 	if len(found) == 1:
-		return [{"label": _("View in Xero"), "url": found[0].url}]
+		return _view_in_xero(found[0].url)
 	links = []
 	for payment in found:
 		label = payment_label(payment)
