@@ -41,6 +41,9 @@ class XeroGateway(Protocol):
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
 		"""Return the documents with these Xero IDs (missing ones are left out)."""
 
+	def created_by_app(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> set[str]:
+		"""The IDs among these that Xero says this app created (invoices and bills; none for credit notes)."""
+
 	def create_documents(
 		self,
 		tenant_id: str,

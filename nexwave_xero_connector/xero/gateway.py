@@ -289,6 +289,26 @@ class SdkGateway(XeroGateway):
 		keep = set(ids)
 		return _unique(r for r in records if r and r.xero_id in keep)
 
+	def created_by_app(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> set[str]:
+		"""The IDs among `xero_ids` that Xero says this app created (GET /Invoices?createdByMyApp=true).
+		Xero answers this for invoices and bills only: for credit notes nothing is proven (empty set)."""
+		ids = list(dict.fromkeys(i for i in xero_ids if i))
+		if kind.is_credit_note or not ids:
+			return set()
+		mine: set[str] = set()
+		query = lambda c: [("IDs", ",".join(c)), ("createdByMyApp", True), *self._paging(1)]  # noqa: E731
+		for chunk in self._chunks(ids, query):
+			found = self._paged(
+				self.api.get_invoices,
+				"invoices",
+				tenant_id,
+				i_ds=chunk,
+				created_by_my_app=True,
+				summary_only=True,
+			)
+			mine |= {str(i.invoice_id) for i in found if getattr(i, "invoice_id", None)}
+		return mine & set(ids)
+
 	def _get_credit_note(self, tenant_id: str, credit_note_id: str) -> Any:
 		"""One credit note, or None when Xero does not know the ID."""
 		try:

@@ -472,3 +472,17 @@ def test_find_supplier_credit_notes_filters_by_contact_in_where(rs, gateway):
 		'Type=="ACCPAYCREDIT" AND Contact.ContactID=guid("c1") AND CreditNoteNumber=="D-1"'
 	)
 	assert found.contact_id == "c1"
+
+
+def test_created_by_app_asks_xero_which_invoices_this_app_made(rs, gateway):
+	"""The safety net's proof before an automatic void: Xero's own createdByMyApp, by IDs."""
+	rs.get(f"{API}/Invoices", json={"Invoices": [invoice_json("A-1", "i-1"), invoice_json("Z-9", "i-9")]})
+	mine = gateway.created_by_app(TENANT, Kind.BILL, ["i-1", "i-2", "i-1"])
+	params = dict(query(rs.calls[0]))
+	assert (params["IDs"], params["createdByMyApp"], params["summaryOnly"]) == (
+		"i-1,i-2",
+		"True",
+		"True",
+	)  # the SDK writes bools so
+	assert mine == {"i-1"}  # an ID not asked for proves nothing
+	assert gateway.created_by_app(TENANT, Kind.BILL_CREDIT, ["c-1"]) == set() and len(rs.calls) == 1

@@ -30,6 +30,15 @@ class Reply:
 	drop: bool = False
 
 
+APP = "connected-app"
+PERSON_TOKEN_PREFIX = "person-"
+
+
+def caller(token: str) -> str | None:
+	"""The app a bearer token acts for; None for a person working in Xero itself."""
+	return None if token.startswith(PERSON_TOKEN_PREFIX) else APP
+
+
 @dataclass
 class ApiRequest:
 	"""A parsed Accounting API request for one tenant."""
@@ -40,6 +49,9 @@ class ApiRequest:
 	headers: Any
 	body: bytes
 	tenant: Tenant
+	# Who is calling: the connected app, or a person keying documents into Xero's web screens (a bearer
+	# token starting with PERSON_TOKEN_PREFIX). Xero's createdByMyApp tells the two apart.
+	app: str | None = APP
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -195,7 +207,7 @@ class AccountingApi:
 		from .state import Txn
 
 		unitdp = 4 if req.query.get("unitdp") == "4" else 2
-		return Ctx(req.tenant, Txn(), self.clock.now(), self.clock.today(), unitdp)
+		return Ctx(req.tenant, Txn(), self.clock.now(), self.clock.today(), unitdp, app=req.app)
 
 	def handle(self, req: ApiRequest) -> Reply:
 		"""Route one request."""
@@ -261,6 +273,7 @@ class AccountingApi:
 		statuses = {v.upper() for v in _csv(query.get("Statuses"))}
 		since = _since(req.headers)
 		search = (query.get("searchTerm") or "").casefold()
+		mine_only = kind is INVOICE and is_true(query.get("createdByMyApp"))
 		rows = []
 		for doc in sorted(tenant.store(kind.store).values(), key=lambda d: d["_seq"]):
 			if ids and doc[kind.id_key].lower() not in ids:
@@ -272,6 +285,8 @@ class AccountingApi:
 			if statuses and doc["Status"] not in statuses:
 				continue
 			if since is not None and doc["_updated"] <= since:
+				continue
+			if mine_only and doc.get("_app") != req.app:
 				continue
 			row = documents.view(tenant, doc)
 			row["UpdatedDateUTC"] = dt.datetime.fromtimestamp(doc["_updated"], tz=dt.timezone.utc)

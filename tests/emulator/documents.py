@@ -467,7 +467,13 @@ def create_doc(ctx: Ctx, kind: DocKind, element: dict) -> tuple[dict | None, lis
 	status = str(element.get("Status") or "DRAFT").upper()
 	if status not in CREATE_STATUSES:
 		errors.append(f"{kind.label} status {status} is not valid for a new document.")
-	doc: dict = {"Type": doc_type, kind.id_key: new_id(), "Status": status, "_seq": _next_seq(ctx)}
+	doc: dict = {
+		"Type": doc_type,
+		kind.id_key: new_id(),
+		"Status": status,
+		"_seq": _next_seq(ctx),
+		"_app": ctx.app,  # who created it, for GET /Invoices?createdByMyApp=true
+	}
 	_apply_header(ctx, kind, doc, element, True, errors)
 	_apply_lines(ctx, doc, element, True, errors)
 	_check_lock(ctx.tenant, doc["Date"], errors)

@@ -94,6 +94,7 @@ class Ctx:
 	now: float
 	today: dt.date
 	unitdp: int = 2
+	app: str | None = None  # the app making the request (None: a person in Xero's web screens)
 
 
 class Clock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import uuid
 from decimal import Decimal
 
 from nexwave_xero_connector.sync.config import PURCHASE_INVOICE
@@ -32,6 +33,7 @@ def insert_document(world, doc: dict) -> None:
 		"company": doc["company"],
 		party_field: doc[party_field],
 		"is_return": int(bool(doc.get("is_return"))),
+		"return_against": doc.get("return_against") if doc.get("is_return") else None,
 		"data": json.dumps({**doc, "docstatus": doc.get("docstatus", 1)}, default=str),
 		"posting_date": str(doc.get("posting_date"))[:10],
 		"currency": doc.get("currency"),
@@ -56,7 +58,10 @@ def hand_key(
 	on: datetime.date,
 	status: str = "AUTHORISED",
 ) -> str:
-	"""Key a one-line, tax-inclusive document into Xero as a person would; return its Xero ID."""
+	"""Key a one-line, tax-inclusive document into Xero as a person would; return its Xero ID.
+
+	It is made by a person, not by this app: Xero's createdByMyApp does not list it."""
+	gateway = person_in_xero(gateway)
 	body = {
 		"Type": kind.value,
 		"Contact": {"ContactID": contact_id},
@@ -76,7 +81,7 @@ def hand_key(
 	}
 	if not kind.is_credit_note:
 		body["DueDate"] = on + datetime.timedelta(days=20)
-	(result,) = gateway.create_documents(tenant_id, kind, [body], f"hand-{kind.value}-{number}-{contact_id}")
+	(result,) = gateway.create_documents(tenant_id, kind, [body], f"hand-{uuid.uuid4().hex}")
 	assert result.ok, result.errors
 	if status == "VOIDED":
 		(voided,) = gateway.set_statuses(
@@ -84,6 +89,13 @@ def hand_key(
 		)
 		assert voided.ok, voided.errors
 	return result.record.xero_id
+
+
+def person_in_xero(gateway):
+	"""A gateway to the same emulator that acts as a person working in Xero, not as this app."""
+	from .world import PERSON_TOKEN, emulator_gateway
+
+	return emulator_gateway(gateway.api.base_url.removesuffix("/api.xro/2.0"), token=PERSON_TOKEN)
 
 
 class StandInBackfillSource:

@@ -95,10 +95,16 @@ TEST_TOKEN = {
 }
 
 
-def emulator_gateway(base_url: str, *, timeout=(2, 5), **hooks) -> SdkGateway:
+# What a person keying documents into Xero's web screens stands for (the emulator's PERSON_TOKEN_PREFIX):
+# documents made with it are not "created by my app".
+PERSON_TOKEN = {**TEST_TOKEN, "access_token": "person-in-xero"}
+
+
+def emulator_gateway(base_url: str, *, timeout=(2, 5), token: dict | None = None, **hooks) -> SdkGateway:
 	"""The real SdkGateway (real SDK, real HTTP) against the emulator served at base_url.
 
-	`hooks` are build_accounting_api's before_request/on_response (the rate governor's, for benchmarks).
+	`hooks` are build_accounting_api's before_request/on_response (the rate governor's, for benchmarks);
+	`token` another caller's (PERSON_TOKEN: a person working in Xero's own screens, not this app).
 	"""
 	hosts = XeroHosts(
 		api_url=base_url + "/api.xro/2.0",
@@ -107,7 +113,7 @@ def emulator_gateway(base_url: str, *, timeout=(2, 5), **hooks) -> SdkGateway:
 		revoke_url=base_url + "/connect/revocation",
 	)
 	api = build_accounting_api(
-		hosts, token_getter=lambda: TEST_TOKEN, token_saver=lambda t: None, timeout=timeout, **hooks
+		hosts, token_getter=lambda: token or TEST_TOKEN, token_saver=lambda t: None, timeout=timeout, **hooks
 	)
 	return SdkGateway(api)
 
