@@ -6,8 +6,11 @@ those whose ID a log row or an ERP document holds, and looks at the rest by numb
   - the ERP document's row is still Queued (maybe leased, its create maybe in flight with the ID not yet
     stored): deferred to the next run, never touched;
   - the ERP document's Xero document (the one its row or the document itself points to) has the same
-    kind, number, contact and total (and Url for bills): an untracked copy. It is voided (AUTHORISED) or
-    deleted (DRAFT, SUBMITTED) when nothing blocks it, otherwise recorded as an Orphan with the reason;
+    kind, number, contact, total and date (and Url for bills): a look-alike. Only what is provably ours
+    is touched: a look-alike that carries this site's Url marker for the ERP document and that Xero says
+    this app created (GET /Invoices?createdByMyApp=true) is voided (AUTHORISED) or deleted (DRAFT,
+    SUBMITTED) when nothing blocks it; any other look-alike (keyed by a person, a credit note, which has
+    neither a Url nor that flag) is recorded as an Orphan with both documents, for a person to decide;
   - anything else that carries our number (no Xero ID on the ERP side to compare with, or the tracked
     document is no longer live while the ERP document is submitted) is recorded as an Orphan, never voided.
 The documents are read in full by ID before any decision (the listing is a summary). The guarantee does
@@ -177,11 +180,12 @@ def _settle_kind(
 	auto_void: bool,
 	report: ReconcileReport,
 ) -> None:
-	"""Read the candidates and the documents they may copy in full, decide, void in one request."""
+	"""Read the candidates and the documents they may copy in full, decide, void in one request what is
+	provably ours: a copy carrying this site's marker for the document, which Xero says this app created."""
 	tracked_ids = {c.xero_id for _, mine in group for c in mine if c.xero_id}
 	wanted = [r.xero_id for r, _ in group] + sorted(tracked_ids)
 	full = {r.xero_id: r for r in count(count.gateway.get_documents, tenant_id, kind, wanted)}
-	to_void: list[tuple[XeroRecord, Claim, str]] = []
+	copies: list[tuple[XeroRecord, Claim, XeroRecord | None]] = []
 	for listed, mine in group:
 		record = full.get(listed.xero_id)
 		if record is None or not record.is_live:
@@ -195,23 +199,44 @@ def _settle_kind(
 		if reason is None and not auto_void:
 			reason = "automatic voiding (Void on Cancel) is off"
 		if reason is None:
-			to_void.append((record, claim, _new_status(record)))
+			copies.append((record, claim, copy_of))
 			continue
 		report.findings.append(
 			_finding(record, claim, ORPHAN, _orphan_reason(record, claim, copy_of, reason))
+		)
+	marked = [r.xero_id for r, claim, _ in copies if _carries_marker(r, claim, site_url)]
+	made_here = count(count.gateway.created_by_app, tenant_id, kind, marked) if marked else set()
+	to_void: list[tuple[XeroRecord, Claim, str]] = []
+	for record, claim, copy_of in copies:
+		if record.xero_id in made_here and record.xero_id in marked:
+			to_void.append((record, claim, _new_status(record)))
+			continue
+		report.findings.append(
+			_finding(record, claim, ORPHAN, _look_alike_reason(record, claim, copy_of, site_url))
 		)
 	if to_void:
 		_void(tenant_id, kind, to_void, count, started, report)
 
 
+def _carries_marker(record: XeroRecord, claim: Claim, site_url: str) -> bool:
+	"""The copy carries this site's Url marker for the claimed ERP document (credit notes have no Url)."""
+	return bool(site_url and record.url and record.url == document_url(site_url, claim.doctype, claim.name))
+
+
 def _judge(
 	record: XeroRecord, claims: list[Claim], full: dict[str, XeroRecord], site_url: str
 ) -> tuple[Claim, XeroRecord | None, str | None] | None:
-	"""(claim, tracked document it copies, reason not to void or None), or None when it is not ours."""
+	"""(claim, tracked document it copies, reason not to void or None), or None when it is not ours.
+
+	A look-alike dated otherwise than the tracked document, without our marker, is another document (a
+	supplier that bills the same amount every month under one reference): not ours, never a finding."""
 	for claim in claims:
 		original = full.get(claim.xero_id or "")
 		if original is None or _as_identity(original).find_in([record]) is not record:
 			continue
+		if original.date and record.date and original.date != record.date:
+			if not _carries_marker(record, claim, site_url):
+				continue
 		if claim.docstatus == 1 and not original.is_live:
 			return claim, original, f"the tracked {original.number} is {original.status} in Xero"
 		return claim, original, None
@@ -322,6 +347,26 @@ def _orphan_reason(record: XeroRecord, claim: Claim, copy_of: XeroRecord | None,
 		f"{what} in Xero carries the number of {claim.doctype} {claim.name} but no log row points to it"
 		f"{' (a copy' + of + ')' if copy_of else ''}: {reason}. Void it in Xero, or press Void in Xero here "
 		"once nothing blocks it."
+	)
+
+
+def _look_alike_reason(record: XeroRecord, claim: Claim, copy_of: XeroRecord | None, site_url: str) -> str:
+	"""A document that looks like a copy, but which nothing proves this app made: a person decides."""
+	what = f"{record.number or record.xero_id} ({record.status}, {record.date or 'no date'})"
+	of = (
+		f"{copy_of.number} ({copy_of.xero_id}, {copy_of.date or 'no date'})" if copy_of else "the tracked one"
+	)
+	if record.kind.is_credit_note:
+		proof = "Xero cannot say which app made a credit note"
+	elif not _carries_marker(record, claim, site_url):
+		proof = f"it does not carry this site's link to {claim.doctype} {claim.name}"
+	else:
+		proof = "Xero does not list it as created by this app"
+	return (
+		f"{what} in Xero has the number, contact and total of {claim.doctype} {claim.name}, whose Xero "
+		f"document is {of}, but {proof}: it may have been keyed in Xero by a person, so it was not "
+		"touched. Compare the two in Xero: if it is a second copy, press Void in Xero here; if it is a "
+		"document of its own, press Ignore."
 	)
 
 

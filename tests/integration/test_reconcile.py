@@ -183,7 +183,9 @@ def test_a_copy_of_a_bill_whose_tracked_one_was_voided_in_xero_is_only_shown(wor
 	assert _status(world, copy) == "AUTHORISED"
 
 
-def test_a_supplier_credit_note_copy_is_voided(world):
+def test_a_supplier_credit_note_copy_is_shown_never_voided(world):
+	"""Xero's credit notes carry no Url and createdByMyApp lists invoices only: nothing proves a credit
+	note is ours, so a look-alike is left for a person."""
 	bill, ret = f"PINV-{_uid()}", f"PRET-{_uid()}"
 	world.submit(clone("pi_nz_freight", bill, bill_no=f"SP-{_uid()}"))
 	world.drain()
@@ -191,7 +193,106 @@ def test_a_supplier_credit_note_copy_is_voided(world):
 	assert world.drain().synced == 1
 	copy = _copy(world, ret)
 	(finding,) = _run(world).findings
-	assert (finding.kind, finding.status, _status(world, copy)) == (Kind.BILL_CREDIT, VOIDED, "VOIDED")
+	assert (finding.kind, finding.status, _status(world, copy)) == (Kind.BILL_CREDIT, ORPHAN, "AUTHORISED")
+	assert "cannot say which app made a credit note" in finding.reason and "Ignore" in finding.reason
+
+
+# -- only what is provably ours is voided (issue 18, item 1) -------------------------------------------
+
+
+def _adopted_bill(world, emulator, bill_no: str, day) -> tuple[str, str, str]:
+	"""A bill keyed into Xero by hand before go-live and adopted by a Backfill: (name, Xero ID, contact)."""
+	from nexwave_xero_connector.sync.backfill import ADOPT_ONLY, backfill
+	from nexwave_xero_connector.sync.mapping import owed_total
+	from tests.support.seeding import StandInBackfillSource, hand_key, insert_document
+
+	name = f"PINV-OCT-{_uid()}"
+	doc = clone("pi_nz_freight", name, bill_no=bill_no, posting_date=day.isoformat())
+	insert_document(world, doc)
+	supplier = emulator.add_contact(world.tenant_id, "Southern Packaging Ltd")  # keyed by hand too
+	xero_id = hand_key(
+		world.gateway(), world.tenant_id, Kind.BILL, bill_no, supplier, abs(owed_total(doc)), day
+	)
+	report = backfill(
+		world.tenant_id,
+		COMPANY,
+		(Kind.BILL,),
+		day,
+		day,
+		ADOPT_ONLY,
+		source=StandInBackfillSource(world),
+		gateway=world.gateway(),
+		db=world.db,
+		clock=world.clock,
+	)
+	assert report.adopted == 1 and world.log(name)["xero_id"] == xero_id
+	return name, xero_id, supplier
+
+
+def test_next_months_bill_keyed_by_hand_like_an_adopted_one_is_never_touched(world, emulator):
+	"""The bench's reproduction: October's bill adopted (no Url), November's keyed in Xero with the same
+	supplier, reference and amount on another date. It used to be voided as an untracked copy."""
+	import datetime
+
+	from tests.support.seeding import hand_key
+
+	bill_no = f"ACCT-{_uid()}"
+	name, october, supplier = _adopted_bill(world, emulator, bill_no, datetime.date(2026, 10, 5))
+	total = world.live(bill_no)[0]["total"]
+	november = hand_key(
+		world.gateway(), world.tenant_id, Kind.BILL, bill_no, supplier, total, datetime.date(2026, 11, 5)
+	)
+	report = _run(world)
+	assert report.findings == [] and report.not_ours == 1
+	assert (_status(world, november), _status(world, october)) == ("AUTHORISED", "AUTHORISED")
+	# the same once the adopted bill's ERPNext document is cancelled
+	world.erp.cancel("Purchase Invoice", name)
+	assert _run(world).findings == [] and _status(world, november) == "AUTHORISED"
+
+
+def test_a_same_day_look_alike_keyed_by_a_person_is_shown_with_both_documents_never_voided(world, emulator):
+	import datetime
+
+	from tests.support.seeding import hand_key
+
+	bill_no = f"ACCT-{_uid()}"
+	day = datetime.date(2026, 10, 5)
+	name, october, supplier = _adopted_bill(world, emulator, bill_no, day)
+	total = world.live(bill_no)[0]["total"]
+	twin = hand_key(world.gateway(), world.tenant_id, Kind.BILL, bill_no, supplier, total, day)
+	(finding,) = _run(world).findings
+	assert (finding.xero_id, finding.status, finding.reference) == (twin, ORPHAN, ("Purchase Invoice", name))
+	assert october in finding.reason and "keyed in Xero by a person" in finding.reason
+	assert (_status(world, twin), _status(world, october)) == ("AUTHORISED", "AUTHORISED")
+
+
+def test_a_bill_copy_without_our_marker_is_never_touched(world):
+	"""Made by this app, but its Url does not name the ERP document: a bill number proves nothing."""
+	name = _bill(world)
+	world.drain()
+	copy = _copy(world, name, Url=None)
+	report = _run(world)
+	assert (report.findings, report.not_ours, _status(world, copy)) == ([], 1, "AUTHORISED")
+
+
+def test_a_look_alike_a_person_keyed_with_our_marker_is_shown_not_voided(world):
+	"""Our Url, copied by hand into Xero: Xero does not list it as created by this app."""
+	from tests.support.seeding import person_in_xero
+
+	name = _bill(world)
+	world.drain()
+	row = world.log(name)
+	body = json.loads(row["request"])
+	(made,) = person_in_xero(world.gateway()).create_documents(
+		world.tenant_id, Kind.BILL, [body], f"p-{_uid()}"
+	)
+	(finding,) = _run(world).findings
+	assert (finding.xero_id, finding.status, _status(world, made.record.xero_id)) == (
+		made.record.xero_id,
+		ORPHAN,
+		"AUTHORISED",
+	)
+	assert "not list it as created by this app" in finding.reason
 
 
 def test_automatic_voiding_off_records_orphans_and_void_one_voids_on_request(world):
@@ -233,7 +334,8 @@ def test_calls_per_run_for_five_hundred_documents(world, emulator):
 	emulator.reset_counters()
 	report = _run(world)
 	assert sorted(f.xero_id for f in report.voided) == sorted(copies)
-	assert (emulator.total_calls(world.tenant_id), report.calls) == (4, 3)
+	# listing (2 HTTP requests), the full read, Xero's createdByMyApp proof, the void
+	assert (emulator.total_calls(world.tenant_id), report.calls) == (5, 4)
 
 
 def test_a_hand_keyed_copy_of_a_document_posted_before_go_live_is_not_ours(world, emulator):
