@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from . import keys
 from .config import PURCHASE_INVOICE, SyncConfig
 from .errors import MappingError, XeroError, trace_of
+from .mapping import document_url
 from .model import (
 	ContactRecord,
 	ContactRequest,
@@ -805,6 +806,14 @@ class _Batch:
 		item.notes.append(f"Took back its allocation to {doc.get('return_against')}.")
 		return [allocation_id for allocation_id, _, _ in record.allocations]
 
+	def _made_here(self, item: _Item, record: XeroRecord) -> bool:
+		"""Only what this app made is voided on a cancel without a person's word. An invoice or bill we sent
+		carries this site's Url marker for its document; a credit note has no Url, so the row's write-ahead
+		marker (a create of ours may have reached Xero) is the proof. An adopted document has neither."""
+		if record.kind.is_credit_note or not self.config.site_url:
+			return item.row.send_started
+		return record.url == document_url(self.config.site_url, item.row.reference_doctype, item.row.document)
+
 	def _void_group(self, kind: Kind, group: list[_Item]) -> None:
 		group = self._held(group)
 		if not group:
@@ -826,6 +835,17 @@ class _Batch:
 						"Cancelled in ERPNext; already void or deleted in Xero.",
 						xero_status=record.status if record else "DELETED",
 						action="Void",
+					),
+				)
+			elif not (item.row.void_confirmed or self._made_here(item, record)):
+				self._finish(
+					item,
+					_orphan(
+						item,
+						record,
+						"it was already in Xero when ERPNext was linked to it (adopted by a Backfill or matched by "
+						"its number), so this app did not make it and leaves voiding it to a person",
+						"Press Void in Xero to void it, or void it in Xero yourself.",
 					),
 				)
 			elif not (self.config.void_on_cancel or item.row.void_confirmed):
