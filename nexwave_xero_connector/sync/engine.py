@@ -247,9 +247,10 @@ class _Batch:
 		outside a call); the other rows of the batch go back to the queue untouched and uncharged."""
 		charged = set(self.pending) if everyone or not self.in_call else self.in_call
 		if not everyone:
-			# A payment made in Xero is recorded without any Xero call: no call's failure is its own, and its
-			# `response` holds the payment as Xero listed it, which an error must never overwrite.
-			charged = {n for n in charged if self.pending[n].row.xero_type != PULLED}
+			# A payment made in Xero calls Xero only to read the document it pays: a failure outside that
+			# read is not its own. Its `response` holds the payment as Xero listed it, which an error must
+			# never overwrite (see below).
+			charged = {n for n in charged if n in self.in_call or self.pending[n].row.xero_type != PULLED}
 		for item in list(self.pending.values()):
 			if item.row.name not in charged:
 				retry_in = max(1.0, exc.retry_after or 0) if exc.error_class == ErrorClass.RATE_LIMITED else 0
@@ -295,7 +296,8 @@ class _Batch:
 				outcome = Outcome(Status.FAILED, _gave_up(exc, attempts), ErrorClass.TRANSIENT)
 			else:
 				outcome = Outcome(Status.QUEUED, exc.message, exc.error_class, retry_in=retry_in)
-			outcome.response = {"error": exc.detail} if exc.detail else None
+			if item.row.xero_type != PULLED:
+				outcome.response = {"error": exc.detail} if exc.detail else None
 			self._finish(item, outcome)
 
 	# -- push -----------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ payment as Xero listed it in `response`. A payment deleted in Xero flags its row
 cancel; one whose row was cleared but whose Payment Entry stands gets a row that undoes it. A payment an
 ERPNext Payment Entry pushed (its Reference names a pushed entry) is never taken back.
 
-The drain (`run_pulls`, called by engine._Batch.run under the batch's leases) makes no Xero call at all:
+The drain (`run_pulls`, called by engine._Batch.run under the batch's leases) makes one Xero call, a
+read of the documents the payments are on (what Xero has due now), and writes nothing to Xero:
   - the Payment Entry that carries the PaymentID (a unique custom field, `xero_payment_id`) is the durable
     link: if it exists, the row adopts it; so a crash between creating the entry and recording it, a
     cleared row or a replayed listing never makes a second one;
@@ -20,9 +21,10 @@ The drain (`run_pulls`, called by engine._Batch.run under the batch's leases) ma
     took meanwhile, or a deletion that committed meanwhile, rolls the entry back;
   - a payment deleted in Xero cancels its entry (again in the outcome's transaction);
   - what cannot be recorded faithfully is reported on the row, never guessed: an overpayment or
-    prepayment, a payment on a document ERPNext did not send, more than ERPNext still has outstanding, an
-    unmapped Xero bank account, a cancelled invoice, or an entry someone cancelled here while Xero keeps
-    the payment.
+    prepayment, a payment on a document ERPNext did not send, more than ERPNext still has outstanding, a
+    payment ERPNext's own entries already cover (ERPNext would show less outstanding than Xero has due:
+    `check_ledgers`), an unmapped Xero bank account, a cancelled invoice, or an entry someone cancelled
+    here while Xero keeps the payment.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Protocol
 
 from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
 from .journal import LOG_TABLE, SqlDb
-from .model import ErrorClass, Outcome, Status, Write
+from .model import ErrorClass, Kind, Outcome, Status, Write
 from .money import ZERO, dec, money
 from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED, WAITING_PREFIX
 from .states import Actor, sources, sql_list
@@ -210,6 +212,18 @@ WHERE l.tenant_id = %(tenant_id)s AND l.xero_type = '{PULLED}' AND l.status = 'Q
 	AND r.reference_doctype = %(doctype)s AND r.reference_name = %(name)s
 """
 
+# Every Xero payment the poll found on these Xero documents (live or deleted), as its row holds it.
+PAYMENTS_ON_SQL = f"""
+SELECT response FROM {LOG_TABLE}
+WHERE tenant_id = %(tenant_id)s AND xero_type = '{PULLED}' AND JSON_VALUE(response, '$.target_id') IN %(ids)s
+"""
+
+# A return against the document still on its way to Xero: ERPNext already counts its credit, Xero not yet.
+RETURN_PENDING_SQL = f"""
+SELECT COUNT(*) AS n FROM {LOG_TABLE} l JOIN {{table}} d ON d.name = l.reference_name
+WHERE l.tenant_id = %(tenant_id)s AND l.status = 'Queued' AND d.return_against = %(name)s
+"""
+
 PUSHED_REFERENCES_SQL = f"""
 SELECT COALESCE(reference_name, deleted_reference) AS ref FROM {LOG_TABLE}
 WHERE xero_type = '{PAYMENT}' AND (reference_name IN %(refs)s OR deleted_reference IN %(refs)s)
@@ -363,6 +377,33 @@ WHERE name = %(name)s AND xero_type = '{PULLED}'
 """
 
 
+def check_ledgers(paid: PaidInXero, payable: Payable, xero_due: Decimal | None, unrecorded: Decimal) -> None:
+	"""Refuse (Conflict) a payment that ERPNext's own entries already cover.
+
+	Before it is recorded, ERPNext's outstanding must be what Xero has due plus the Xero payments on the
+	document that ERPNext has not recorded yet (this one included). Less means ERPNext counts money Xero
+	does not: a Payment Entry made here by hand for a payment Xero also holds would be counted twice. More
+	means Xero knows of payments or credits not copied yet (a later poll brings them): no double count.
+	Not checked when Xero's figure is unknown or kept in another currency than ERPNext's outstanding."""
+	if xero_due is None or payable.party_account_currency != payable.currency:
+		return
+	_, is_return, _ = ENTRY_KINDS[paid.target_type]
+	open_here = money(-payable.outstanding if is_return else payable.outstanding)
+	expected = money(xero_due + unrecorded)
+	if open_here >= expected:
+		return
+	currency = paid.currency or payable.currency
+	raise Refused(
+		f"ERPNext already shows {expected - open_here} {currency} more paid on {payable.name} than Xero: Xero has "
+		f"{money(xero_due)} due, and with the Xero payments not yet copied here ({money(unrecorded)}, this "
+		f"{paid.amount} included) ERPNext should have {expected} outstanding, but it has {open_here}. A Payment "
+		"Entry made in ERPNext by hand for money Xero also recorded would be counted twice, so this payment was "
+		"not recorded. If a hand-made entry is this same payment, cancel it and press Retry; if both are real, "
+		"record the hand-made one in Xero too (Xero owns this company's payments), then press Retry.",
+		error_class=ErrorClass.CONFLICT,
+	)
+
+
 class PaymentReader(Protocol):
 	def payments_since(self, tenant_id: str, since: datetime | None) -> list[PaidInXero]:
 		"""Every payment created or changed since `since` (UTC; all when None), deleted ones included."""
@@ -513,6 +554,8 @@ class _Pull:
 		self.b = batch
 		self.db: SqlDb = batch.journal.db
 		self.book: EntryBook = batch.erp
+		self.due: dict[str, Decimal] = {}  # Xero document ID -> what Xero has due on it now
+		self.unrecorded: dict[str, Decimal] = {}  # Xero document ID -> its Xero payments not in ERPNext yet
 
 	def run(self, items: list) -> None:
 		names = tuple(i.row.name for i in items)
@@ -538,11 +581,49 @@ class _Pull:
 				payment = paid[item.row.name]
 				self._undo(item, payment, entries.get(payment.payment_id))
 		docs = payables(self.db, [paid[i.row.name].target_id for i in records if paid[i.row.name].target_id])
+		to_plan = [
+			i
+			for i in records
+			if (p := paid[i.row.name]).target_id in docs
+			and p.target_type in ENTRY_KINDS
+			and p.payment_id not in entries
+			and docs[p.target_id].docstatus == 1
+			and self.b.config.pulls_payments(docs[p.target_id].company)
+		]
+		self._read_ledgers(to_plan, paid)
 		for item in records:
 			if item.row.name in self.b.pending:
 				payment = paid[item.row.name]
 				self._record(
 					item, payment, entries.get(payment.payment_id), docs.get(payment.target_id or "")
+				)
+
+	def _read_ledgers(self, items: list, paid: dict) -> None:
+		"""What Xero has due on the documents these payments are on (one read per kind: a fresh figure, not
+		the poll's), and what of their Xero payments ERPNext has not recorded yet."""
+		by_kind: dict[Kind, set[str]] = {}
+		for item in items:
+			payment = paid[item.row.name]
+			by_kind.setdefault(Kind(payment.target_type), set()).add(payment.target_id)
+		targets = sorted(set().union(*by_kind.values())) if by_kind else []
+		if not targets or not self.b._held(items):
+			return
+		for kind, ids in by_kind.items():
+			for record in self.b._call(self.b.gateway.get_documents, self.b.tenant_id, kind, sorted(ids)):
+				due = record.remaining_credit if kind.is_credit_note else record.amount_due
+				if due is not None:
+					self.due[record.xero_id] = dec(due)
+		found = [
+			PaidInXero.of(json.loads(r["response"]))
+			for r in self.db.query(PAYMENTS_ON_SQL, {"tenant_id": self.b.tenant_id, "ids": tuple(targets)})
+			if r["response"]
+		]
+		live = [p for p in found if p.is_live and p.target_id]
+		recorded = entries_by_payment(self.db, [p.payment_id for p in live])
+		for payment in {p.payment_id: p for p in live}.values():
+			if recorded.get(payment.payment_id, ("", 0))[1] != 1:
+				self.unrecorded[payment.target_id] = (
+					self.unrecorded.get(payment.target_id, ZERO) + payment.amount
 				)
 
 	def _finish(self, item, outcome: Outcome, **kwargs) -> Write:
@@ -633,7 +714,11 @@ class _Pull:
 				status=Status.SKIPPED,
 			)
 		try:
-			return plan_entry(paid, payable, self.b.config)
+			plan = plan_entry(paid, payable, self.b.config)
+			check_ledgers(
+				paid, payable, self.due.get(paid.target_id), self.unrecorded.get(paid.target_id, ZERO)
+			)
+			return plan
 		except Refused as refused:
 			if refused.error_class != ErrorClass.CONFLICT:
 				raise
@@ -649,16 +734,25 @@ class _Pull:
 					},
 				)
 			]
-			if not undoing:
+			if undoing:
+				# A payment deleted in Xero still stands here as an entry on the same document, its cancel
+				# queued (maybe in another worker's claim): this one follows it.
+				waiting_for = (
+					f"{', '.join(sorted(undoing))} (its payment was deleted in Xero) to be cancelled"
+				)
+			elif self.db.query(
+				RETURN_PENDING_SQL.format(table=f"`tab{payable.doctype}`"),
+				{"tenant_id": self.b.tenant_id, "name": payable.name},
+			)[0]["n"]:
+				# ERPNext already counts the credit of a return that is still on its way to Xero.
+				waiting_for = f"a return against {payable.name} to reach Xero"
+			else:
 				raise
-			# A payment deleted in Xero still stands here as an entry on the same document, its cancel queued
-			# (maybe in another worker's claim): this one follows it.
 			self._finish(
 				item,
 				Outcome(
 					Status.QUEUED,
-					f"Waiting for {', '.join(sorted(undoing))} (its payment was deleted in Xero) to be cancelled "
-					f"before {paid.describe()} is recorded.",
+					f"Waiting for {waiting_for} before {paid.describe()} is recorded.",
 					retry_in=UNDO_WAIT_SECONDS,
 					counted=False,
 					action="Wait",

@@ -16,6 +16,7 @@ from nexwave_xero_connector.sync import payment_pull as pull
 from nexwave_xero_connector.sync.config import PAYMENTS_IN_ERPNEXT, PAYMENTS_IN_XERO, TenantLink
 from nexwave_xero_connector.sync.engine import LEASE_SECONDS
 from nexwave_xero_connector.sync.journal import requeue
+from nexwave_xero_connector.sync.model import Kind
 from tests.support.db import PyMySqlDb
 from tests.support.payment_entries import BANK, COMPANY
 from tests.support.world import World, clone
@@ -113,7 +114,7 @@ def test_a_payment_made_in_xero_becomes_one_submitted_payment_entry(xworld):
 	ref = _reference(xworld, entry["name"])
 	assert (ref["reference_name"], ref["allocated_amount"]) == (name, D("400"))
 	assert xworld.erp.outstanding(SI, name) == D("652")
-	assert report.calls == 0  # recording a Xero payment costs no Xero call
+	assert report.calls == 1  # one read of what Xero has due on the invoice; nothing written to Xero
 	assert row["title"] == f"Xero payment {payment_id} recorded as {entry['name']}"
 
 	# The same listing again (a lost watermark, an overlapping window), and another drain: nothing new.
@@ -323,6 +324,64 @@ def test_what_cannot_be_recorded_faithfully_is_reported_not_guessed(xworld):
 	assert _row(xworld, overpayment.payment_id)["status"] == "Skipped"
 	assert "overpayment" in _row(xworld, overpayment.payment_id)["error_message"]
 	assert _entries(xworld, over) == [] and _entries(xworld, untracked) == []
+
+
+def test_a_partial_hand_entry_and_the_same_payment_in_xero_are_never_counted_twice(xworld):
+	"""The review's reproduction (issue 18, item 2): 1,052.00 invoiced; 400 entered in ERPNext by hand and
+	the same 400 reconciled in Xero. The pull used to add a second Payment Entry and say Synced (ERPNext
+	252 outstanding, Xero 652 due). Now the row is a Conflict that names the side and the amount."""
+	name, xero_id = _synced(xworld)
+	hand = "UPDATE `tabSales Invoice` SET outstanding_amount = %(o)s WHERE name = %(n)s"
+	xworld.db.execute(hand, {"o": D("652"), "n": name})  # the hand-made entry of 400
+	xworld.db.commit("test: a Payment Entry made by hand")
+	payment_id = xworld.emulator.pay(xworld.tenant_id, xero_id, "400.00")
+	_poll(xworld)
+	xworld.drain()
+	row = _row(xworld, payment_id)
+	assert (row["status"], row["error_class"]) == ("Failed", "Conflict"), row["error_message"]
+	assert "ERPNext already shows 400.00 NZD more paid on " + name in row["error_message"]
+	assert "Xero has 652.00 due" in row["error_message"] and "counted twice" in row["error_message"]
+	assert _entries(xworld, payment_id) == [] and xworld.erp.outstanding(SI, name) == D("652")
+
+	# The accountant cancels the hand-made entry and presses Retry: the Xero payment is recorded once, and
+	# both ledgers agree.
+	xworld.db.execute(hand, {"o": D("1052"), "n": name})
+	requeue(xworld.db, [row["name"]], xworld.clock())
+	xworld.db.commit("test: hand entry cancelled, Retry")
+	xworld.drain()
+	assert _row(xworld, payment_id)["status"] == "Synced"
+	assert len(_entries(xworld, payment_id)) == 1
+	(invoice,) = xworld.gateway().get_documents(xworld.tenant_id, Kind.SALES_INVOICE, [xero_id])
+	assert xworld.erp.outstanding(SI, name) == D("652") == invoice.amount_due
+
+
+def test_a_failing_read_of_xeros_due_backs_off_and_keeps_the_payment(xworld):
+	"""The pull's one read is its own call: a 500 on it is charged to the payment's row (a back-off, no
+	retry storm), and the payment kept in the row's response survives for the next attempt."""
+	name, xero_id = _synced(xworld)
+	payment_id = xworld.emulator.pay(xworld.tenant_id, xero_id, "100.00")
+	_poll(xworld)
+	xworld.emulator.inject("500", method="GET", endpoint="Invoices", times=1)
+	xworld.drain()
+	row = _row(xworld, payment_id)
+	assert (row["status"], row["attempts"]) == ("Queued", 1) and row["next_attempt_at"] is not None
+	assert pull.PaidInXero.of(json.loads(row["response"])).payment_id == payment_id
+	assert _entries(xworld, payment_id) == []
+	xworld.clock.advance(3600)
+	xworld.drain()
+	assert _row(xworld, payment_id)["status"] == "Synced" and xworld.erp.outstanding(SI, name) == D("952")
+
+
+def test_two_xero_payments_in_one_claim_agree_with_xero_and_a_later_one_is_no_conflict(xworld):
+	"""Xero payments not yet copied count as Xero's, never as a double count."""
+	name, xero_id = _synced(xworld)
+	first = xworld.emulator.pay(xworld.tenant_id, xero_id, "100.00")
+	second = xworld.emulator.pay(xworld.tenant_id, xero_id, "200.00")
+	_poll(xworld)
+	xworld.emulator.pay(xworld.tenant_id, xero_id, "50.00")  # made after the poll: Xero's due is lower
+	xworld.drain()
+	assert [_row(xworld, p)["status"] for p in (first, second)] == ["Synced", "Synced"]
+	assert xworld.erp.outstanding(SI, name) == D("752")
 
 
 def test_a_payment_skipped_as_untracked_is_recorded_once_a_backfill_adopts_its_document(xworld, emulator):

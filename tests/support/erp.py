@@ -86,10 +86,12 @@ class SqlErp:
 		applied = _applied_to(doc)
 		self.db.execute(
 			f"INSERT INTO `tab{doc['doctype']}` (name, creation, modified, docstatus, company, {party_field}, "
-			"is_return, data, posting_date, currency, party_account_currency, outstanding_amount) VALUES "
-			"(%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(data)s, %(posting_date)s, "
-			"%(currency)s, %(party_currency)s, %(outstanding)s)",
+			"is_return, return_against, data, posting_date, currency, party_account_currency, "
+			"outstanding_amount) VALUES "
+			"(%(name)s, %(now)s, %(now)s, 1, %(company)s, %(party)s, %(ret)s, %(against)s, %(data)s, "
+			"%(posting_date)s, %(currency)s, %(party_currency)s, %(outstanding)s)",
 			{
+				"against": doc.get("return_against") if doc.get("is_return") else None,
 				"currency": doc.get("currency"),
 				"party_currency": doc.get("party_account_currency") or doc.get("currency"),
 				"outstanding": "0" if applied else str(outstanding),

@@ -39,6 +39,7 @@ TABLES = {
 	# ERPNext's tables, cut down to what the connector reads and writes (custom fields included).
 	"tabSales Invoice": f"""{STANDARD},
 	company VARCHAR(140), customer VARCHAR(140), is_return INT(1) NOT NULL DEFAULT 0, data LONGTEXT,
+	return_against VARCHAR(140),
 	posting_date DATE, currency VARCHAR(140), party_account_currency VARCHAR(140),
 	outstanding_amount DECIMAL(21,9),
 	xero_id VARCHAR(140), xero_status VARCHAR(140), xero_last_synced DATETIME(6),
@@ -46,6 +47,7 @@ TABLES = {
 	xero_fully_paid_on DATE""",
 	"tabPurchase Invoice": f"""{STANDARD},
 	company VARCHAR(140), supplier VARCHAR(140), is_return INT(1) NOT NULL DEFAULT 0, data LONGTEXT,
+	return_against VARCHAR(140),
 	posting_date DATE, bill_no VARCHAR(140), currency VARCHAR(140), party_account_currency VARCHAR(140),
 	outstanding_amount DECIMAL(21,9),
 	xero_id VARCHAR(140), xero_status VARCHAR(140), xero_last_synced DATETIME(6),
