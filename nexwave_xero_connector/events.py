@@ -1,4 +1,5 @@
-"""Doc events on Sales/Purchase Invoice: queue the push on submit, the void on cancel, detach on delete.
+"""Doc events on invoices and Payment Entries: queue the push on submit, the void on cancel, detach on
+delete.
 
 All run inside the document's own transaction: they write the outbox row with one lean statement and
 register an after-commit wake-up for the tenant's drain. They never call Xero and never commit, so a
@@ -26,6 +27,7 @@ from nexwave_xero_connector.constants import (
 	XERO_STATUS_FIELD,
 	XERO_TYPES,
 )
+from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO
 from nexwave_xero_connector.sync.journal import (
 	detach_deleted,
 	insert_row,
@@ -264,7 +266,8 @@ def is_waiting(job_id: str) -> bool:
 
 
 def queue_payment(doc, method=None):
-	"""on_submit of a Payment Entry: queue its Xero payments when the company's payments are ERPNext's.
+	"""on_submit of a Payment Entry: queue its Xero payments when the company's payments are ERPNext's;
+	one made by hand where Xero owns them is never sent and says so (warn_not_sent).
 
 	Only Receive/Pay entries of a Customer or Supplier; one whose references are all out of scope
 	(Journal Entries, advances) still gets a row, which the drain ends Skipped with the reason."""
@@ -272,6 +275,28 @@ def queue_payment(doc, method=None):
 		return
 	config = scope_config()
 	tenant_id = config.tenant_for(doc.company)
+	if (
+		tenant_id
+		and config.payments_owner(doc.company) == PAYMENTS_IN_XERO
+		and not doc.get("xero_payment_id")
+	):
+		warn_not_sent(doc)
+		return
 	if not tenant_id or not config.pushes_payments(doc.company):
 		return
 	queue_row(FrappeDb(), doc, log_name_for(doc.doctype, doc.name), tenant_id, PAYMENT)
+
+
+def warn_not_sent(doc) -> None:
+	"""A Payment Entry made by hand in a company whose payments Xero owns: never sent (Xero's payments come
+	back as entries of their own, so this one may count money twice). Say so on the entry and in the log."""
+	message = _(
+		"{0} was not sent to Xero: Xero owns the payments of {1}, so they are recorded in Xero and come back "
+		"here as Payment Entries. If this money is also recorded in Xero, ERPNext now counts it twice: cancel "
+		"{0}. Otherwise cancel it and record the payment in Xero instead; it then comes back as its own entry."
+	).format(doc.name, doc.company)
+	if not log_name_for(doc.doctype, doc.name):
+		record_skipped(
+			FrappeDb(), doc, PAYMENT, _("{0} not sent: Xero owns these payments").format(doc.name), message
+		)
+	frappe.msgprint(message, title=_("Not sent to Xero"), indicator="orange")
