@@ -16,6 +16,7 @@ from nexwave_xero_connector import adapters, jobs, reconcile_job, wiring
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.sync.config import TenantLink
 from nexwave_xero_connector.sync.errors import XeroError
+from nexwave_xero_connector.sync.mapping import document_url
 from nexwave_xero_connector.sync.model import ElementResult, ErrorClass, Kind, XeroRecord
 from nexwave_xero_connector.tests.test_api import MANAGER, READER, ApiTestCase
 from nexwave_xero_connector.tests.utils import TEST_COMPANY, TEST_TENANT, FakeGateway, log_rows
@@ -46,6 +47,9 @@ class ReconcileGateway(FakeGateway):
 	def get_documents(self, tenant_id, kind, xero_ids):
 		return [self.documents[i] for i in xero_ids if i in self.documents]
 
+	def created_by_app(self, tenant_id, kind, xero_ids):
+		return {i for i in xero_ids if i in self.documents}  # this organisation's documents all came from us
+
 	def set_statuses(self, tenant_id, kind, changes, idempotency_key):
 		self.changes += list(changes)
 		for xero_id, status in changes:
@@ -54,7 +58,9 @@ class ReconcileGateway(FakeGateway):
 
 
 def xero_invoice(xero_id: str, number: str, **changes) -> XeroRecord:
+	"""A sales invoice as this site sent it: with its Url marker."""
 	values = dict(
+		url=document_url(adapters.load_config().site_url, SALES_INVOICE_DOCTYPE, number),
 		kind=Kind.SALES_INVOICE,
 		xero_id=xero_id,
 		number=number,
