@@ -6,8 +6,9 @@ paged listing). Documents are paired by Xero ID first, then by kind and number (
 numbers repeat across suppliers, only with our Url marker or an equal total). Differences:
   - in ERPNext, not in Xero: a submitted document with no live Xero counterpart (fix: Push / Retry, or
     Backfill for a document posted before the go-live date);
-  - in Xero, not in ERPNext: a live Xero document that carries our marker, or an ID a row tracked, or
-    the number of one of our documents, with no ERP document of the period (fix: look at it in Xero);
+  - in Xero, not in ERPNext: every live Xero document of the period that no ERP document pairs with,
+    each with why (our marker, a tracked ID, our number, or not sent from ERPNext), so every count the
+    figures show is itemised (fix: look at it in Xero; the report never suggests voiding it);
   - totals differ: paired, both live, other total (fix: correct the wrong side);
   - status differs: submitted here, voided or deleted there (fix: Retry sends it again);
   - cancelled here, live there (fix: Void in Xero).
@@ -119,22 +120,29 @@ def compare(erp: Sequence[ErpDocument], xero: Sequence[XeroRecord], site_url: st
 	tracked = {d.xero_id for d in erp if d.xero_id}
 	for record in xero:
 		if record.xero_id in paired or not record.is_live:
-			continue
+			continue  # every live Xero document counted and not paired is listed: the counts add up
 		marker = bool(site_url and record.url and record.url.startswith(site_url.rstrip("/") + "/app/"))
-		numbered = (record.kind, record.number) in ours_by_number and record.kind.number_is_unique
-		if marker or record.xero_id in tracked or numbered:
-			why = "carries this site's marker" if marker else "has the number of one of our documents"
-			out.differences.append(
-				Difference(
-					IN_XERO_ONLY,
-					record.kind,
-					None,
-					record,
-					f"{record.number} ({record.status}, total {record.total}) {why} but no ERPNext document of the "
-					"period matches it.",
-					"",
-				)
+		if marker:
+			why = "carries this site's marker but no ERPNext document of the period matches it"
+		elif record.xero_id in tracked:
+			why = "is the Xero document a log row tracked, but no ERPNext document of the period matches it"
+		elif (record.kind, record.number) in ours_by_number:
+			why = "has the number of one of our documents, which is linked to another Xero document"
+		else:
+			why = (
+				"was not sent from ERPNext (keyed in Xero, or by another app), and no ERPNext document of the "
+				"period has its number"
 			)
+		out.differences.append(
+			Difference(
+				IN_XERO_ONLY,
+				record.kind,
+				None,
+				record,
+				f"{record.number or record.xero_id} ({record.status}, total {record.total}) {why}.",
+				"",
+			)
+		)
 	return out
 
 
