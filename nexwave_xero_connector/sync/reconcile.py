@@ -343,10 +343,20 @@ def _finding(record: XeroRecord, claim: Claim, status: str, reason: str, xero_st
 def _orphan_reason(record: XeroRecord, claim: Claim, copy_of: XeroRecord | None, reason: str) -> str:
 	what = f"{record.number or record.xero_id} ({record.status})"
 	of = f" of {copy_of.number} ({copy_of.xero_id})" if copy_of else ""
+	ref = f"{claim.doctype} {claim.name}"
+	if copy_of is None:
+		# Nothing to compare it with: it may be the real document (keyed by hand, or a Backfill conflict).
+		advice = (
+			f"It may be the real document for {ref}: compare the two, correct whichever side is wrong and run "
+			"a Backfill to link them, or press Ignore to keep it as it is."
+		)
+	elif not copy_of.is_live:
+		advice = f"It is now the only live Xero document for {ref}: keep it (press Ignore) unless {ref} should not be in Xero."
+	else:
+		advice = "Void it in Xero, or press Void in Xero here once nothing blocks it."
 	return (
-		f"{what} in Xero carries the number of {claim.doctype} {claim.name} but no log row points to it"
-		f"{' (a copy' + of + ')' if copy_of else ''}: {reason}. Void it in Xero, or press Void in Xero here "
-		"once nothing blocks it."
+		f"{what} in Xero carries the number of {ref} but no log row points to it"
+		f"{' (a copy' + of + ')' if copy_of else ''}: {reason}. {advice}"
 	)
 
 
