@@ -61,7 +61,12 @@ class FrappeBackfillSource:
 	"""BackfillSource over ERPNext: submitted documents in range without a row, or with a Skipped one."""
 
 	def candidates(
-		self, company: str, kinds, date_from: datetime.date, date_to: datetime.date
+		self,
+		company: str,
+		kinds,
+		date_from: datetime.date,
+		date_to: datetime.date,
+		decided_since: datetime.datetime | None = None,
 	) -> list[Candidate]:
 		out: list[Candidate] = []
 		for doctype in dict.fromkeys(KIND_DOCTYPE[k] for k in kinds):
@@ -84,7 +89,7 @@ class FrappeBackfillSource:
 							"reference_doctype": doctype,
 							"reference_name": ("in", [d.name for d in docs]),
 						},
-						fields=["name", "reference_name", "status", "backfill"],
+						fields=["name", "reference_name", "status", "modified"],
 					)
 				}
 				if docs
@@ -92,11 +97,9 @@ class FrappeBackfillSource:
 			)
 			for doc in docs:
 				row = rows.get(doc.name)
-				if row and row.status != "Skipped":
+				if row and (row.status != "Skipped" or (decided_since and row.modified >= decided_since)):
 					continue
-				candidate = candidate_of(
-					{**doc, "doctype": doctype}, row.name if row else None, bool(row and cint(row.backfill))
-				)
+				candidate = candidate_of({**doc, "doctype": doctype}, row.name if row else None)
 				if candidate.kind in kinds:
 					out.append(candidate)
 		return sorted(out, key=lambda c: (c.posting_date, c.name))
@@ -237,6 +240,7 @@ def run_backfill(run: str, gateway=None, pace: float = PACE_SECONDS) -> Backfill
 			user=doc.owner,
 			should_stop=lambda: bool(cint(frappe.db.get_value(RUN_DOCTYPE, run, "stop_requested"))),
 			progress=progress,
+			resumes=doc.creation if cint(doc.examined) else None,
 			min_interval=pace,
 		)
 	except Exception as exc:

@@ -66,8 +66,6 @@ class Candidate:
 	total: Decimal  # what it owes, positive, in its own currency: the Total it has (or would have) in Xero
 	row: str | None = None  # its Skipped Xero Sync Log row, if it has one
 	bill_date: datetime.date | None = None  # the supplier's date, which a person keying the bill may use
-	# its Skipped row was left by an adopt-only backfill: an adopt-only run (a resume) does not look again
-	backfill_skipped: bool = False
 
 	@property
 	def party_type(self) -> str:
@@ -116,16 +114,22 @@ class BackfillSource(Protocol):
 	"""The ERP side: documents to decide, and the Xero contact cached on a party."""
 
 	def candidates(
-		self, company: str, kinds: Sequence[Kind], date_from: datetime.date, date_to: datetime.date
+		self,
+		company: str,
+		kinds: Sequence[Kind],
+		date_from: datetime.date,
+		date_to: datetime.date,
+		decided_since: datetime.datetime | None = None,
 	) -> list[Candidate]:
 		"""Submitted documents of `company` posted in [date_from, date_to] of these kinds, without a log
-		row or with a Skipped one, oldest first."""
+		row or with a Skipped one, oldest first; a Skipped row written at or after `decided_since` (by the
+		run being resumed) is left out."""
 
 	def contact_id(self, party_type: str, party: str, tenant_id: str) -> str | None:
 		"""The Xero contact cached on the party for this organisation."""
 
 
-def candidate_of(doc: dict, row: str | None = None, backfill_skipped: bool = False) -> Candidate:
+def candidate_of(doc: dict, row: str | None = None) -> Candidate:
 	"""The Candidate of an ERP document given as a dict (a document's fields, children not needed)."""
 	doctype = doc["doctype"]
 	is_return = bool(int(doc.get("is_return") or 0))
@@ -149,7 +153,6 @@ def candidate_of(doc: dict, row: str | None = None, backfill_skipped: bool = Fal
 		total=abs(owed_total(doc)),
 		row=row,
 		bill_date=_as_date(doc.get("bill_date")) if doc.get("bill_date") else None,
-		backfill_skipped=backfill_skipped,
 	)
 
 
@@ -201,6 +204,7 @@ def backfill(
 	slice_size: int = SLICE,
 	min_interval: float = 0.0,
 	max_wait: float = MAX_WAIT,
+	resumes: datetime.datetime | None = None,
 	sleep: Callable[[float], None] = time.sleep,
 	monotonic: Callable[[], float] = time.monotonic,
 ) -> BackfillReport:
@@ -212,9 +216,10 @@ def backfill(
 	if mode not in MODES:
 		raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
 	report = BackfillReport()
-	candidates = source.candidates(company, kinds, date_from, date_to)
-	if mode == ADOPT_ONLY:
-		candidates = [c for c in candidates if not c.backfill_skipped]
+	# Skipped rows are candidates again, those an earlier adopt-only run left "not in Xero" too: the
+	# document may have been keyed into Xero since (a batched lookup per slice is all it costs). Only a
+	# resume (`resumes`: when the run began) leaves out what that same run already decided.
+	candidates = source.candidates(company, kinds, date_from, date_to, resumes)
 	report.total = len(candidates)
 	call = _Counting(gateway, report, min_interval, sleep, monotonic)
 	contacts: dict[tuple[str, str], set[str]] = {}

@@ -205,9 +205,10 @@ def test_a_crash_during_the_backfill_and_a_resume_give_the_same_result(world, em
 
 def test_stop_requested_stops_between_slices_and_resume_finishes(world, seeded):
 	calls = []
+	began = world.clock()
 	first = _run(world, ADOPT_ONLY, slice_size=4, should_stop=lambda: len(calls) >= 1, progress=calls.append)
 	assert first.stopped_by == "Stopped on request." and first.examined == 4
-	second = _run(world, ADOPT_ONLY, slice_size=4)
+	second = _run(world, ADOPT_ONLY, slice_size=4, resumes=began)
 	assert second.examined == second.total == 5 and second.done
 	assert seeded.rows() == ADOPT_ONLY_RESULT
 
@@ -235,3 +236,28 @@ def test_a_document_posted_before_go_live_is_taken_through_its_skipped_row(world
 		"SELECT status, tenant_id FROM `tabXero Sync Log` WHERE reference_name = %(n)s", {"n": name}
 	)
 	assert rows == [{"status": "Synced", "tenant_id": world.tenant_id}]
+
+
+def test_running_adopt_only_again_looks_up_what_it_left_not_in_xero(world, emulator, seeded):
+	"""The README says Skipped rows are looked up again: a document keyed into Xero after an adopt-only run
+	left it 'not in Xero' is adopted by the next run (it used to be decided 0 of 0)."""
+	_run(world, ADOPT_ONLY)
+	missing = seeded.docs["SI-MISSING"]
+	customer = next(
+		c["contact_id"] for c in emulator.contacts(world.tenant_id) if c["name"] == "Tui Hardware Ltd"
+	)
+	xero_id = hand_key(
+		world.gateway(),
+		world.tenant_id,
+		Kind.SALES_INVOICE,
+		missing["name"],
+		customer,
+		abs(owed_total(missing)),
+		datetime.date(2026, 11, 16),
+	)
+	again = _run(world, ADOPT_ONLY)
+	assert (again.total, again.adopted, again.skipped) == (2, 1, 1)  # SI-MISSING and PI-REUSED re-checked
+	assert (world.log(missing["name"])["status"], world.log(missing["name"])["xero_id"]) == (
+		"Synced",
+		xero_id,
+	)

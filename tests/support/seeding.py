@@ -104,14 +104,14 @@ class StandInBackfillSource:
 	def __init__(self, world):
 		self.world = world
 
-	def candidates(self, company, kinds, date_from, date_to):
+	def candidates(self, company, kinds, date_from, date_to, decided_since=None):
 		from nexwave_xero_connector.sync.backfill import candidate_of
 		from nexwave_xero_connector.sync.config import SALES_INVOICE
 
 		out = []
 		for doctype in (SALES_INVOICE, PURCHASE_INVOICE):
 			rows = self.world.db.query(
-				f"""SELECT d.data, l.name AS row_name, l.backfill FROM `tab{doctype}` d
+				f"""SELECT d.data, l.name AS row_name, l.modified FROM `tab{doctype}` d
 				LEFT JOIN `tabXero Sync Log` l ON l.reference_doctype = %(doctype)s AND l.reference_name = d.name
 				WHERE d.docstatus = 1 AND d.company = %(company)s AND d.posting_date BETWEEN %(f)s AND %(t)s
 					AND (l.name IS NULL OR l.status = 'Skipped')
@@ -119,9 +119,9 @@ class StandInBackfillSource:
 				{"doctype": doctype, "company": company, "f": date_from, "t": date_to},
 			)
 			for r in rows:
-				candidate = candidate_of(
-					{**json.loads(r["data"]), "doctype": doctype}, r["row_name"], bool(r["backfill"])
-				)
+				if r["row_name"] and decided_since and r["modified"] >= decided_since:
+					continue  # decided by the run being resumed
+				candidate = candidate_of({**json.loads(r["data"]), "doctype": doctype}, r["row_name"])
 				if candidate.kind in kinds:
 					out.append(candidate)
 		return sorted(out, key=lambda c: (c.posting_date, c.name))

@@ -143,7 +143,7 @@ class Source:
 	def __init__(self, n):
 		self.items = [_candidate(name=f"DOC-{i}", number=f"SINV-{i}") for i in range(n)]
 
-	def candidates(self, company, kinds, date_from, date_to):
+	def candidates(self, company, kinds, date_from, date_to, decided_since=None):
 		return list(self.items)
 
 	def contact_id(self, party_type, party, tenant_id):
