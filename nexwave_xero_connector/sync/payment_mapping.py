@@ -264,13 +264,27 @@ def plan_payment(
 			f"{money(doc['unallocated_amount'])} is unallocated (an advance): it stays in ERPNext and is not "
 			"sent to Xero."
 		)
-	deductions = sum((dec(d.get("amount")) for d in doc.get("deductions") or []), ZERO)
-	if deductions:
-		notes.append(
-			f"Deductions of {money(deductions)} (write-off, bank charges) are not sent: the Xero payments carry "
-			"the allocated amounts."
-		)
+	notes += _deduction_notes(doc, sum((line.amount for line in lines), ZERO))
 	return PaymentPlan(name=name, lines=tuple(lines), notes=tuple(notes), waiting_for=tuple(waiting))
+
+
+def _deduction_notes(doc: dict, sent: Decimal) -> list[str]:
+	"""What Xero's bank reconciliation needs when deductions (write-off, bank charges, discount) make the
+	bank line differ from the payments sent. ERPNext's own exchange gain or loss rows move no money."""
+	rows = [d for d in doc.get("deductions") or [] if not int(d.get("is_exchange_gain_loss") or 0)]
+	deducted = money(sum((dec(d.get("amount")) for d in rows), ZERO))
+	if not deducted:
+		return []
+	receive = doc.get("payment_type") == "Receive"
+	bank = money(doc.get("received_amount") if receive else doc.get("paid_amount"))
+	accounts = ", ".join(dict.fromkeys(str(d.get("account") or "?") for d in rows))
+	money_kind = "Spend Money" if receive else "Receive Money"
+	return [
+		f"Deductions of {deducted} ({accounts}) are not sent: Xero gets payments of {money(sent)}, while the "
+		f"bank line shows {bank}. In Xero's bank reconciliation, match that line with these payments and add "
+		f"an adjustment of {deducted} to the account Xero uses for {accounts}, or record a {money_kind} of "
+		f"{deducted} on the same bank account dated {doc.get('posting_date')}."
+	]
 
 
 def _out_of_scope_notes(doc: dict) -> list[str]:

@@ -117,3 +117,25 @@ def test_every_fixture_is_a_submitted_entry_with_nothing_left_aside(name):
 	assert doc["docstatus"] == 1 and plan.notes == () and plan.waiting_for == ()
 	total = sum((line.amount for line in plan.lines), D(0))
 	assert total == D(str(doc["total_allocated_amount"]))
+
+
+def test_a_write_off_says_what_xeros_bank_reconciliation_needs():
+	"""A receipt of 1,047.00 settling 1,052.00 with a 5.00 bank-charge deduction (the Payment Entry's own
+	fields), and ERPNext's exchange gain/loss row, which moves no money: only the charge is explained."""
+	doc = entry("pe_receipt_two_invoices")
+	allocated = sum(D(str(r["allocated_amount"])) for r in doc["references"])
+	doc = {
+		**doc,
+		"paid_amount": float(allocated - 5),
+		"received_amount": float(allocated - 5),
+		"deductions": [
+			{"account": "Bank Charges - _OCA", "cost_center": "Main - _OCA", "amount": 5.0},
+			{"account": "Exchange Gain/Loss - _OCA", "amount": 0.37, "is_exchange_gain_loss": 1},
+		],
+	}
+	plan = plan_payment(doc, config=CONFIG, targets=targets(), org=ORG)
+	assert sum(line.amount for line in plan.lines) == allocated  # the invoices are settled in full
+	(note,) = [n for n in plan.notes if n.startswith("Deductions")]
+	assert f"Deductions of 5.00 (Bank Charges - _OCA) are not sent: Xero gets payments of {allocated}" in note
+	assert f"the bank line shows {allocated - 5}" in note and "Spend Money of 5.00" in note
+	assert "Exchange Gain" not in note
