@@ -810,10 +810,11 @@ class _Batch:
 
 	def _made_here(self, item: _Item, record: XeroRecord) -> bool:
 		"""Only what this app made is voided on a cancel without a person's word. An invoice or bill we sent
-		carries this site's Url marker for its document; a credit note has no Url, so the row's write-ahead
-		marker (a create of ours may have reached Xero) is the proof. An adopted document has neither."""
+		carries this site's Url marker for its document. A credit note has no Url: it is ours unless a
+		Backfill adopted it and nothing of ours was ever sent for the row (a row Log Settings cleared keeps no
+		such trace, so the credit note the document links to is taken as ours)."""
 		if record.kind.is_credit_note or not self.config.site_url:
-			return item.row.send_started
+			return item.row.send_started or not item.row.backfill
 		return record.url == document_url(self.config.site_url, item.row.reference_doctype, item.row.document)
 
 	def _void_group(self, kind: Kind, group: list[_Item]) -> None:

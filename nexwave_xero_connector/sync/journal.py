@@ -44,7 +44,7 @@ DB_NOW = "UTC_TIMESTAMP(6)"
 ROW_COLUMNS = (
 	"name, reference_doctype, reference_name, company, tenant_id, status, attempts, send_started, "
 	"key_generation, cancel_requested, void_confirmed, xero_id, xero_number, xero_status, xero_type, "
-	"sent_identity, deleted_reference, TIMESTAMPDIFF(MICROSECOND, sent_at, UTC_TIMESTAMP(6)) AS sent_age_us"
+	"sent_identity, deleted_reference, backfill, TIMESTAMPDIFF(MICROSECOND, sent_at, UTC_TIMESTAMP(6)) AS sent_age_us"
 )
 
 # One compare-and-set claims the batch: only rows nobody holds (or whose lease ran out) match, and each
@@ -529,6 +529,7 @@ def _to_row(r: dict) -> SyncRow:
 		sent_age=None if r.get("sent_age_us") is None else int(r["sent_age_us"]) / 1_000_000,
 		sent_identity=json.loads(r["sent_identity"]) if r.get("sent_identity") else None,
 		deleted_reference=r.get("deleted_reference") or None,
+		backfill=bool(r.get("backfill")),
 	)
 
 

@@ -87,6 +87,8 @@ class SyncRow:
 	# The ERP document was deleted: the row keeps its history under `deleted_reference` and is settled
 	# from what it recorded (the Xero ID or the sent identity), never by loading a document of that name.
 	deleted_reference: str | None = None
+	# Written by a Backfill: adopted (Synced with a Xero ID it found) or queued to be created by one.
+	backfill: bool = False
 
 	@property
 	def ref(self) -> tuple[str, str]:

@@ -261,3 +261,16 @@ def test_running_adopt_only_again_looks_up_what_it_left_not_in_xero(world, emula
 		"Synced",
 		xero_id,
 	)
+
+
+def test_cancelling_documents_whose_xero_copies_were_adopted_leaves_them_to_a_person(world, seeded):
+	"""An adopted invoice (no Url marker) and an adopted credit note (Xero gives it no Url: the row's
+	Backfill flag is the proof) are Orphans after a cancel, never voided by the drain."""
+	_run(world, ADOPT_ONLY)
+	for role in ("SI-SAME", "SC-SAME"):
+		world.erp.cancel("Sales Invoice", seeded.name(role))
+	world.drain()
+	for role in ("SI-SAME", "SC-SAME"):
+		log = world.log(seeded.name(role))
+		assert (log["status"], "this app did not make it" in log["error_message"]) == ("Orphan", True), role
+		assert len(_our_live(world, seeded, role)) == 1, role
