@@ -171,7 +171,7 @@ class _Batch:
 		# invoices of the same claim, under this batch's leases, calls and error handling.
 		payments = [self.pending[r.name] for r in rows if r.xero_type == PAYMENT]
 		# A payment made in Xero (xero_type XERO PAYMENT) is recorded in ERPNext by sync/payment_pull.py,
-		# without any Xero call.
+		# after one read of what Xero has due.
 		pulls = [self.pending[r.name] for r in rows if r.xero_type == PULLED]
 		rows = [r for r in rows if r.xero_type not in (PAYMENT, PULLED)]
 		voids = [self.pending[r.name] for r in rows if r.cancel_requested]

@@ -545,7 +545,7 @@ FACTS_SQL = f"SELECT name, response FROM {LOG_TABLE} WHERE name IN %(names)s"
 
 
 def run_pulls(batch, items: list) -> None:
-	"""Record or undo the batch's Xero payments in ERPNext; no Xero call is made."""
+	"""Record or undo the batch's Xero payments in ERPNext; the one Xero call reads what is due."""
 	_Pull(batch).run(items)
 
 
