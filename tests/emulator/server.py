@@ -26,6 +26,9 @@ from .wire import iso_datetime, plain
 
 API_PREFIX = "/api.xro/2.0"
 CONTROL_PREFIX = "/__emulator/"
+# Xero refuses a request whose body is over 3.5 MB ("no limit to the number of elements ... provided the
+# overall request size does not exceed 3.5 MB"), before reading it: HTTP 413, nothing saved.
+MAX_REQUEST_BYTES = 3_500_000
 
 
 def route(path: str) -> tuple[str | None, str, list[str]]:
@@ -67,6 +70,8 @@ class XeroEmulator:
 		self.base_url = ""
 		self.calls: Counter[tuple[str, str]] = Counter()
 		self._tenant_calls: Counter[str] = Counter()
+		self.too_large = 0  # requests refused with 413
+		self.max_request_bytes = 0  # the largest Accounting API request body seen
 		self._reset_state()
 
 	def _reset_state(self) -> None:
@@ -174,6 +179,7 @@ class XeroEmulator:
 		"""Zero call, fault, rate-limit and token counters."""
 		with self._lock:
 			self.calls.clear()
+			self.too_large = self.max_request_bytes = 0
 			self._tenant_calls.clear()
 			self.rate_limit_hits = 0
 			self.faults.injected = 0
@@ -328,6 +334,12 @@ class XeroEmulator:
 			self.calls[(method, endpoint)] += 1
 			if tenant_id:
 				self._tenant_calls[tenant_id] += 1
+			if area == "api":
+				self.max_request_bytes = max(self.max_request_bytes, len(body))
+		if area == "api" and len(body) > MAX_REQUEST_BYTES:
+			with self._lock:
+				self.too_large += 1
+			return text_reply(413, "Request Entity Too Large")
 		fault = self.faults.pick(method, endpoint, tenant_id, chaos_eligible=area == "api")
 		early = self._early_fault(fault)
 		if early is not None:

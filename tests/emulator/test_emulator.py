@@ -833,3 +833,16 @@ def test_standalone_seed_demo_starts():
 	finally:
 		proc.kill()
 		proc.wait(5)
+
+
+def test_a_request_over_xeros_size_cap_is_refused_with_413_and_nothing_is_saved(emu):
+	"""Xero's 3.5 MB cap, on a create (PUT) and an update (POST): refused before anything is read."""
+	line = {"Description": "x" * 3900, "Quantity": 1, "UnitAmount": 1, "AccountCode": "200"}
+	invoice = {"Type": "ACCREC", "Contact": {"Name": "Big Order Ltd"}, "LineItems": [line] * 900}
+	body = json.dumps({"Invoices": [invoice]}).encode()
+	assert len(body) > 3_500_000
+	before = len(emu.ledger(NZ))
+	for method in ("PUT", "POST"):
+		reply = http(emu, method, "/api.xro/2.0/Invoices", headers=_raw_headers(), body=body)
+		assert reply.status == 413, method
+	assert len(emu.ledger(NZ)) == before and emu.too_large == 2 and emu.max_request_bytes == len(body)
