@@ -290,9 +290,45 @@ class FrappeMasters:
 		)
 
 
+# ---- Xero Sync Settings ----------------------------------------------------------------------------
+# Every read and write of the settings in the Frappe layer goes through these functions (called as
+# `adapters.name(...)`), so the FrappeTestCases can hand the app settings of their own
+# (tests/utils.SettingsUnderTest) and never read or write the site's.
+
+
 def get_settings():
 	"""Return Xero Sync Settings (cached; cleared by Frappe whenever the settings are saved)."""
 	return frappe.get_cached_doc(SETTINGS_DOCTYPE)
+
+
+def read_settings():
+	"""Return Xero Sync Settings read afresh from the database (another worker may have changed them)."""
+	return frappe.get_single(SETTINGS_DOCTYPE)
+
+
+def save_settings(settings, *, ignore_permissions: bool = False) -> None:
+	"""Validate and save the whole settings document."""
+	settings.save(ignore_permissions=ignore_permissions)
+
+
+def settings_values(*fields: str, lock: bool = False) -> frappe._dict:
+	"""Some fields as stored now (never the cache), as text; `lock` holds a shared lock on them until the
+	transaction ends, so a writer waits for it."""
+	rows = frappe.db.sql(
+		"SELECT field, value FROM `tabSingles` WHERE doctype = %(doctype)s AND field IN %(fields)s"
+		+ (" LOCK IN SHARE MODE" if lock else ""),
+		{"doctype": SETTINGS_DOCTYPE, "fields": fields},
+		as_dict=True,
+	)
+	stored = {r.field: r.value for r in rows}
+	return frappe._dict({field: stored.get(field) for field in fields})
+
+
+def set_settings_values(values: dict) -> None:
+	"""Write some fields without saving the whole Single (no validation, no version); `modified` moves,
+	so a form opened before refuses to save over them."""
+	frappe.db.set_single_value(SETTINGS_DOCTYPE, values)
+	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
 
 
 def _tenant_link(r) -> TenantLink:

@@ -17,6 +17,7 @@ from frappe import _
 from frappe.utils import cint, get_datetime, get_system_timezone
 from frappe.utils.password import decrypt, encrypt
 
+from nexwave_xero_connector import adapters
 from nexwave_xero_connector.constants import (
 	CONNECTION_BROKEN,
 	SETTINGS_DOCTYPE,
@@ -29,8 +30,7 @@ _SECRET_FIELDS = ("access_token", "refresh_token")
 
 def set_status(status: str, note: str = "") -> None:
 	"""Write connection_status/note without saving the whole Single (no validation, no version)."""
-	frappe.db.set_single_value(SETTINGS_DOCTYPE, {"connection_status": status, "connection_note": note})
-	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+	adapters.set_settings_values({"connection_status": status, "connection_note": note})
 
 
 def token_cache_name(settings) -> str | None:
@@ -43,12 +43,7 @@ def token_cache_name(settings) -> str | None:
 
 def is_connection_usable() -> bool:
 	"""True when a token exists for the connected user and the connection is not marked Broken."""
-	settings = frappe._dict(
-		{
-			field: frappe.db.get_single_value(SETTINGS_DOCTYPE, field, cache=False)
-			for field in ("connected_app", "connected_user", "connection_status")
-		}
-	)
+	settings = adapters.settings_values("connected_app", "connected_user", "connection_status")
 	if settings.connection_status == CONNECTION_BROKEN:
 		return False
 	return bool(token_cache_name(settings))
@@ -117,12 +112,9 @@ class TokenCacheTable:
 			)
 			if r["scope"]
 		]
-		status = db.query(
-			"SELECT value FROM `tabSingles` WHERE doctype = %(doctype)s AND field = 'connection_status'"
-			+ (" LOCK IN SHARE MODE" if lock else ""),
-			{"doctype": SETTINGS_DOCTYPE},
+		broken = (
+			adapters.settings_values("connection_status", lock=lock).connection_status == CONNECTION_BROKEN
 		)
-		broken = bool(status) and status[0]["value"] == CONNECTION_BROKEN
 		expires_in = cint(row["expires_in"])
 		saved_at = _epoch(row["modified"])
 		return StoredToken(

@@ -20,6 +20,7 @@ from frappe import _
 from frappe.utils import cint, get_url
 from frappe.utils.password import get_decrypted_password
 
+from nexwave_xero_connector import adapters
 from nexwave_xero_connector.adapters import FrappeDb
 from nexwave_xero_connector.connection import (
 	is_connection_usable,
@@ -34,7 +35,6 @@ from nexwave_xero_connector.constants import (
 	DEFAULT_SCOPE_SET,
 	IDLE_REFRESH_DAYS,
 	OAUTH_SCOPE_SETS,
-	SETTINGS_DOCTYPE,
 	TOKEN_CACHE_DOCTYPE,
 	XERO_PROVIDER_NAME,
 )
@@ -55,7 +55,7 @@ class SharedOrganisationError(frappe.ValidationError):
 
 def _settings():
 	"""Xero Sync Settings read afresh (not the cached copy: another worker may have changed it)."""
-	return frappe.get_single(SETTINGS_DOCTYPE)
+	return adapters.read_settings()
 
 
 def scopes_for(scope_set: str | None) -> tuple[str, ...]:
@@ -84,7 +84,7 @@ def ensure_connected_app(settings) -> Any:
 	app.set("scopes", [{"scope": scope} for scope in scopes_for(settings.scope_set)])
 	app.save(ignore_permissions=True)
 	if settings.connected_app != app.name:
-		frappe.db.set_single_value(SETTINGS_DOCTYPE, "connected_app", app.name)
+		adapters.set_settings_values({"connected_app": app.name})
 		settings.connected_app = app.name
 	return app
 
@@ -109,8 +109,7 @@ def connect() -> str:
 		frappe.throw(_("Enter the Xero Client ID and Client Secret first."))
 	app = ensure_connected_app(settings)
 	user = frappe.session.user
-	frappe.db.set_single_value(SETTINGS_DOCTYPE, "connected_user", user)
-	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+	adapters.set_settings_values({"connected_user": user})
 	return app.initiate_web_application_flow(user=user, success_uri=get_url(CONNECTED_METHOD))
 
 
@@ -211,7 +210,7 @@ def bind_organisation(company: str, tenant_id: str, confirm_shared: bool | int |
 	row.tenant_name = organisation["tenant_name"]
 	for r in [row, *others]:
 		r.allow_shared_tenant = 1 if others else r.allow_shared_tenant
-	settings.save()
+	adapters.save_settings(settings)
 	return {
 		"company": company,
 		"tenant_id": tenant_id,
@@ -238,7 +237,7 @@ def disconnect() -> dict:
 		_revoke(settings, name)
 	if name:
 		frappe.delete_doc(TOKEN_CACHE_DOCTYPE, name, ignore_permissions=True, force=True)
-	frappe.db.set_single_value(SETTINGS_DOCTYPE, "connected_user", None)
+	adapters.set_settings_values({"connected_user": None})
 	set_status(CONNECTION_NOT_CONNECTED, problem)
 	return {"connections_removed": removed, "problem": problem}
 
@@ -295,7 +294,7 @@ def test_connection() -> list[dict]:
 			}
 		)
 	if changed:
-		settings.save()
+		adapters.save_settings(settings)
 	return results
 
 

@@ -16,7 +16,8 @@ import frappe
 from frappe import _
 from frappe.utils import now_datetime
 
-from nexwave_xero_connector.adapters import FrappeDb, get_settings
+from nexwave_xero_connector import adapters
+from nexwave_xero_connector.adapters import FrappeDb
 from nexwave_xero_connector.connection import TokenCacheTable
 from nexwave_xero_connector.constants import (
 	CONNECTED_APP_DOCTYPE,
@@ -75,7 +76,7 @@ def make_governor(settings=None):
 	return RateGovernor(
 		frappe.cache,
 		key_prefix=prefix.decode() if isinstance(prefix, bytes) else prefix,
-		per_day=daily_limit(settings or get_settings()),
+		per_day=daily_limit(settings or adapters.get_settings()),
 	)
 
 
@@ -98,7 +99,7 @@ def app_credentials(settings) -> tuple[str, str]:
 
 def token_keeper(settings=None) -> TokenKeeper:
 	"""TokenKeeper for the connected user's Token Cache, refreshing at the site's token URL."""
-	settings = settings or get_settings()
+	settings = settings or adapters.get_settings()
 	require_connection(settings)
 	client_id, client_secret = app_credentials(settings)
 	return TokenKeeper(
@@ -132,14 +133,14 @@ def accounting_api(settings=None):
 	"""The governed AccountingApi (the drain's gateway and the settings screens use this one)."""
 	from nexwave_xero_connector.xero.client import build_accounting_api
 
-	return build_accounting_api(hosts(), **_client_options(settings or get_settings()))
+	return build_accounting_api(hosts(), **_client_options(settings or adapters.get_settings()))
 
 
 def identity_api(settings=None):
 	"""The IdentityApi (GET/DELETE /Connections) with the keeper's tokens; not counted per organisation."""
 	from nexwave_xero_connector.xero.client import build_identity_api
 
-	return build_identity_api(hosts(), **_client_options(settings or get_settings()))
+	return build_identity_api(hosts(), **_client_options(settings or adapters.get_settings()))
 
 
 def make_gateway(settings=None):
