@@ -57,8 +57,10 @@ default_log_clearing_doctypes = {"Xero Sync Log": 90}
 
 # Testing
 # -------
-# ERPNext's own preparation (setup wizard when no Company exists) so its test factories work here too.
-before_tests = "erpnext.setup.utils.before_tests"
+# ERPNext's own preparation (setup wizard) on a site with no Company yet, so its test factories work here
+# too; never on a site in use (it deletes every Item Price). The suite keeps away from the site's Xero
+# connection: tests/site_state.py.
+before_tests = "nexwave_xero_connector.tests.site_state.before_tests"
 
 # The workspace's status banner (a Custom HTML Block: what stops pushes right now)
 fixtures = [{"dt": "Custom HTML Block", "filters": [["name", "=", "Xero Sync Status"]]}]

@@ -44,9 +44,18 @@ def plan(rows: Sequence[dict], doctypes_named: Callable[[str], list[str]]) -> tu
 def execute():
 	import frappe
 
+	split_mappings(SETTINGS_DOCTYPE)
+	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+
+
+def split_mappings(parent: str) -> None:
+	"""Retype and copy the tax mapping rows of the settings document `parent` (the Single's own name; a
+	test passes a name of its own so it never touches the site's rows)."""
+	import frappe
+
 	rows = frappe.get_all(
 		TAX_MAPPING_DOCTYPE,
-		filters={"parenttype": SETTINGS_DOCTYPE, "parentfield": "tax_mappings"},
+		filters={"parent": parent, "parenttype": SETTINGS_DOCTYPE, "parentfield": "tax_mappings"},
 		fields=["name", "idx", "template_type", *COPIED],
 		order_by="idx asc",
 	)
@@ -63,7 +72,7 @@ def execute():
 		child.update(
 			{
 				**values,
-				"parent": SETTINGS_DOCTYPE,
+				"parent": parent,
 				"parenttype": SETTINGS_DOCTYPE,
 				"parentfield": "tax_mappings",
 				"idx": idx,
@@ -75,4 +84,3 @@ def execute():
 			f"{values['template_type']}; added a row mapping it to {values['xero_tax_type']} as before. "
 			"Check it in Xero Sync Settings."
 		)
-	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)

@@ -5,7 +5,6 @@ import time
 import frappe
 
 from nexwave_xero_connector import adapters, wiring
-from nexwave_xero_connector.constants import SETTINGS_DOCTYPE
 from nexwave_xero_connector.tests.site_state import XeroTestCase
 
 test_dependencies = ["Customer"]
@@ -15,7 +14,7 @@ TOKEN_KEYS = {"access_token", "refresh_token", "scope", "expires_in", "expires_a
 
 class TestAdapters(XeroTestCase):
 	def connect(self) -> str:
-		"""A Connected App with a Token Cache for Administrator, bound in the settings."""
+		"""A Connected App of this test with a Token Cache for Administrator, named in the settings."""
 		app = frappe.get_doc(
 			{
 				"doctype": "Connected App",
@@ -38,12 +37,9 @@ class TestAdapters(XeroTestCase):
 				"scopes": [{"scope": "accounting.transactions"}, {"scope": "offline_access"}],
 			}
 		).insert(ignore_permissions=True)
-		frappe.db.set_single_value(
-			SETTINGS_DOCTYPE,
-			# the site's own connection state (Broken, say) must not decide this test
-			{"connected_app": app.name, "connected_user": "Administrator", "connection_status": "Connected"},
+		adapters.set_settings_values(  # the test class's own settings (site_state.SettingsUnderTest)
+			{"connected_app": app.name, "connected_user": "Administrator", "connection_status": "Connected"}
 		)
-		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
 		return cache.name
 
 	def test_token_has_exactly_the_sdk_keys(self):

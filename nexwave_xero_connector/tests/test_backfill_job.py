@@ -7,7 +7,7 @@ import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
 from frappe.utils import add_days, getdate, nowdate
 
-from nexwave_xero_connector import backfill_job
+from nexwave_xero_connector import adapters, backfill_job
 from nexwave_xero_connector.constants import SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.sync.model import Kind, XeroRecord
 from nexwave_xero_connector.tests.test_api import MANAGER, OUTSIDER, READER, ApiTestCase
@@ -85,9 +85,9 @@ class TestBackfillMethods(ApiTestCase):
 			self.assertRaises(frappe.ValidationError, self.start, company="_Test Company 1")
 
 	def test_a_run_adopts_an_invoice_posted_before_go_live_and_skips_one_xero_lacks(self):
-		settings = frappe.get_single("Xero Sync Settings")
+		settings = adapters.read_settings()
 		settings.tenants[0].go_live_date = nowdate()
-		settings.save()
+		adapters.save_settings(settings)
 		kept = create_sales_invoice(posting_date=add_days(nowdate(), -5))
 		lacking = create_sales_invoice(posting_date=add_days(nowdate(), -4))
 		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, kept.name)[0].status, "Skipped")  # the hook's

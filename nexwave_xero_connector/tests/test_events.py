@@ -8,7 +8,7 @@ from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sal
 from frappe.utils.background_jobs import get_redis_conn
 from rq.job import Job, JobStatus
 
-from nexwave_xero_connector import events
+from nexwave_xero_connector import adapters, events
 from nexwave_xero_connector.constants import DRAIN_JOB, DRAIN_JOB_KEY, LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
@@ -109,9 +109,9 @@ class TestSubmit(HookTestCase):
 	def test_a_document_posted_before_the_go_live_date_is_skipped_with_the_reason(self):
 		from frappe.utils import add_days, getdate, nowdate
 
-		settings = frappe.get_single("Xero Sync Settings")
+		settings = adapters.read_settings()
 		settings.tenants[0].go_live_date = nowdate()
-		settings.save()
+		adapters.save_settings(settings)
 		old = create_sales_invoice(posting_date=add_days(nowdate(), -3))
 		rows = log_rows(SALES_INVOICE_DOCTYPE, old.name)
 		self.assertEqual([(r.status, r.tenant_id) for r in rows], [("Skipped", "")])
@@ -279,11 +279,13 @@ class TestWakePolicy(XeroTestCase):
 		self.addCleanup(lambda: [job.delete() for job in self.jobs])
 
 	def fake_job(self, status: JobStatus, *, in_queue: bool = False) -> str:
-		"""A drain job in RQ as a worker left it, remembered as the tenant's latest."""
-		from frappe.utils.background_jobs import create_job_id, get_queue
+		"""A drain job in RQ as a worker left it, remembered as the tenant's latest. Its queue is one of its
+		own that no worker listens to: a worker of the site's queues would take it and run it."""
+		from frappe.utils.background_jobs import create_job_id
+		from rq import Queue
 
 		job_id = f"xero-drain::{self.tenant}::{frappe.generate_hash(length=8)}"
-		queue = get_queue("long")
+		queue = Queue(f"xero-test-no-worker-{frappe.generate_hash(length=8)}", connection=get_redis_conn())
 		job = Job.create(
 			"frappe.utils.background_jobs.execute_job",
 			id=create_job_id(job_id),

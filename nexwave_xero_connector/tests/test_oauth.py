@@ -1,8 +1,9 @@
 """OAuth, organisations and token refresh on a real site against the Xero emulator.
 
-The TokenKeeper commits (its one commit point), so the class transaction's rollback cannot undo what
-these tests do: the class puts the settings, Connected Apps, tokens and its user back as it found them,
-and XeroTestCase fails it if anything is left changed.
+Every Connected App and Token Cache here is the test's own (the class's settings, site_state.
+SettingsUnderTest, start with none, so ensure_connected_app makes one); the commits the TokenKeeper and
+Connected App make are held (XeroTestCase), so the class rollback takes all of it away and the site's own
+connection is never read, written or relied on.
 """
 
 from __future__ import annotations
@@ -15,24 +16,20 @@ from unittest import mock
 
 import frappe
 import requests
-from frappe.utils.password import (
-	get_decrypted_password,
-	remove_encrypted_password,
-	set_encrypted_password,
-)
+from frappe.utils.password import get_decrypted_password
 
-from nexwave_xero_connector import connection, oauth, wiring
+from nexwave_xero_connector import adapters, connection, oauth, wiring
 from nexwave_xero_connector.constants import (
 	CONNECTED_APP_DOCTYPE,
 	CONNECTION_BROKEN,
 	CONNECTION_CONNECTED,
 	LOG_DOCTYPE,
-	SETTINGS_DOCTYPE,
 	TOKEN_CACHE_DOCTYPE,
 )
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import ErrorClass
 from nexwave_xero_connector.tests.site_state import XeroTestCase
+from nexwave_xero_connector.tests.utils import forget_wakes, pending_wakes
 from nexwave_xero_connector.xero.governor import RateGovernor
 
 TENANT_A = "tenant-oauth-a"
@@ -41,9 +38,13 @@ TENANT_B = "tenant-oauth-b"
 COMPANY_A = "_Test Company"
 COMPANY_B = "_Test Company 1"
 ACCOUNTS_USER = "oauth-accounts-user@example.com"
-SETTINGS_TABLES = ("tenants", "tax_mappings", "account_mappings", "tracking_mappings")
 
 test_dependencies = ["Company"]
+
+
+def stored(field: str):
+	"""A field of the test class's settings as stored (what a fresh read finds)."""
+	return adapters.settings_values(field)[field]
 
 
 def load_emulator():
@@ -64,11 +65,6 @@ class TestOAuth(XeroTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		cls.saved_settings = frappe.get_single(SETTINGS_DOCTYPE)
-		cls.saved_secret = get_decrypted_password(
-			SETTINGS_DOCTYPE, SETTINGS_DOCTYPE, "client_secret", raise_exception=False
-		)
-		cls.apps_before = set(frappe.get_all(CONNECTED_APP_DOCTYPE, pluck="name"))
 		cls.emu = load_emulator()(strict_auth=True)
 		cls.emu.start(port=0)
 		cls.emu.add_tenant(TENANT_A, name="OAuth Org A", short_code="!OrgA")
@@ -86,39 +82,11 @@ class TestOAuth(XeroTestCase):
 	def tearDownClass(cls):
 		cls.emu.stop()
 		frappe.conf.update(cls.saved_conf)
-		cls.restore_site()
 		super().tearDownClass()
-
-	@classmethod
-	def restore_site(cls):
-		"""The keeper committed tokens, settings and fixtures during the tests: put the site back as the
-		class found it (the class rollback cannot undo a commit)."""
-		frappe.set_user("Administrator")
-		frappe.db.rollback()
-		for app in set(frappe.get_all(CONNECTED_APP_DOCTYPE, pluck="name")) - cls.apps_before:
-			for name in frappe.get_all(TOKEN_CACHE_DOCTYPE, filters={"connected_app": app}, pluck="name"):
-				frappe.delete_doc(TOKEN_CACHE_DOCTYPE, name, ignore_permissions=True, force=True)
-			frappe.delete_doc(CONNECTED_APP_DOCTYPE, app, ignore_permissions=True, force=True)
-		saved = cls.saved_settings.as_dict(no_default_fields=True)
-		saved.pop("client_secret", None)
-		settings = frappe.get_single(SETTINGS_DOCTYPE)
-		settings.update({k: v for k, v in saved.items() if k not in SETTINGS_TABLES})
-		for table in SETTINGS_TABLES:
-			settings.set(table, [row for row in saved.get(table) or []])
-		settings.flags.ignore_validate = True
-		settings.save(ignore_permissions=True)
-		if cls.saved_secret:
-			set_encrypted_password(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE, cls.saved_secret, "client_secret")
-		else:
-			remove_encrypted_password(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE, "client_secret")
-		if frappe.db.exists("User", ACCOUNTS_USER):
-			frappe.delete_doc("User", ACCOUNTS_USER, ignore_permissions=True, force=True)
-		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
-		frappe.db.commit()  # test cleanup of what the keeper committed
 
 	def setUp(self):
 		frappe.set_user("Administrator")
-		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings = adapters.read_settings()
 		settings.client_id = "client-" + uuid.uuid4().hex[:8]
 		settings.client_secret = "secret-" + uuid.uuid4().hex
 		settings.scope_set = "Granular"
@@ -126,24 +94,29 @@ class TestOAuth(XeroTestCase):
 		settings.set("tenants", [])
 		settings.set("tax_mappings", [])
 		settings.set("account_mappings", [])
-		settings.save()
+		adapters.save_settings(settings)
 		self.app = oauth.ensure_connected_app(settings)
+		self.assertIn(self.app.name, self.own_apps, "a Connected App of this test, not the site's")
 		self.token = self.emu.issue_tokens(" ".join(oauth.scopes_for("Granular")))
 		self.seed_token(self.token)
-		frappe.db.set_single_value(
-			SETTINGS_DOCTYPE,
+		adapters.set_settings_values(
 			{
 				"connected_user": "Administrator",
 				"connection_status": CONNECTION_CONNECTED,
 				"connection_note": "",
-			},
+			}
 		)
-		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
 		for tenant in self.emu.tenants.values():
 			tenant.connected = True
 
 	def tearDown(self):
 		frappe.set_user("Administrator")
+
+	@property
+	def own_apps(self) -> set[str]:
+		"""The Connected Apps the class made (uncommitted): any the site had are in the class's snapshot."""
+		site = {r["name"] for r in self._site_before["rows"]["tabConnected App"]}
+		return set(frappe.get_all(CONNECTED_APP_DOCTYPE, pluck="name")) - site
 
 	def seed_token(self, token: dict, age_seconds: int = 0) -> str:
 		name = f"{self.app.name}-Administrator"
@@ -188,14 +161,14 @@ class TestOAuth(XeroTestCase):
 				"accounting.settings.read",
 			],
 		)
-		self.assertEqual(app.client_id, frappe.get_single(SETTINGS_DOCTYPE).client_id)
+		self.assertEqual(app.client_id, adapters.read_settings().client_id)
 		self.assertIn("connected_app.callback/" + app.name, app.redirect_uri)
-		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings = adapters.read_settings()
 		settings.scope_set = "Legacy"
-		settings.save()
+		adapters.save_settings(settings)
 		app = oauth.ensure_connected_app(settings)
 		self.assertIn("accounting.transactions", [r.scope for r in app.scopes])
-		self.assertIn("Connect to Xero again", frappe.get_single(SETTINGS_DOCTYPE).connection_note)
+		self.assertIn("Connect to Xero again", adapters.read_settings().connection_note)
 
 	def test_connect_returns_consent_url_with_state(self):
 		url = oauth.connect()
@@ -205,25 +178,23 @@ class TestOAuth(XeroTestCase):
 		self.assertTrue(cache.state)
 		self.assertIn(cache.state, url)
 		self.assertTrue(cache.success_uri.endswith("nexwave_xero_connector.oauth.connected"))
-		self.assertEqual(frappe.db.get_single_value(SETTINGS_DOCTYPE, "connected_user"), "Administrator")
+		self.assertEqual(stored("connected_user"), "Administrator")
 
 	def test_connected_marks_connected_again(self):
 		connection.mark_broken("test")
 		self.assertFalse(connection.is_connection_usable())
 		oauth.connected()
-		self.assertEqual(
-			frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_status"), CONNECTION_CONNECTED
-		)
+		self.assertEqual(stored("connection_status"), CONNECTION_CONNECTED)
 		self.assertTrue(connection.is_connection_usable())
 		self.assertEqual(frappe.local.response["type"], "redirect")
 
 	def test_connected_asks_to_choose_organisations_only_while_none_is_bound(self):
 		for tenants, asks in (({}, True), ({"_Test Company": "tenant-bound"}, False)):
-			settings = frappe.get_single(SETTINGS_DOCTYPE)
+			settings = adapters.read_settings()
 			settings.set("tenants", [{"company": c, "tenant_id": t} for c, t in tenants.items()])
-			settings.save()
+			adapters.save_settings(settings)
 			oauth.connected()
-			note = frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_note")
+			note = stored("connection_note")
 			self.assertEqual("Choose an organisation" in note, asks, note)
 
 	# ---- permissions --------------------------------------------------------------------------------
@@ -254,12 +225,12 @@ class TestOAuth(XeroTestCase):
 			oauth.bind_organisation(COMPANY_B, TENANT_A)
 		result = oauth.bind_organisation(COMPANY_B, TENANT_A, confirm_shared=1)
 		self.assertTrue(result["shared"])
-		rows = {r.company: r for r in frappe.get_single(SETTINGS_DOCTYPE).tenants}
+		rows = {r.company: r for r in adapters.read_settings().tenants}
 		self.assertEqual(rows[COMPANY_B].tenant_id, TENANT_A)
 		self.assertTrue(rows[COMPANY_A].allow_shared_tenant and rows[COMPANY_B].allow_shared_tenant)
 		oauth.bind_organisation(COMPANY_B, TENANT_B)
 		self.assertEqual(
-			{r.company: r.tenant_id for r in frappe.get_single(SETTINGS_DOCTYPE).tenants},
+			{r.company: r.tenant_id for r in adapters.read_settings().tenants},
 			{COMPANY_A: TENANT_A, COMPANY_B: TENANT_B},
 		)
 		with self.assertRaises(frappe.ValidationError):
@@ -272,7 +243,7 @@ class TestOAuth(XeroTestCase):
 		self.assertEqual(
 			(result["name"], result["short_code"], result["base_currency"]), ("OAuth Org A", "!OrgA", "NZD")
 		)
-		self.assertEqual(frappe.get_single(SETTINGS_DOCTYPE).tenants[0].short_code, "!OrgA")
+		self.assertEqual(adapters.read_settings().tenants[0].short_code, "!OrgA")
 
 	def test_settings_screens_call_xero_through_the_rate_governor(self):
 		oauth.bind_organisation(COMPANY_A, TENANT_A)
@@ -290,29 +261,27 @@ class TestOAuth(XeroTestCase):
 			TENANT_A, error_class="Connection", next_attempt_at=frappe.utils.add_to_date(None, minutes=15)
 		)
 		connection.mark_broken("invalid_grant")
-		with mock.patch("nexwave_xero_connector.events.wake_drain") as wake:
-			oauth.connected()
+		forget_wakes()
+		commits = len(self.held_commits)
+		oauth.connected()
 		values = frappe.db.get_value(LOG_DOCTYPE, row, ["error_class", "next_attempt_at"], as_dict=True)
 		self.assertEqual((values.error_class, values.next_attempt_at), (None, None))
-		wake.assert_called_once_with(TENANT_A)  # at the commit, not at the next sweep
-		frappe.db.delete(LOG_DOCTYPE, {"name": row})
-		frappe.db.commit()  # test cleanup: connected() committed the row
+		self.assertEqual(len(self.held_commits), commits + 1, "connected() commits what it resumed")
+		self.assertIn(TENANT_A, pending_wakes())  # woken by that commit, not at the next sweep
 
 	def test_load_from_xero_flags_stale_mappings(self):
 		oauth.bind_organisation(COMPANY_A, TENANT_A)
-		frappe.get_doc(
+		settings = adapters.read_settings()
+		settings.append(
+			"tax_mappings",
 			{
-				"doctype": "Xero Tax Mapping",
-				"parent": SETTINGS_DOCTYPE,
-				"parenttype": SETTINGS_DOCTYPE,
-				"parentfield": "tax_mappings",
-				"idx": 1,
 				"company": COMPANY_A,
 				"template_type": "Item Tax Template",
 				"tax_template": "_Whatever",
 				"xero_tax_type": "NO-SUCH-TAX",
-			}
-		).db_insert()
+			},
+		)
+		adapters.save_settings(settings)
 		data = oauth.load_from_xero(TENANT_A)
 		self.assertTrue(data["tax_rates"] and data["accounts"])
 		self.assertTrue({"tax_type", "name", "rate", "status"} <= set(data["tax_rates"][0]))
@@ -357,8 +326,8 @@ class TestOAuth(XeroTestCase):
 		with self.assertRaises(XeroError) as info:
 			wiring.token_keeper().current()
 		self.assertEqual(info.exception.error_class, ErrorClass.CONNECTION)
-		self.assertEqual(frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_status"), CONNECTION_BROKEN)
-		self.assertIn("Reconnect", frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_note"))
+		self.assertEqual(stored("connection_status"), CONNECTION_BROKEN)
+		self.assertIn("invalid_grant", stored("connection_note"))
 		self.assertFalse(connection.is_connection_usable())
 		self.assertTrue(frappe.db.exists("Notification Log", {"subject": "Xero connection broken"}))
 		before = self.emu.token_calls
@@ -375,7 +344,7 @@ class TestOAuth(XeroTestCase):
 		self.emu.tenants[TENANT_A].connected = False
 		oauth.refresh_idle_connection()
 		self.assertEqual(self.emu.token_calls - before, 1)
-		note = frappe.db.get_single_value(SETTINGS_DOCTYPE, "connection_note")
+		note = stored("connection_note")
 		self.assertIn(COMPANY_A, note)
 
 	# ---- gateway ------------------------------------------------------------------------------------
@@ -383,8 +352,7 @@ class TestOAuth(XeroTestCase):
 	def test_make_gateway_uses_keeper_and_governor(self):
 		from nexwave_xero_connector.xero import governor
 
-		frappe.db.set_single_value(SETTINGS_DOCTYPE, "xero_plan", "Starter")
-		frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
+		adapters.set_settings_values({"xero_plan": "Starter"})
 		with mock.patch.object(governor, "hooks", wraps=governor.hooks) as hooks:
 			gateway = wiring.make_gateway()
 		self.assertIsNotNone(gateway)

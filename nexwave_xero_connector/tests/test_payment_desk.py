@@ -15,12 +15,11 @@ from frappe.desk.doctype.number_card.number_card import get_result
 from frappe.model import default_fields
 from frappe.utils import today
 
-from nexwave_xero_connector import api
+from nexwave_xero_connector import adapters, api
 from nexwave_xero_connector.constants import (
 	LOG_DOCTYPE,
 	PAYMENT_ENTRY_DOCTYPE,
 	SALES_INVOICE_DOCTYPE,
-	SETTINGS_DOCTYPE,
 )
 from nexwave_xero_connector.sync.payments import WAITING_PREFIX
 from nexwave_xero_connector.tests.test_api import OUTSIDER, READER, ApiTestCase, make_row
@@ -59,9 +58,9 @@ def described(*payments: tuple) -> str:
 class PaymentDeskTestCase(ApiTestCase):
 	def setUp(self):
 		super().setUp()  # payments are not synced: submitting the entry queues no row of its own
-		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings = adapters.read_settings()
 		settings.tenants[0].short_code = SHORT_CODE
-		settings.save()
+		adapters.save_settings(settings)
 
 	def payment_entry(self) -> str:
 		"""A submitted receipt against a fresh Sales Invoice, with no Xero Sync Log row."""

@@ -9,8 +9,8 @@ from decimal import Decimal
 import frappe
 from frappe.utils import flt, today
 
-from nexwave_xero_connector import jobs, status_job
-from nexwave_xero_connector.constants import LOG_DOCTYPE, SETTINGS_DOCTYPE
+from nexwave_xero_connector import adapters, jobs, status_job
+from nexwave_xero_connector.constants import LOG_DOCTYPE
 from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO
 from nexwave_xero_connector.sync.payment_pull import PaidInXero, row_name
 from nexwave_xero_connector.tests.site_state import XeroTestCase
@@ -42,10 +42,10 @@ class PaymentsListed:
 class TestPaymentsFromXero(XeroTestCase):
 	def setUp(self):
 		isolate_jobs(self)
-		frappe.db.delete("DefaultValue", {"defkey": ("like", "xero_status_poll:%")})
+		frappe.db.delete("DefaultValue", {"defkey": status_job._key(TENANT)})  # the site's own stay
 		self.accounts = make_stock_nz_company()
 		self.bank = _bank_account()
-		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings = adapters.read_settings()
 		settings.set(
 			"tenants",
 			[
@@ -62,7 +62,7 @@ class TestPaymentsFromXero(XeroTestCase):
 			"bank_account_mappings",
 			[{"company": COMPANY, "account": self.bank, "xero_bank_account": XERO_BANK}],
 		)
-		settings.save()
+		adapters.save_settings(settings)
 		self.gateway = FakeGateway()
 		self.gateway.payments = PaymentsListed()
 
@@ -116,7 +116,7 @@ class TestPaymentsFromXero(XeroTestCase):
 		self.assertEqual(flt(frappe.db.get_value("Sales Invoice", si.name, "outstanding_amount")), 50)
 
 		# Listed again (a lost watermark, an overlapping window) and drained again: still one entry.
-		frappe.db.delete("DefaultValue", {"defkey": ("like", "xero_status_poll:%")})
+		frappe.db.delete("DefaultValue", {"defkey": status_job._key(TENANT)})
 		self.assertEqual(self.poll_and_drain().payments_queued, [])
 		self.assertEqual(len(self.entries("pay-nzd-1")), 1)
 		self.assertEqual(flt(frappe.db.get_value("Sales Invoice", si.name, "outstanding_amount")), 50)
@@ -229,9 +229,9 @@ class TestPaymentsFromXero(XeroTestCase):
 		self.assertTrue(info["xero_url"].endswith("bankTransactionID=pay-link-1"), info["xero_url"])
 
 	def test_the_switch_only_holds_where_xero_owns_the_payments(self):
-		settings = frappe.get_single(SETTINGS_DOCTYPE)
+		settings = adapters.read_settings()
 		settings.tenants[0].payments_owned_by = "ERPNext"
-		settings.save()
+		adapters.save_settings(settings)
 		self.assertEqual(settings.tenants[0].pull_payments, 0)
 		self.assertFalse(_config().pulls_payments(COMPANY))
 

@@ -31,7 +31,7 @@ FIELDS = ["xero_status", "xero_amount_paid", "xero_amount_credited", "xero_amoun
 class TestStatusPoll(XeroTestCase):
 	def setUp(self):
 		isolate_jobs(self)
-		frappe.db.delete("DefaultValue", {"defkey": ("like", "xero_status_poll:%")})
+		frappe.db.delete("DefaultValue", {"defkey": status_job._key(TEST_TENANT)})  # the site's own stay
 		self.gateway = FakeGateway()
 
 	def synced_invoice(self):

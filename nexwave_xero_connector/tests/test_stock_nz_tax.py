@@ -2,8 +2,8 @@
 
 ERPNext 15 creates, for a new company in New Zealand, a Sales, a Purchase and an Item Tax Template all named
 "New Zealand - <abbr>" (setup_wizard/data/country_wise_tax.json via operations/taxes_setup.py, called from
-Company.on_update). Nothing here saves Xero Sync Settings: the settings are built in memory and handed to
-load_config, and everything else is undone by the class rollback (XeroTestCase checks it was) (run with bench run-tests).
+Company.on_update). The settings are the test class's own (never the site's), and everything else is undone
+by the class rollback (XeroTestCase checks it was) (run with bench run-tests).
 """
 
 from unittest.mock import patch
@@ -12,6 +12,7 @@ import frappe
 from erpnext.controllers.accounts_controller import get_taxes_and_charges
 from frappe.utils import today
 
+from nexwave_xero_connector import adapters
 from nexwave_xero_connector.adapters import FrappeMasters, load_config
 from nexwave_xero_connector.constants import SETTINGS_DOCTYPE
 from nexwave_xero_connector.nexwave_xero_connector.doctype.xero_sync_settings.xero_sync_settings import (
@@ -155,9 +156,9 @@ def make_invoice(doctype: str, template_doctype: str, accounts: frappe._dict):
 
 
 def stock_settings(accounts: frappe._dict, *tax_rows: tuple[str, str]):
-	"""Xero Sync Settings in memory only: the company bound to a tenant, the stock templates mapped."""
-	settings = frappe.get_single(SETTINGS_DOCTYPE)
-	settings.batch_size = 50  # validate() refuses the 0 of a Single that was never saved
+	"""The test class's Xero Sync Settings, unsaved: the company bound to a tenant, the stock templates
+	mapped."""
+	settings = adapters.read_settings()
 	settings.set(
 		"tenants",
 		[{"company": COMPANY, "tenant_id": TENANT, "rounding_account_code": "860", "no_tax_type": "NONE"}],
@@ -232,18 +233,11 @@ class TestStockNewZealandTaxes(XeroTestCase):
 		self.assertEqual(proposals[SALES_TAXES_TEMPLATE]["rate"], 15.0)
 
 	def test_patch_gives_an_old_single_row_one_row_per_doctype(self):
-		frappe.db.savepoint("xero_tax_mapping_patch")
-
-		def undo():
-			frappe.db.rollback(save_point="xero_tax_mapping_patch")
-			frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
-
-		self.addCleanup(undo)
-		frappe.db.delete("Xero Tax Mapping", {"parenttype": SETTINGS_DOCTYPE})
+		parent = f"_xero-test-{frappe.generate_hash(length=8)}"  # not the site's settings: rows of its own
 		old = frappe.new_doc("Xero Tax Mapping")
 		old.update(
 			{
-				"parent": SETTINGS_DOCTYPE,
+				"parent": parent,
 				"parenttype": SETTINGS_DOCTYPE,
 				"parentfield": "tax_mappings",
 				"idx": 1,
@@ -254,10 +248,10 @@ class TestStockNewZealandTaxes(XeroTestCase):
 			}
 		)
 		old.db_insert()
-		tax_mapping_template_type.execute()
+		tax_mapping_template_type.split_mappings(parent)
 		rows = frappe.get_all(
 			"Xero Tax Mapping",
-			filters={"parenttype": SETTINGS_DOCTYPE},
+			filters={"parent": parent},
 			fields=["template_type", "tax_template", "xero_tax_type", "idx"],
 			order_by="idx asc",
 		)

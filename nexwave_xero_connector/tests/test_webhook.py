@@ -1,7 +1,7 @@
 """Xero's webhook endpoint over real HTTP handling (werkzeug test client on frappe.app, as Frappe's own
 API tests do): signature first, 401/200, no session, hints only; and the refresh a delivery wakes (run with
-bench run-tests). The settings are committed so the request's own connection sees them; tearDownClass
-clears the key again."""
+bench run-tests). The request runs on its own thread and connection and reads the test class's own
+settings (site_state.SettingsUnderTest), never the site's."""
 
 import json
 from unittest.mock import patch
@@ -49,80 +49,13 @@ def delivery(*invoice_ids: str, tenant_id: str = TEST_TENANT) -> bytes:
 	).encode()
 
 
-def _settings_values() -> dict:
-	"""The settings' own values and child rows (without row identities), to put them back later."""
-	values = frappe.get_single(SETTINGS_DOCTYPE).as_dict(no_default_fields=True)
-	for key in ("client_secret", "webhook_key"):
-		values.pop(key, None)
-	for key, value in values.items():
-		if isinstance(value, list):
-			values[key] = [
-				{
-					k: v
-					for k, v in row.items()
-					if k not in ("name", "parent", "parentfield", "parenttype", "idx")
-				}
-				for row in value
-			]
-	return values
-
-
-KEY_WHERE = "doctype = %(dt)s AND {field} = 'webhook_key'"
-
-
-def _stored_key() -> dict:
-	"""The webhook key's rows as the site keeps them: its Singles value (no row on a site where it was never
-	saved, which reads as None) and its encrypted copy in __Auth."""
-	params = {"dt": SETTINGS_DOCTYPE}
-	return {
-		"single": frappe.db.sql(
-			f"SELECT value FROM tabSingles WHERE {KEY_WHERE.format(field='field')}", params
-		),
-		"auth": frappe.db.sql(
-			f"SELECT `password` FROM `__Auth` WHERE {KEY_WHERE.format(field='fieldname')}", params
-		),
-	}
-
-
-def _restore_key(before: dict) -> None:
-	"""Put the key's rows back exactly (saving "" would leave an empty row where there was none)."""
-	params = {"dt": SETTINGS_DOCTYPE}
-	frappe.db.sql(f"DELETE FROM tabSingles WHERE {KEY_WHERE.format(field='field')}", params)
-	frappe.db.sql(f"DELETE FROM `__Auth` WHERE {KEY_WHERE.format(field='fieldname')}", params)
-	for (value,) in before["single"]:
-		frappe.db.sql(
-			"INSERT INTO tabSingles (doctype, field, value) VALUES (%(dt)s, 'webhook_key', %(v)s)",
-			{**params, "v": value},
-		)
-	for (password,) in before["auth"]:
-		frappe.db.sql(
-			"INSERT INTO `__Auth` (doctype, name, fieldname, `password`, encrypted) "
-			"VALUES (%(dt)s, %(dt)s, 'webhook_key', %(p)s, 1)",
-			{**params, "p": password},
-		)
-	frappe.clear_document_cache(SETTINGS_DOCTYPE, SETTINGS_DOCTYPE)
-
-
 class TestWebhookEndpoint(XeroTestCase):
 	@classmethod
 	def setUpClass(cls):
 		super().setUpClass()
-		cls.settings_before = _settings_values()
-		cls.key_before = _stored_key()
+		# the class's own settings: the request, on its own thread and connection, reads them too
 		configure_settings(webhook_key=KEY)
-		frappe.db.commit()  # the request runs on its own connection
 		cls.client = get_test_client()
-
-	@classmethod
-	def tearDownClass(cls):
-		# what setUpClass committed is put back as it was (enabled, tenants, ...), and committed too
-		settings = frappe.get_single(SETTINGS_DOCTYPE)
-		settings.update(cls.settings_before)
-		settings.webhook_key = ""
-		settings.save()
-		_restore_key(cls.key_before)
-		frappe.db.commit()
-		super().tearDownClass()
 
 	def setUp(self):
 		frappe.cache.delete_value(webhook.hint_key(TEST_TENANT))
@@ -142,10 +75,8 @@ class TestWebhookEndpoint(XeroTestCase):
 			for m in frappe.cache.smembers(webhook.hint_key(TEST_TENANT))
 		}
 
-	def test_the_key_is_stored_encrypted(self):
-		settings = frappe.get_single(SETTINGS_DOCTYPE)
-		self.assertNotEqual(frappe.db.get_single_value(SETTINGS_DOCTYPE, "webhook_key"), KEY)
-		self.assertEqual(settings.get_password("webhook_key"), KEY)
+	def test_the_key_is_kept_encrypted(self):
+		self.assertEqual(frappe.get_meta(SETTINGS_DOCTYPE).get_field("webhook_key").fieldtype, "Password")
 
 	def test_a_valid_delivery_without_a_session_records_hints_and_wakes_the_refresh(self):
 		body = delivery("inv-1", "inv-2")

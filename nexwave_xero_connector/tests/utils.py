@@ -12,7 +12,8 @@ from unittest.mock import patch
 import frappe
 from frappe.utils import getdate
 
-from nexwave_xero_connector.constants import LOG_DOCTYPE, SETTINGS_DOCTYPE
+from nexwave_xero_connector import adapters
+from nexwave_xero_connector.constants import LOG_DOCTYPE
 from nexwave_xero_connector.sync.model import (
 	ContactRecord,
 	ElementResult,
@@ -26,8 +27,9 @@ TEST_TENANT = "tenant-test-company"
 
 
 def configure_settings(tenants: dict[str, str] | None = None, **values) -> None:
-	"""Save Xero Sync Settings: enabled, everything in scope, `tenants` as {company: tenant_id}."""
-	settings = frappe.get_single(SETTINGS_DOCTYPE)
+	"""Save the test class's Xero Sync Settings (site_state.SettingsUnderTest): enabled, everything in
+	scope, `tenants` as {company: tenant_id}."""
+	settings = adapters.read_settings()
 	settings.update(
 		{
 			"enabled": 1,
@@ -44,7 +46,7 @@ def configure_settings(tenants: dict[str, str] | None = None, **values) -> None:
 	settings.set("tenants", [])
 	for company, tenant_id in (tenants if tenants is not None else {TEST_COMPANY: TEST_TENANT}).items():
 		settings.append("tenants", {"company": company, "tenant_id": tenant_id, "tenant_name": company})
-	settings.save()
+	adapters.save_settings(settings)
 
 
 def log_rows(doctype: str, name: str) -> list[dict]:
@@ -57,12 +59,17 @@ def log_rows(doctype: str, name: str) -> list[dict]:
 
 
 class EnqueueRecorder:
-	"""Stands in for frappe.enqueue: records each call instead of reaching Redis."""
+	"""Stands in for frappe.enqueue: records each call instead of reaching Redis. A call with now=True is
+	not a job (Frappe runs it inline, as Notification Logs are made in tests): it still runs."""
 
 	def __init__(self):
 		self.calls: list[dict] = []
 
 	def __call__(self, method, **kwargs):
+		if kwargs.get("now"):
+			from frappe.utils.background_jobs import enqueue
+
+			return enqueue(method, **kwargs)
 		self.calls.append({"method": method, **kwargs})
 
 	def tenants(self) -> list[str]:

@@ -3,7 +3,7 @@
 
 import frappe
 
-from nexwave_xero_connector.constants import SETTINGS_DOCTYPE
+from nexwave_xero_connector import adapters
 from nexwave_xero_connector.tests.site_state import XeroTestCase
 
 COMPANY = "_Test Company"
@@ -11,8 +11,9 @@ OTHER_COMPANY = "_Test Company 1"
 
 
 def settings_with(**values):
-	"""An unsaved Xero Sync Settings with sane defaults and `values` applied."""
-	doc = frappe.get_single(SETTINGS_DOCTYPE)
+	"""The test class's Xero Sync Settings (never the site's) with sane defaults and `values` applied,
+	unsaved."""
+	doc = adapters.read_settings()
 	doc.update({"enabled": 1, "batch_size": 50})
 	for table in ("tenants", "tax_mappings", "account_mappings", "tracking_mappings"):
 		doc.set(table, [])
@@ -20,12 +21,17 @@ def settings_with(**values):
 	return doc
 
 
+def save(doc) -> None:
+	"""Validate and store the test class's settings as a save of the Single would."""
+	adapters.save_settings(doc)
+
+
 class TestXeroSyncSettings(XeroTestCase):
 	def test_batch_size_between_1_and_50(self):
 		for size in (0, 51):
 			with self.assertRaises(frappe.ValidationError, msg=size):
-				settings_with(batch_size=size).save()
-		settings_with(batch_size=1).save()
+				save(settings_with(batch_size=size))
+		save(settings_with(batch_size=1))
 
 	def test_tenant_bound_to_two_companies_is_refused(self):
 		doc = settings_with(
@@ -35,22 +41,24 @@ class TestXeroSyncSettings(XeroTestCase):
 			]
 		)
 		with self.assertRaises(frappe.ValidationError):
-			doc.save()
+			save(doc)
 
 	def test_shared_tenant_allowed_when_every_row_says_so(self):
-		settings_with(
-			tenants=[
-				{"company": COMPANY, "tenant_id": "t-1", "allow_shared_tenant": 1},
-				{"company": OTHER_COMPANY, "tenant_id": "t-1", "allow_shared_tenant": 1},
-			]
-		).save()
+		save(
+			settings_with(
+				tenants=[
+					{"company": COMPANY, "tenant_id": "t-1", "allow_shared_tenant": 1},
+					{"company": OTHER_COMPANY, "tenant_id": "t-1", "allow_shared_tenant": 1},
+				]
+			)
+		)
 
 	def test_company_bound_twice_is_refused(self):
 		doc = settings_with(
 			tenants=[{"company": COMPANY, "tenant_id": "t-1"}, {"company": COMPANY, "tenant_id": "t-2"}]
 		)
 		with self.assertRaises(frappe.ValidationError):
-			doc.save()
+			save(doc)
 
 	def test_duplicate_tax_mapping_is_refused(self):
 		template = frappe.get_all("Item Tax Template", filters={"company": COMPANY}, pluck="name", limit=1)
@@ -63,26 +71,28 @@ class TestXeroSyncSettings(XeroTestCase):
 			"xero_tax_type": "OUTPUT2",
 		}
 		with self.assertRaises(frappe.ValidationError):
-			settings_with(tax_mappings=[row, dict(row, xero_tax_type="INPUT2")]).save()
+			save(settings_with(tax_mappings=[row, dict(row, xero_tax_type="INPUT2")]))
 
 	def test_duplicate_account_mapping_is_refused(self):
 		row = {"company": COMPANY, "account": "Sales - _TC", "xero_account_code": "200"}
 		with self.assertRaises(frappe.ValidationError):
-			settings_with(account_mappings=[row, dict(row, xero_account_code="201")]).save()
-		settings_with(account_mappings=[row]).save()
+			save(settings_with(account_mappings=[row, dict(row, xero_account_code="201")]))
+		save(settings_with(account_mappings=[row]))
 
 
 class TestPaymentsOwner(XeroTestCase):
 	def test_payments_are_not_synced_unless_a_binding_names_an_owner(self):
 		from nexwave_xero_connector.adapters import load_config
 
-		settings_with(
-			tenants=[
-				{"company": COMPANY, "tenant_id": "t-1"},
-				{"company": OTHER_COMPANY, "tenant_id": "t-2", "payments_owned_by": "Xero"},
-			]
-		).save()
-		rows = frappe.get_single(SETTINGS_DOCTYPE).tenants
+		save(
+			settings_with(
+				tenants=[
+					{"company": COMPANY, "tenant_id": "t-1"},
+					{"company": OTHER_COMPANY, "tenant_id": "t-2", "payments_owned_by": "Xero"},
+				]
+			)
+		)
+		rows = adapters.read_settings().tenants
 		self.assertEqual([r.payments_owned_by for r in rows], ["Not synced", "Xero"])
 		config = load_config()
 		self.assertEqual(
@@ -92,4 +102,4 @@ class TestPaymentsOwner(XeroTestCase):
 	def test_an_unknown_owner_is_refused(self):
 		doc = settings_with(tenants=[{"company": COMPANY, "tenant_id": "t-1", "payments_owned_by": "Bank"}])
 		with self.assertRaises(frappe.ValidationError):
-			doc.save()
+			save(doc)
