@@ -311,6 +311,16 @@ def save_settings(settings, *, ignore_permissions: bool = False) -> None:
 	settings.save(ignore_permissions=ignore_permissions)
 
 
+def settings_saved() -> bool:
+	"""Whether the settings were ever saved: until then no field is stored and reading them gives the
+	DocType's defaults (a single field written before that would be all a read finds)."""
+	return bool(
+		frappe.db.sql(
+			"SELECT 1 FROM `tabSingles` WHERE doctype = %(doctype)s LIMIT 1", {"doctype": SETTINGS_DOCTYPE}
+		)
+	)
+
+
 def settings_values(*fields: str, lock: bool = False) -> frappe._dict:
 	"""Some fields as stored now (never the cache), as text; `lock` holds a shared lock on them until the
 	transaction ends, so a writer waits for it."""

@@ -84,8 +84,13 @@ def ensure_connected_app(settings) -> Any:
 	app.set("scopes", [{"scope": scope} for scope in scopes_for(settings.scope_set)])
 	app.save(ignore_permissions=True)
 	if settings.connected_app != app.name:
-		adapters.set_settings_values({"connected_app": app.name})
 		settings.connected_app = app.name
+		if adapters.settings_saved():
+			adapters.set_settings_values({"connected_app": app.name})
+		else:
+			# Show Redirect URI on a new site: nothing is stored yet, and the one field alone would be all the
+			# next read finds (the form would reload with every default empty). Store the defaults with it.
+			adapters.save_settings(settings, ignore_permissions=True)
 	return app
 
 

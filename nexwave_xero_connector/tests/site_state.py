@@ -135,12 +135,17 @@ class SettingsUnderTest:
 			("get_settings", self.read),
 			("read_settings", self.read),
 			("save_settings", self.save),
+			("settings_saved", self.saved),
 			("settings_values", self.values),
 			("set_settings_values", self.set_values),
 		):
 			patcher = patch.object(adapters, name, method)
 			patcher.start()
 			cls.addClassCleanup(patcher.stop)
+
+	def forget(self) -> None:
+		"""Back to settings never saved, as on a new site."""
+		self.stored = None
 
 	def read(self):
 		if self.stored is None:
@@ -167,6 +172,9 @@ class SettingsUnderTest:
 			row.__dict__.pop("__islocal", None)
 		self.stored = doc.as_dict()
 		doc.run_method("on_update")
+
+	def saved(self) -> bool:
+		return self.stored is not None
 
 	def values(self, *fields: str, lock: bool = False) -> frappe._dict:
 		stored = self.stored or {}

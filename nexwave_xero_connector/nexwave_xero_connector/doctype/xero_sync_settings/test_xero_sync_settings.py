@@ -4,6 +4,10 @@
 import frappe
 
 from nexwave_xero_connector import adapters
+from nexwave_xero_connector.constants import SETTINGS_DOCTYPE
+from nexwave_xero_connector.nexwave_xero_connector.doctype.xero_sync_settings.xero_sync_settings import (
+	DOCUMENT_FIELDS,
+)
 from nexwave_xero_connector.tests.site_state import XeroTestCase
 
 COMPANY = "_Test Company"
@@ -103,3 +107,51 @@ class TestPaymentsOwner(XeroTestCase):
 		doc = settings_with(tenants=[{"company": COMPANY, "tenant_id": "t-1", "payments_owned_by": "Bank"}])
 		with self.assertRaises(frappe.ValidationError):
 			save(doc)
+
+
+class TestFreshInstall(XeroTestCase):
+	"""A new site set up in the README's order keeps every default. The class's settings start never saved,
+	as a new site's do (site_state.SettingsUnderTest keeps what tabSingles would)."""
+
+	def setUp(self):
+		self.settings.forget()  # a new site: nothing saved yet
+
+	def defaults(self, doc) -> dict:
+		meta = frappe.get_meta(SETTINGS_DOCTYPE)
+		return {df.fieldname: doc.get(df.fieldname) for df in meta.fields if df.default is not None}
+
+	def test_show_redirect_uri_then_client_id_and_secret_then_save_keeps_every_default(self):
+		from nexwave_xero_connector import oauth
+
+		self.assertFalse(adapters.settings_saved())
+		expected = self.defaults(frappe._dict(frappe.new_doc(SETTINGS_DOCTYPE, as_dict=True)))
+		self.assertEqual(self.defaults(adapters.read_settings()), expected)  # what the form opens with
+		self.assertEqual(expected["batch_size"], 50)
+		self.assertTrue(all(expected[field] for field in DOCUMENT_FIELDS))
+
+		uri = oauth.get_redirect_uri()  # 1. Xero -> Show Redirect URI, before anything was saved
+		form = adapters.read_settings()  # the form reloads after it
+		self.assertEqual(self.defaults(form), expected)
+		self.assertTrue(form.connected_app and uri.endswith("/" + form.connected_app), uri)
+
+		form.client_id = "client-from-developer-xero-com"  # 2. paste the Client ID and Secret
+		form.client_secret = "secret-from-developer-xero-com"
+		adapters.save_settings(form)  # 3. save
+
+		saved = adapters.read_settings()
+		self.assertEqual(self.defaults(saved), expected)
+		self.assertEqual(
+			(saved.client_id, saved.get_password("client_secret"), saved.connected_app),
+			("client-from-developer-xero-com", "secret-from-developer-xero-com", form.connected_app),
+		)
+
+	def test_enabled_with_no_documents_to_send_is_saved_with_a_warning(self):
+		for values, warned in (
+			(dict.fromkeys(DOCUMENT_FIELDS, 0), True),
+			({**dict.fromkeys(DOCUMENT_FIELDS, 0), "enabled": 0}, False),  # off: nothing is meant to go
+			({**dict.fromkeys(DOCUMENT_FIELDS, 0), "sync_sales_invoices": 1}, False),
+		):
+			frappe.clear_messages()
+			save(settings_with(**values))
+			self.assertEqual("nothing will be sent to Xero" in str(frappe.local.message_log), warned, values)
+		frappe.clear_messages()

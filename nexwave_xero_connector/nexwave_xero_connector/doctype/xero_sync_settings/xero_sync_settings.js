@@ -2,10 +2,27 @@
 // For license information, please see license.txt
 
 const XERO_OAUTH = "nexwave_xero_connector.oauth.";
+const DOCUMENT_FIELDS = ["sync_sales_invoices", "sync_sales_returns", "sync_purchase_invoices", "sync_purchase_returns"];
+
+// Enabled with none of the Documents to Send ticked sends nothing: said under that section while it is so
+// (saving says it too).
+function warn_if_nothing_is_sent(frm) {
+	const nothing = frm.doc.enabled && !DOCUMENT_FIELDS.some((field) => frm.doc[field]);
+	const warning = `<span class="text-danger">${__(
+		"Nothing will be sent to Xero: tick the documents to send."
+	)}</span>`;
+	frm.set_df_property("scope_section", "description", nothing ? warning : "");
+}
 
 frappe.ui.form.on("Xero Sync Settings", {
+	enabled: warn_if_nothing_is_sent,
+	sync_sales_invoices: warn_if_nothing_is_sent,
+	sync_sales_returns: warn_if_nothing_is_sent,
+	sync_purchase_invoices: warn_if_nothing_is_sent,
+	sync_purchase_returns: warn_if_nothing_is_sent,
 	refresh(frm) {
 		const group = __("Xero");
+		warn_if_nothing_is_sent(frm);
 		frappe.xcall("nexwave_xero_connector.api.connection_alerts").then((alerts) => {
 			for (const alert of alerts || []) {
 				frm.dashboard.set_headline_alert(frappe.utils.escape_html(alert.message), alert.colour);
@@ -26,13 +43,21 @@ frappe.ui.form.on("Xero Sync Settings", {
 		);
 		frm.add_custom_button(
 			__("Show Redirect URI"),
-			() =>
-				frappe.call({ method: XERO_OAUTH + "get_redirect_uri" }).then((r) =>
+			() => {
+				if (frm.is_dirty()) {
+					frappe.msgprint(__("Save the settings first."));
+					return;
+				}
+				// It names the Connected App in the settings (on a new site it stores them with their
+				// defaults): reload, so the next Save is not refused as made on an old copy.
+				frappe.call({ method: XERO_OAUTH + "get_redirect_uri" }).then((r) => {
+					frm.reload_doc();
 					frappe.msgprint({
 						title: __("Redirect URI for your Xero app"),
 						message: `<code>${frappe.utils.escape_html(r.message || "")}</code>`,
-					})
-				),
+					});
+				});
+			},
 			group
 		);
 		if (!frm.doc.connected_user) return;

@@ -9,6 +9,13 @@ from frappe.utils import cint
 from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO
 
 MAX_BATCH_SIZE = 50  # Xero accepts at most 50 documents per batched create
+# The "Documents to Send" boxes
+DOCUMENT_FIELDS = (
+	"sync_sales_invoices",
+	"sync_sales_returns",
+	"sync_purchase_invoices",
+	"sync_purchase_returns",
+)
 
 
 class XeroSyncSettings(Document):
@@ -25,6 +32,7 @@ class XeroSyncSettings(Document):
 			"tax_mappings", ("company", "template_type", "tax_template"), label_field="template_type"
 		)
 		self.validate_unique_rows("account_mappings", ("company", "account"), label=_("account"))
+		self.warn_if_nothing_is_sent()
 
 	def validate_batch_size(self):
 		"""Batch size must be between 1 and 50."""
@@ -32,6 +40,18 @@ class XeroSyncSettings(Document):
 			frappe.throw(
 				_("Batch Size must be between 1 and {0}.").format(MAX_BATCH_SIZE),
 				title=_("Invalid Batch Size"),
+			)
+
+	def warn_if_nothing_is_sent(self):
+		"""Enabled with none of the Documents to Send ticked sends nothing, ever: say so (it may be meant)."""
+		if cint(self.enabled) and not any(cint(self.get(field)) for field in DOCUMENT_FIELDS):
+			frappe.msgprint(
+				_(
+					"The connector is enabled, but none of the Documents to Send is ticked: nothing will be "
+					"sent to Xero. Tick the documents to send."
+				),
+				title=_("Nothing Will Be Sent"),
+				indicator="orange",
 			)
 
 	def validate_connection(self):
