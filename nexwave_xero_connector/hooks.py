@@ -36,6 +36,10 @@ doc_events = {
 	},
 }
 
+# Xero's webhook: an unsigned request answers 401 even when Frappe failed on its body before the endpoint
+# ran (webhook.py)
+after_request = ["nexwave_xero_connector.webhook.refuse_unsigned"]
+
 # Scheduled tasks: every minute wake drains for queues nobody is draining (new, retry due, or lease
 # expired); every 10 minutes read Xero's status and amounts back (and what was voided or deleted there);
 # every hour look for documents cancelled behind our back

@@ -101,6 +101,27 @@ class TestWebhookEndpoint(XeroTestCase):
 		self.assertEqual(self.hints(), set())
 		self.enqueue.assert_not_called()
 
+	def test_a_body_frappe_cannot_parse_is_refused_with_401_and_nothing_else(self):
+		# Frappe parses a JSON body before the endpoint runs: these never reach receive()
+		for body in (b'{"events": [', b"not json at all", b"\xff\xfe"):
+			for signature in (sign(body, "not-the-key"), "", None):
+				response = self.post(body, signature)
+				self.assertEqual(response.status_code, 401, (body, signature))
+				self.assertEqual(response.get_data(), b"", "no traceback, no error page")
+		self.assertEqual(self.hints(), set())
+		self.enqueue.assert_not_called()
+
+	def test_every_api_prefix_of_the_endpoint_refuses_an_unsigned_body(self):
+		body = delivery("inv-1")
+		for path in (PATH, PATH.replace("/api/", "/api/v1/"), PATH.replace("/api/", "/api/v2/")):
+			response = make_request(
+				target=self.client.post,
+				args=(path,),
+				kwargs={"data": body + b"}", "headers": {"Content-Type": "application/json"}},
+			)
+			self.assertEqual(response.status_code, 401, path)
+		self.assertEqual(self.hints(), set())
+
 	def test_the_intent_to_receive_handshake(self):
 		body = delivery()
 		self.assertEqual(self.post(body, sign(body, KEY)).status_code, 200)
