@@ -231,13 +231,14 @@ def connection_alerts() -> list[dict]:
 	settings = adapters.get_settings()
 	alerts = []
 	if settings.get("connection_status") == CONNECTION_BROKEN:
+		reason = (settings.get("connection_note") or "").strip() or _("Xero refused the saved login.")
 		alerts.append(
 			{
 				"colour": "red",
 				"message": _(
-					"Reconnect to Xero: Xero refused the saved login ({0}). Nothing is lost: documents wait "
-					"in the queue and go out once someone presses Connect to Xero in Xero Sync Settings."
-				).format(settings.get("connection_note") or _("no reason given")),
+					"Reconnect to Xero: {0} Nothing is lost: documents wait in the queue and go out once "
+					"someone presses Connect to Xero in Xero Sync Settings."
+				).format(reason if reason.endswith((".", "!", "?")) else reason + "."),
 			}
 		)
 	governor = wiring.make_governor(settings)

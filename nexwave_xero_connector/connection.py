@@ -50,10 +50,12 @@ def is_connection_usable() -> bool:
 
 
 def mark_broken(reason: str) -> None:
-	"""Settings say Broken (the drain stops) and System Managers are told to reconnect."""
-	note = _("{0} Reconnect to Xero in Xero Sync Settings.").format(reason)
-	set_status(CONNECTION_BROKEN, note)
-	_notify_system_managers(_("Xero connection broken"), note)
+	"""Settings say Broken (the drain stops) and System Managers are told to reconnect. The note keeps the
+	reason alone: every place that shows it says what to do in its own words (api.connection_alerts)."""
+	set_status(CONNECTION_BROKEN, reason)
+	_notify_system_managers(
+		_("Xero connection broken"), _("{0} Reconnect to Xero in Xero Sync Settings.").format(reason)
+	)
 
 
 def _notify_system_managers(subject: str, message: str) -> None:

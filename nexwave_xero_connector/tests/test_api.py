@@ -14,7 +14,7 @@ import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
 from frappe.utils import now_datetime
 
-from nexwave_xero_connector import adapters, api, jobs
+from nexwave_xero_connector import adapters, api, connection, jobs
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.nexwave_xero_connector.doctype.xero_sync_log.xero_sync_log import XeroSyncLog
 from nexwave_xero_connector.tests.site_state import XeroTestCase
@@ -326,14 +326,17 @@ class TestStatusAndLinks(ApiTestCase):
 
 class TestConnectionAlerts(ApiTestCase):
 	def test_broken_connection_and_exhausted_day_budget_are_reported_in_words(self):
-		adapters.set_settings_values({"connection_status": "Broken", "connection_note": "invalid_grant"})
+		connection.mark_broken("Xero refused the refresh token (invalid_grant).")  # what the keeper says
 		governor = MagicMock()
 		governor.paused_until.return_value = time.time() + 3600
 		with patch("nexwave_xero_connector.wiring.make_governor", return_value=governor):
 			alerts = api.connection_alerts()
 		self.assertEqual([a["colour"] for a in alerts], ["red", "orange"])
-		self.assertIn("Reconnect to Xero", alerts[0]["message"])
-		self.assertIn("invalid_grant", alerts[0]["message"])
+		self.assertEqual(
+			alerts[0]["message"],
+			"Reconnect to Xero: Xero refused the refresh token (invalid_grant). Nothing is lost: documents "
+			"wait in the queue and go out once someone presses Connect to Xero in Xero Sync Settings.",
+		)
 		self.assertIn("call limit", alerts[1]["message"])
 		governor.paused_until.assert_called_with(TEST_TENANT)
 

@@ -327,9 +327,14 @@ class TestOAuth(XeroTestCase):
 			wiring.token_keeper().current()
 		self.assertEqual(info.exception.error_class, ErrorClass.CONNECTION)
 		self.assertEqual(stored("connection_status"), CONNECTION_BROKEN)
-		self.assertIn("invalid_grant", stored("connection_note"))
+		self.assertEqual(stored("connection_note"), "Xero refused the refresh token (invalid_grant).")
 		self.assertFalse(connection.is_connection_usable())
-		self.assertTrue(frappe.db.exists("Notification Log", {"subject": "Xero connection broken"}))
+		told = frappe.get_all(
+			"Notification Log", filters={"subject": "Xero connection broken"}, pluck="email_content"
+		)
+		self.assertIn(
+			"Xero refused the refresh token (invalid_grant). Reconnect to Xero in Xero Sync Settings.", told
+		)
 		before = self.emu.token_calls
 		with self.assertRaises(XeroError):
 			wiring.token_keeper().current()
