@@ -113,10 +113,13 @@ def guarded(what: str, step: Callable[[], object]) -> object | None:
 def flag_drift() -> list[str]:
 	"""Run the status poll now (it is the drift scan too); return the ERP documents it failed because
 	they were voided or deleted in Xero."""
-	from nexwave_xero_connector.status_job import poll_statuses
+	from nexwave_xero_connector.status_job import poll_organisations
 
 	return [
-		name for report in poll_statuses().values() if not isinstance(report, str) for name in report.flagged
+		name
+		for report in poll_organisations().values()
+		if not isinstance(report, str)
+		for name in report.flagged
 	]
 
 

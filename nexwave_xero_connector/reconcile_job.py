@@ -37,8 +37,15 @@ FIRST_WINDOW = timedelta(days=1)  # how far back the very first run of an organi
 SAVEPOINT = "xero_reconcile_tenant"
 
 
-def reconcile_untracked() -> dict[str, ReconcileReport | str]:
-	"""Hourly: settle each organisation's untracked copies; return each tenant's report or error text.
+def reconcile_untracked() -> None:
+	"""Hourly (the scheduler, or `bench execute`): settle each organisation's untracked copies. Returns
+	nothing, which `bench execute` can print; findings are in Xero Untracked Document, failures in the
+	Error Log."""
+	reconcile_organisations()
+
+
+def reconcile_organisations() -> dict[str, ReconcileReport | str]:
+	"""Settle each organisation's untracked copies; return each tenant's report or error text.
 
 	Each organisation runs inside its own savepoint, so a failure undoes only its own records and is
 	logged; the scheduler commits what the others recorded when the job returns."""

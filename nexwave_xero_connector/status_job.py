@@ -47,8 +47,14 @@ def _key(tenant_id: str) -> str:
 	return f"{STATUS_POLL_KEY}:{tenant_id}"
 
 
-def poll_statuses() -> dict[str, PollReport | str]:
-	"""Every 10 minutes: poll each bound organisation; return each tenant's report or why it was skipped."""
+def poll_statuses() -> None:
+	"""Every 10 minutes (the scheduler, or `bench execute`): poll each bound organisation. Returns nothing,
+	which `bench execute` can print; each organisation's outcome is in the log (or the Error Log)."""
+	poll_organisations()
+
+
+def poll_organisations() -> dict[str, PollReport | str]:
+	"""Poll each bound organisation; return each tenant's report or why it was skipped."""
 	if not jobs.is_ready():
 		return {}
 	gateway = wiring.make_gateway()
@@ -120,9 +126,15 @@ def _guarded(tenant_id: str, run) -> PollReport | str:
 MAX_HINTS = 500
 
 
-def refresh_hinted() -> dict[str, PollReport | str]:
-	"""Woken by a webhook delivery: read the documents it named by ID and write their status back. The
-	hints are taken out of Redis first; whatever happens to them, the regular poll still covers them."""
+def refresh_hinted() -> None:
+	"""The job a webhook delivery wakes (returns nothing, which `bench execute` can print)."""
+	refresh_hinted_documents()
+
+
+def refresh_hinted_documents() -> dict[str, PollReport | str]:
+	"""Read the documents webhook deliveries named by ID and write their status back; return each tenant's
+	report or why it failed. The hints are taken out of Redis first; whatever happens to them, the regular
+	poll still covers them."""
 	from nexwave_xero_connector.webhook import hint_key
 
 	if not jobs.is_ready():

@@ -85,7 +85,7 @@ class TestPaymentsFromXero(XeroTestCase):
 
 	def poll_and_drain(self):
 		with connected(self.gateway):
-			results = status_job.poll_statuses()
+			results = status_job.poll_organisations()
 			jobs.drain_tenant(TENANT)
 		return results[TENANT]
 
@@ -198,7 +198,7 @@ class TestPaymentsFromXero(XeroTestCase):
 		si = _invoice(self.accounts, "NZD", 1)
 		self.gateway.payments.payments = [self.paid("pay-once-1", si, "50.00")]
 		with connected(self.gateway):
-			status_job.poll_statuses()
+			status_job.poll_organisations()
 		# A worker made the entry and died before its row said so (both are one commit in the drain; this is
 		# the state a lost row, or an entry made by an earlier run, leaves).
 		from nexwave_xero_connector.adapters import FrappeErp

@@ -142,14 +142,20 @@ class TestReconcileJob(ApiTestCase):
 		)
 		return si.name, xero_id
 
-	def run_job(self, gateway, tenants=((TEST_COMPANY, TEST_TENANT),)):
+	def run_job(self, gateway, tenants=((TEST_COMPANY, TEST_TENANT),), entry=None):
 		config = replace(adapters.load_config(), tenants=tuple(TenantLink(c, t, c, "") for c, t in tenants))
 		with (
 			patch.object(jobs, "is_ready", return_value=True),
 			patch.object(wiring, "make_gateway", return_value=gateway),
 			patch.object(adapters, "load_config", return_value=config),
 		):
-			return reconcile_job.reconcile_untracked()
+			return (entry or reconcile_job.reconcile_organisations)()
+
+	def test_the_hourly_entry_returns_nothing_for_bench_execute_to_print(self):
+		name, tracked = self.tracked_invoice()
+		gateway = ReconcileGateway([xero_invoice(tracked, name)])
+		self.assertIsNone(self.run_job(gateway, entry=reconcile_job.reconcile_untracked))
+		self.assertIn(TEST_TENANT, gateway.asked_since, "it did run")
 
 	def test_an_untracked_copy_is_voided_and_recorded_with_its_document(self):
 		name, tracked = self.tracked_invoice()
@@ -200,5 +206,5 @@ class TestReconcileJob(ApiTestCase):
 			patch.object(jobs, "is_ready", return_value=False),
 			patch.object(wiring, "make_gateway") as make_gateway,
 		):
-			self.assertEqual(reconcile_job.reconcile_untracked(), {})
+			self.assertEqual(reconcile_job.reconcile_organisations(), {})
 		make_gateway.assert_not_called()

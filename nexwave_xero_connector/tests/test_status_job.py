@@ -60,7 +60,7 @@ class TestStatusPoll(XeroTestCase):
 			)
 		]
 		with connected(self.gateway):
-			results = status_job.poll_statuses()
+			results = status_job.poll_organisations()
 		self.assertEqual(results[TEST_TENANT].updated, [si.name])
 		expected = ["PAID", 150.0, 50.0, 0.0, paid_on]
 		values = frappe.db.get_value(SALES_INVOICE_DOCTYPE, si.name, FIELDS)
@@ -81,12 +81,12 @@ class TestStatusPoll(XeroTestCase):
 		self.synced_invoice()
 		before = datetime.now(timezone.utc)
 		with connected(self.gateway):
-			status_job.poll_statuses()
+			status_job.poll_organisations()
 			mark = status_job.DefaultWatermarks().get(TEST_TENANT)
 			self.assertTrue(
 				before - OVERLAP - timedelta(seconds=1) <= mark <= datetime.now(timezone.utc) - OVERLAP
 			)
-			status_job.poll_statuses()
+			status_job.poll_organisations()
 			self.assertEqual([c["since"] for c in self.gateway.listings], [None, mark])
 			# the first poll reads in full; later ones list summaries of what changed
 			self.assertEqual([c["summary_only"] for c in self.gateway.listings], [False, True])
@@ -96,7 +96,7 @@ class TestStatusPoll(XeroTestCase):
 				patch.object(self.gateway, "modified_since", side_effect=limited),
 				patch("frappe.log_error") as log_error,
 			):
-				result = status_job.poll_statuses()
+				result = status_job.poll_organisations()
 		self.assertIn("out of calls", result[TEST_TENANT])
 		log_error.assert_not_called()
 		self.assertEqual(status_job.DefaultWatermarks().get(TEST_TENANT), moved)
@@ -114,7 +114,14 @@ class TestStatusPoll(XeroTestCase):
 		self.assertEqual(frappe.db.get_value(SALES_INVOICE_DOCTYPE, si.name, "xero_status"), "VOIDED")
 		self.assertEqual(len(self.gateway.listings), 1, "one listing serves status and drift")
 
+	def test_the_scheduled_entry_returns_nothing_for_bench_execute_to_print(self):
+		si, row = self.synced_invoice()
+		self.gateway.changed = [XeroRecord(Kind.SALES_INVOICE, row.xero_id, si.name, "PAID", amount_due=0)]
+		with connected(self.gateway):
+			self.assertIsNone(status_job.poll_statuses())  # the reports are not JSON: bench execute failed
+		self.assertEqual(frappe.db.get_value(SALES_INVOICE_DOCTYPE, si.name, "xero_status"), "PAID")
+
 	def test_nothing_is_polled_while_disconnected(self):
 		with patch("nexwave_xero_connector.wiring.make_gateway") as make_gateway:
-			self.assertEqual(status_job.poll_statuses(), {})
+			self.assertEqual(status_job.poll_organisations(), {})
 		make_gateway.assert_not_called()

@@ -161,7 +161,7 @@ class TestRefreshHinted(XeroTestCase):
 		body = delivery(row.xero_id, "not-ours")
 		for expected in ([si.name], []):  # the same delivery twice
 			webhook.record_hints(body)
-			result = status_job.refresh_hinted()
+			result = status_job.refresh_hinted_documents()
 			self.assertEqual(result[TEST_TENANT].updated, expected)
 		self.assertEqual(frappe.db.get_value(SALES_INVOICE_DOCTYPE, si.name, "xero_status"), "PAID")
 		self.assertEqual(self.gateway.listings, [], "a hint reads by ID, never lists")
