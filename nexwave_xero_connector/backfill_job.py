@@ -257,7 +257,11 @@ def run_backfill(run: str, gateway=None, pace: float = PACE_SECONDS) -> Backfill
 		status = "Paused"
 	else:
 		status = "Done"
-	values = {**counts(report, doc), "status": status, "message": report.stopped_by or summary(report)}
+	values = {
+		**counts(report, doc),
+		"status": status,
+		"message": report.stopped_by or summary(report, doc.mode),
+	}
 	frappe.db.set_value(RUN_DOCTYPE, run, values)
 	frappe.publish_realtime(
 		PROGRESS_EVENT, {"run": run, "status": status, **report.as_dict()}, user=doc.owner
@@ -279,8 +283,15 @@ def counts(report: BackfillReport, doc) -> dict:
 	}
 
 
-def summary(report: BackfillReport) -> str:
+def summary(report: BackfillReport, mode: str) -> str:
+	"""A finished run's message, in its mode's words: what Xero lacked is queued to be created, or left
+	alone."""
+	if mode == ADOPT_THEN_CREATE:
+		return _(
+			"Done: {0} adopted, {1} conflicts (see the Failed rows of the Xero Sync Log), {2} not in Xero and "
+			"queued to be created (after every live document)."
+		).format(report.adopted, report.conflicts, report.queued)
 	return _(
-		"Done: {0} adopted, {1} conflicts (see the Failed rows of the Xero Sync Log), {2} queued to be created, "
-		"{3} not in Xero and left alone (adopt only)."
-	).format(report.adopted, report.conflicts, report.queued, report.skipped)
+		"Done: {0} adopted, {1} conflicts (see the Failed rows of the Xero Sync Log), {2} not in Xero and left "
+		"alone (adopt only)."
+	).format(report.adopted, report.conflicts, report.skipped)

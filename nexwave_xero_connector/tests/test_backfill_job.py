@@ -121,8 +121,30 @@ class TestBackfillMethods(ApiTestCase):
 		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, lacking.name)[0].status, "Skipped")
 		done = frappe.get_doc("Xero Backfill Run", run.name)
 		self.assertEqual((done.status, done.examined, done.adopted, done.skipped), ("Done", 2, 1, 1))
+		self.assertEqual(
+			done.message,
+			"Done: 1 adopted, 0 conflicts (see the Failed rows of the Xero Sync Log), 1 not in Xero and left "
+			"alone (adopt only).",
+		)
 		self.assertIn("backfill: the run's outcome is recorded", self.commits)
 		self.assertEqual(getdate(done.to_date), getdate(add_days(nowdate(), -1)))
+
+	def test_a_run_that_creates_says_so_when_done(self):
+		settings = adapters.read_settings()
+		settings.tenants[0].go_live_date = nowdate()
+		adapters.save_settings(settings)
+		lacking = create_sales_invoice(posting_date=add_days(nowdate(), -4))
+		run = backfill_job.new_run(
+			TEST_COMPANY, add_days(nowdate(), -30), add_days(nowdate(), -1), "Adopt, then create", "ACCREC"
+		)
+		report = backfill_job.run_backfill(run.name, gateway=XeroWithDocuments([]), pace=0)
+		self.assertEqual(log_rows(SALES_INVOICE_DOCTYPE, lacking.name)[0].status, "Queued")
+		self.assertEqual((report.adopted, report.conflicts, report.skipped), (0, 0, 0))
+		self.assertEqual(
+			frappe.db.get_value("Xero Backfill Run", run.name, "message"),
+			f"Done: 0 adopted, 0 conflicts (see the Failed rows of the Xero Sync Log), {report.queued} not in "
+			"Xero and queued to be created (after every live document).",
+		)
 
 	def test_the_hourly_job_queues_paused_runs_again(self):
 		run = backfill_job.new_run(TEST_COMPANY, "2026-01-01", "2026-01-31", "Adopt only")
