@@ -32,6 +32,7 @@ nexwave_xero.refresh_invoice_form = function (frm) {
 			}
 			nexwave_xero.show_status(frm, info);
 			nexwave_xero.add_buttons(frm, info);
+			nexwave_xero.open_menu_leftwards(frm, __("Xero"));
 		});
 };
 
@@ -62,11 +63,17 @@ nexwave_xero.show_payment_status = function (frm) {
 		return;
 	}
 	const settled = flt(doc.xero_amount_paid) + flt(doc.xero_amount_credited);
+	let said = null;
 	if (doc.xero_status === "PAID") {
-		frm.dashboard.add_indicator(__("Paid in Xero"), "green");
+		said = [__("Paid in Xero"), "green"];
 	} else if (settled > 0 && flt(doc.xero_amount_due) > 0) {
 		const due = format_currency(doc.xero_amount_due, doc.currency);
-		frm.dashboard.add_indicator(__("Part paid in Xero ({0} due)", [due]), "blue");
+		said = [__("Part paid in Xero ({0} due)", [due]), "blue"];
+	}
+	if (said) {
+		frm.dashboard.add_indicator(...said);
+		// On a tabbed form the dashboard lives on the Connections tab: say it above the tabs as well.
+		frm.set_intro(...said);
 	}
 };
 
@@ -96,6 +103,12 @@ nexwave_xero.add_buttons = function (frm, info) {
 	if (row && (row.status === "Failed" || (row.status === "Queued" && row.stuck))) {
 		frm.add_custom_button(__("Retry"), () => nexwave_xero.retry(frm, [row.name]), group);
 	}
+};
+
+// The group is often the toolbar's last button (always on a Payment Entry), and its labels can be long
+// ("View in Xero: payment of ... on ..."): its menu opens from the button's right edge, inside the page.
+nexwave_xero.open_menu_leftwards = function (frm, group) {
+	frm.page.get_inner_group_button(group).find(".dropdown-menu").addClass("dropdown-menu-right");
 };
 
 nexwave_xero.push = function (frm) {
