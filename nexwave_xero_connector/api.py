@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import frappe
 from frappe import _
-from frappe.utils import cint, convert_utc_to_system_timezone, format_datetime, now_datetime
+from frappe.utils import cint, convert_utc_to_system_timezone, flt, fmt_money, format_datetime, now_datetime
 
 from nexwave_xero_connector import adapters, events, jobs, wiring
 from nexwave_xero_connector.constants import (
@@ -335,10 +335,20 @@ def xero_links_of(row) -> list[dict]:
 
 
 def payment_label(link) -> str:
-	"""The button of one of several payments: how much it pays on which invoice."""
+	"""The button of one of several payments: how much it pays on which invoice, in that invoice's
+	currency."""
 	if link.against and link.amount:
-		return _("View in Xero: payment of {0} on {1}").format(link.amount, link.against)
+		amount = fmt_money(flt(link.amount), currency=invoice_currency(link.against))
+		return _("View in Xero: payment of {0} on {1}").format(amount, link.against)
 	return _("View in Xero: payment {0}").format(link.payment_id)
+
+
+def invoice_currency(name: str) -> str | None:
+	"""The currency of the Sales or Purchase Invoice called `name` (None when there is none)."""
+	for doctype in INVOICE_DOCTYPES:
+		if currency := frappe.db.get_value(doctype, name, "currency"):
+			return currency
+	return None
 
 
 def xero_url_for(tenant_id: str | None, xero_type: str | None, xero_id: str | None) -> str | None:

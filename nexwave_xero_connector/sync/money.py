@@ -37,6 +37,13 @@ def money(value: object) -> Decimal:
 	return dec(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
+def shown(value: object, currency: str | None = None) -> str:
+	"""An amount as a person reads it in a message: two decimals, then the currency code when known
+	(60.0 -> "60.00", or "60.00 NZD"), never a float's "60.0" or "0.0"."""
+	text = f"{money(value):.2f}"
+	return f"{text} {currency}" if currency else text
+
+
 def quantity(value: object) -> Decimal:
 	"""Return a quantity without float noise (ERPNext keeps at most 9 decimals)."""
 	return tidy(dec(value).quantize(QTY_STEP, rounding=ROUND_HALF_EVEN))

@@ -39,7 +39,7 @@ from typing import Protocol
 from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
 from .journal import LOG_TABLE, SqlDb
 from .model import ErrorClass, Kind, Outcome, Status, Write
-from .money import ZERO, dec, money
+from .money import ZERO, dec, money, shown
 from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED, WAITING_PREFIX
 from .states import Actor, sources, sql_list
 from .status_poll import OVERLAP
@@ -118,7 +118,7 @@ class PaidInXero:
 
 	def describe(self) -> str:
 		on = self.target_number or self.target_id or "no document"
-		return f"Xero payment of {self.amount} {self.currency} on {on}".replace("  ", " ")
+		return f"Xero payment of {shown(self.amount, self.currency)} on {on}"
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ def plan_entry(paid: PaidInXero, payable: Payable, config: SyncConfig) -> EntryP
 	doc = payable.name
 	if payable.docstatus != 1:
 		raise Refused(
-			f"{doc} is cancelled in ERPNext, but Xero has a payment of {paid.amount} on it. Delete the payment "
+			f"{doc} is cancelled in ERPNext, but Xero has a payment of {shown(paid.amount, paid.currency)} on it. Delete the payment "
 			"in Xero (or void the document there); this row then closes by itself.",
 			error_class=ErrorClass.CONFLICT,
 		)
@@ -311,8 +311,8 @@ def plan_entry(paid: PaidInXero, payable: Payable, config: SyncConfig) -> EntryP
 	open_amount = -payable.outstanding if is_return else payable.outstanding
 	if in_party > money(open_amount):
 		raise Refused(
-			f"Xero recorded {amount} {paid.currency or payable.currency} against {doc}, but ERPNext has only "
-			f"{money(open_amount)} outstanding on it (was it also paid here?). Cancel the extra Payment Entry "
+			f"Xero recorded {shown(amount, paid.currency or payable.currency)} against {doc}, but ERPNext has only "
+			f"{shown(open_amount)} outstanding on it (was it also paid here?). Cancel the extra Payment Entry "
 			"in ERPNext or delete the payment in Xero, then press Retry.",
 			error_class=ErrorClass.CONFLICT,
 		)
@@ -394,9 +394,9 @@ def check_ledgers(paid: PaidInXero, payable: Payable, xero_due: Decimal | None, 
 		return
 	currency = paid.currency or payable.currency
 	raise Refused(
-		f"ERPNext already shows {expected - open_here} {currency} more paid on {payable.name} than Xero: Xero has "
+		f"ERPNext already shows {shown(expected - open_here, currency)} more paid on {payable.name} than Xero: Xero has "
 		f"{money(xero_due)} due, and with the Xero payments not yet copied here ({money(unrecorded)}, this "
-		f"{paid.amount} included) ERPNext should have {expected} outstanding, but it has {open_here}. A Payment "
+		f"{shown(paid.amount)} included) ERPNext should have {expected} outstanding, but it has {open_here}. A Payment "
 		"Entry made in ERPNext by hand for money Xero also recorded would be counted twice, so this payment was "
 		"not recorded. If a hand-made entry is this same payment, cancel it and press Retry; if both are real, "
 		"record the hand-made one in Xero too (Xero owns this company's payments), then press Retry.",

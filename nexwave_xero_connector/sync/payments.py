@@ -40,6 +40,7 @@ from .engine import LEASE_SECONDS
 from .errors import MappingError, XeroError
 from .journal import LOG_TABLE
 from .model import ErrorClass, Kind, Outcome, Status, Write
+from .money import shown
 from .payment_mapping import (
 	PAYMENT,
 	PAYMENT_ENTRY,
@@ -248,7 +249,7 @@ class _Run:
 				if record is None or record.status in ("VOIDED", "DELETED"):
 					state = record.status.lower() if record else "deleted or is unknown"
 					problem = (
-						f"{what} is {state} in Xero, so its payment of {line.amount} cannot be recorded there. "
+						f"{what} is {state} in Xero, so its payment of {shown(line.amount)} cannot be recorded there. "
 						f"Cancel {pay.plan.name} in ERPNext if the invoice is void, or push the invoice again, then "
 						"press Retry."
 					)
@@ -271,12 +272,12 @@ class _Run:
 						# A cancelled entry's payment still holds that room in Xero: it is deleted by its own row
 						# (maybe in another worker's batch), and this one follows.
 						waiting = (
-							f"The payment of {line.amount} on {what} is more than Xero shows as due on it ({left}) "
+							f"The payment of {shown(line.amount)} on {what} is more than Xero shows as due on it ({shown(left)}) "
 							f"until the payments of the cancelled {', '.join(sorted(others))} are deleted there."
 						)
 						continue
 					problem = (
-						f"The payment of {line.amount} on {what} is more than Xero shows as due on it ({left}). A "
+						f"The payment of {shown(line.amount)} on {what} is more than Xero shows as due on it ({shown(left)}). A "
 						"payment or credit may have been recorded in Xero by hand: remove it there, or correct the "
 						"Payment Entry, then press Retry. Nothing was sent."
 					)
@@ -449,7 +450,7 @@ class _Run:
 			for payment in [p for p in pay.done if p is not None and p.is_live]:
 				if payment.reconciled:
 					blocked.setdefault(pay.row.name, []).append(
-						f"the payment of {payment.amount} ({payment.payment_id}) is reconciled in Xero"
+						f"the payment of {shown(payment.amount)} ({payment.payment_id}) is reconciled in Xero"
 					)
 				elif not (self.b.config.void_on_cancel or pay.row.void_confirmed):
 					blocked.setdefault(pay.row.name, []).append(
@@ -470,7 +471,7 @@ class _Run:
 				pay.done[pay.done.index(payment)] = result
 			else:
 				blocked.setdefault(pay.row.name, []).append(
-					f"Xero refused to delete the payment of {payment.amount} ({'; '.join(result)})"
+					f"Xero refused to delete the payment of {shown(payment.amount)} ({'; '.join(result)})"
 				)
 		for pay in [p for p in targets if p.row.name in allowed]:
 			live = [p for p in pay.done if p is not None and p.is_live]
@@ -588,7 +589,7 @@ def _summary(pay: _Pay) -> str:
 	made = [(pay.plan.lines[i], p) for i, p in enumerate(pay.done) if p is not None]
 	if not made:
 		return "No payment of it is in Xero yet."
-	parts = [f"{line.amount} on {line.against_name}" for line, _ in made]
+	parts = [f"{shown(line.amount)} on {line.against_name}" for line, _ in made]
 	adopted = (
 		f" ({pay.adopted} found from an earlier, interrupted attempt; not sent again)" if pay.adopted else ""
 	)

@@ -13,7 +13,7 @@ from erpnext.accounts.doctype.payment_entry.payment_entry import get_payment_ent
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
 from frappe.desk.doctype.number_card.number_card import get_result
 from frappe.model import default_fields
-from frappe.utils import today
+from frappe.utils import fmt_money, today
 
 from nexwave_xero_connector import adapters, api
 from nexwave_xero_connector.constants import (
@@ -104,6 +104,26 @@ class TestViewPaymentsInXero(PaymentDeskTestCase):
 		self.assertEqual([payment_id_of(link["url"]) for link in info["xero_links"]], [PAY_1, PAY_2])
 		self.assertEqual(info["xero_url"], info["xero_links"][0]["url"])
 		self.assertNotIn("response", info["row"], "the row sent to the form stays small")
+
+	def test_a_payment_on_a_real_invoice_reads_in_that_invoices_currency(self):
+		entry = self.payment_entry()
+		invoice = frappe.get_doc(SALES_INVOICE_DOCTYPE, create_sales_invoice().name)
+		self.payment_row(
+			entry,
+			xero_id=PAY_1,
+			response=described(
+				(PAY_1, invoice.name, "60.0", "AUTHORISED"), (PAY_2, "SINV-B", "0.0", "AUTHORISED")
+			),
+		)
+		labels = [link["label"] for link in api.sync_status(PAYMENT_ENTRY_DOCTYPE, entry)["xero_links"]]
+		self.assertEqual(
+			labels,
+			[
+				f"View in Xero: payment of {fmt_money(60, currency=invoice.currency)} on {invoice.name}",
+				"View in Xero: payment of 0.00 on SINV-B",  # no such invoice here: no currency to show
+			],
+		)
+		self.assertNotIn("60.0 ", labels[0])
 
 	def test_one_payment_is_plain_view_in_xero(self):
 		entry = self.payment_entry()
