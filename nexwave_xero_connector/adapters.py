@@ -29,7 +29,7 @@ from nexwave_xero_connector.constants import (
 from nexwave_xero_connector.sync.config import PAYMENTS_NOT_SYNCED, SyncConfig, TenantLink
 from nexwave_xero_connector.sync.model import ContactRequest
 from nexwave_xero_connector.sync.payment_mapping import Target
-from nexwave_xero_connector.sync.payment_pull import EntryPlan, EntryRefused
+from nexwave_xero_connector.sync.payments_from_xero import EntryPlan, EntryRefused
 
 
 class FrappeDb:

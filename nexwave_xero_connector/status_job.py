@@ -19,7 +19,7 @@ from nexwave_xero_connector.constants import STATUS_POLL_KEY
 from nexwave_xero_connector.events import enqueue_drain
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import ErrorClass, Kind
-from nexwave_xero_connector.sync.payment_pull import poll_payments
+from nexwave_xero_connector.sync.payments_from_xero import poll_payments
 from nexwave_xero_connector.sync.status_poll import PollReport, poll_tenant, refresh_documents
 
 SAVEPOINT = "xero_status_poll_tenant"

@@ -33,7 +33,7 @@ from .errors import XeroError
 from .journal import LOG_TABLE, WRITE_BACK_SQL, XERO_FIELDS_TABLES, SqlDb, insert_row
 from .mapping import owed_total
 from .model import ContactRecord, ErrorClass, Kind, Status, XeroRecord
-from .payment_pull import retake_untracked
+from .payments_from_xero import retake_untracked
 from .ports import XeroGateway
 from .states import Actor, sources, sql_list
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..sync.errors import XeroError
 from ..sync.payment_mapping import XeroPayment
-from ..sync.payment_pull import PAYMENT_TYPES, PaidInXero
+from ..sync.payments_from_xero import PAYMENT_TYPES, PaidInXero
 from .plumbing import NO_ID, SdkCalls, any_of, as_date, count_mismatch, messages
 
 

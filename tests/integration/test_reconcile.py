@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from nexwave_xero_connector.sync.engine import LEASE_SECONDS
+from nexwave_xero_connector.sync.drain import LEASE_SECONDS
 from nexwave_xero_connector.sync.model import Kind
 from nexwave_xero_connector.sync.reconcile import ORPHAN, VOIDED, SqlLedger, reconcile, void_one
 from tests.integration.test_push_engine import Crash, CrashAfter

@@ -16,7 +16,7 @@ import pytest
 
 from nexwave_xero_connector.sync import backfill
 from nexwave_xero_connector.sync import journal as j
-from nexwave_xero_connector.sync import payment_pull as pull
+from nexwave_xero_connector.sync import payments_from_xero as pull
 from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO, SyncConfig, TenantLink
 from nexwave_xero_connector.sync.model import Kind, Outcome, Status, Write, XeroRecord
 from nexwave_xero_connector.sync.states import NEW, TRANSITIONS, Actor, allowed

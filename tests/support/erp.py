@@ -25,7 +25,7 @@ from nexwave_xero_connector.sync.journal import (
 )
 from nexwave_xero_connector.sync.model import ContactRequest, Kind
 from nexwave_xero_connector.sync.payment_mapping import PAYMENT, PAYMENT_ENTRY, Target
-from nexwave_xero_connector.sync.payment_pull import EntryPlan, EntryRefused
+from nexwave_xero_connector.sync.payments_from_xero import EntryPlan, EntryRefused
 
 from .db import PyMySqlDb
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from nexwave_xero_connector.sync.config import SyncConfig
-from nexwave_xero_connector.sync.engine import UNEXPECTED_ATTEMPTS, drain
+from nexwave_xero_connector.sync.drain import UNEXPECTED_ATTEMPTS, drain
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import (
 	ElementResult,
