@@ -20,7 +20,7 @@ from nexwave_xero_connector.api import parse_names
 from nexwave_xero_connector.permissions import require_manager
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import Kind
-from nexwave_xero_connector.sync.reconcile import (
+from nexwave_xero_connector.sync.untracked_scan import (
 	ORPHAN,
 	VOIDED,
 	Finding,
