@@ -15,10 +15,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from .model import Outcome, Status, SyncRow, Write, XeroRecord
 from .payment_mapping import PAYMENT, PULLED, WAITING_PREFIX
+from .ports import SqlDb
 from .states import CLEARABLE, Actor, sources, sql_list
 
 LOG_TABLE = "`tabXero Sync Log`"
@@ -202,25 +202,6 @@ WHERE status = 'Queued' AND tenant_id IS NOT NULL AND tenant_id != ''
 """
 
 
-class SqlDb(Protocol):
-	"""The three things the journal needs from a database connection."""
-
-	def query(self, sql: str, params: dict) -> list[dict]:
-		"""Run a SELECT and return rows as dicts."""
-
-	def execute(self, sql: str, params: dict) -> int:
-		"""Run a write and return the number of rows it changed."""
-
-	def commit(self, reason: str) -> None:
-		"""Make everything so far durable; `reason` says why this is a commit point."""
-
-	def rollback(self) -> None:
-		"""Undo the open transaction (the database already did, after a deadlock)."""
-
-	def is_lock_conflict(self, exc: Exception) -> bool:
-		"""Whether `exc` is a deadlock or lock-wait timeout, after which the transaction may be re-run."""
-
-
 def _rerun_on_lock_conflict(method):
 	"""Each journal write is one short transaction, so when InnoDB picks it as a deadlock victim (a claim's
 	range scan crossing a finish's index update, seen under 4 workers) it is simply run again."""
@@ -348,26 +329,20 @@ class SqlJournal:
 				self._write_back(name, refs[name][0], record.xero_id, record.status, now)
 		self.db.commit("xero id: a crash after this point must not lose the ID Xero gave us")
 
-	def finish(
-		self,
-		owner: str,
-		row: SyncRow,
-		outcome: Outcome,
-		*,
-		reference: str | None = None,
-		erp_change: bool = False,
-	) -> Write:
+	def finish(self, owner: str, row: SyncRow, outcome: Outcome, *, reference: str | None = None) -> Write:
 		"""Record the outcome, release the lease, append the attempt.
 
 		Returns DONE, or why nothing was written: CANCELLED (a Synced outcome met a committed cancel: the
-		caller voids) or LEASE_LOST (another worker owns the row: the caller must leave it alone).
+		caller undoes) or LEASE_LOST (another worker owns the row: the caller must leave it alone).
 		`reference` links the row to the ERP document the outcome is about (a Payment Entry made from a
-		Xero payment). `erp_change`: the caller changed ERPNext in this same open transaction (created or
-		cancelled that entry); it is committed with the outcome, or rolled back when the write is refused,
-		and never re-run after a deadlock (the database already undid it, so the error goes up)."""
-		if erp_change:
-			return self._finish(owner, row, outcome, reference, erp_change=True)
+		Xero payment)."""
 		return self._finish_rerun(owner, row, outcome, reference)
+
+	def unit_of_work(self) -> ErpChange:
+		"""The outcome of a row whose ERP change the caller made in this same open transaction (created or
+		cancelled a Payment Entry): committed with the outcome, or rolled back when the write is refused, and
+		never re-run after a deadlock (the database already undid it, so the error goes up)."""
+		return ErpChange(functools.partial(self._finish, erp_change=True))
 
 	def _finish(
 		self, owner: str, row: SyncRow, outcome: Outcome, reference: str | None, erp_change: bool = False
@@ -472,6 +447,16 @@ class SqlJournal:
 				"error_log": error_log,
 			},
 		)
+
+
+class ErpChange:
+	"""ports.UnitOfWork over SqlJournal: an ERP change and its row's outcome, one commit or none."""
+
+	def __init__(self, finish: Callable[..., Write]):
+		self._finish = finish
+
+	def commit(self, owner: str, row: SyncRow, outcome: Outcome, *, reference: str | None = None) -> Write:
+		return self._finish(owner, row, outcome, reference)
 
 
 def read_row(db: SqlDb, name: str) -> SyncRow | None:

@@ -19,7 +19,7 @@ read of the documents the payments are on (what Xero has due now), and writes no
     cleared row or a replayed listing never makes a second one;
   - otherwise the entry is planned (`plan_entry`) against the invoice, bill or return that holds the Xero
     document's ID, and created and submitted in the same transaction as the row's Synced outcome
-    (Journal.finish with `erp_change`): either both are committed or neither, and a row another worker
+    (one unit of work, ports.UnitOfWork): either both are committed or neither, and a row another worker
     took meanwhile, or a deletion that committed meanwhile, rolls the entry back;
   - a payment deleted in Xero cancels its entry (again in the outcome's transaction);
   - what cannot be recorded faithfully is reported on the row, never guessed: an overpayment or
@@ -40,7 +40,7 @@ from typing import Protocol
 
 from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
 from .journal import LOG_TABLE, SqlDb
-from .model import ErrorClass, Status
+from .model import EntryPlan, ErrorClass, Status
 from .money import ZERO, dec, money
 from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED
 from .states import Actor, sources, sql_list
@@ -138,25 +138,6 @@ class Payable:
 	outstanding: Decimal  # in the party account's currency, negative on a return, as ERPNext keeps it
 
 
-@dataclass(frozen=True)
-class EntryPlan:
-	"""The Payment Entry a Xero payment becomes (the Frappe layer builds it with ERPNext's own
-	get_payment_entry, then sets these)."""
-
-	payment_id: str
-	company: str
-	payment_type: str  # Receive or Pay
-	against_doctype: str
-	against_name: str
-	allocated: Decimal  # party account currency, signed as ERPNext allocates (negative against a return)
-	posting_date: date
-	bank_account: str  # the ERPNext bank/cash account
-	mode_of_payment: str | None
-	exchange_rate: Decimal  # company currency per party account currency unit
-	base_amount: Decimal  # the allocated amount in company currency at that rate
-	reference_no: str
-
-
 class Refused(Exception):
 	"""A payment that cannot be recorded as it is: the row ends in `status` with the message."""
 
@@ -164,21 +145,6 @@ class Refused(Exception):
 		super().__init__(message)
 		self.status = status
 		self.error_class = error_class
-
-
-class EntryRefused(Exception):
-	"""ERPNext refused to create or cancel the Payment Entry; the message is ERPNext's, for the row."""
-
-
-class EntryBook(Protocol):
-	"""Payment Entries in ERPNext (the Frappe layer: ERPNext's get_payment_entry, insert, submit, cancel).
-	Neither method commits; each undoes its own partial writes before raising EntryRefused."""
-
-	def create_entry(self, plan: EntryPlan) -> str:
-		"""Create and submit the Payment Entry; return its name."""
-
-	def cancel_entry(self, name: str) -> None:
-		"""Cancel the submitted Payment Entry."""
 
 
 # -- reading ERPNext ---------------------------------------------------------------------------------

@@ -185,15 +185,23 @@ class DrainContext:
 
 	# -- outcomes -------------------------------------------------------------------------------
 
-	def finish(self, item: Item, outcome: Outcome, **link) -> Write:
-		"""Record an outcome for a row still in this claim; say why when it was refused. `link`: the
-		journal's reference/erp_change, for a row that records a Xero payment in ERPNext."""
+	def finish(
+		self, item: Item, outcome: Outcome, *, reference: str | None = None, with_erp_change: bool = False
+	) -> Write:
+		"""Record an outcome for a row still in this claim; say why when it was refused. `reference`: the
+		ERP document the row now stands for (a Payment Entry made for a Xero payment). `with_erp_change`:
+		the caller changed ERPNext in the open transaction for this outcome, so both are one unit of work
+		(ports.UnitOfWork): committed together, or rolled back together when the write is refused."""
 		if item.row.name not in self.pending:
 			return Write.LEASE_LOST
 		outcome.calls = outcome.calls or self.calls
 		if outcome.request is None and item.payload is not None and outcome.status != Status.SYNCED:
 			outcome.request = item.payload.body
-		result = self.journal.finish(self.owner, item.row, outcome, **link)
+		if with_erp_change:
+			result = self.journal.unit_of_work().commit(self.owner, item.row, outcome, reference=reference)
+		else:
+			link = {} if reference is None else {"reference": reference}
+			result = self.journal.finish(self.owner, item.row, outcome, **link)
 		if result is Write.DONE:
 			self.pending.pop(item.row.name)
 			self.report.count(outcome)

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from decimal import Decimal
 
 from ..journal import LOG_TABLE, SqlDb
-from ..model import ErrorClass, Kind, Outcome, Status, Write
+from ..model import EntryPlan, EntryRefused, ErrorClass, Kind, Outcome, Status, Write
 from ..money import ZERO, dec
 from ..payment_mapping import PAYMENT_ENTRY, PULLED, WAITING_PREFIX
 from ..payments_from_xero import (
@@ -24,9 +24,6 @@ from ..payments_from_xero import (
 	UNDO_PENDING_SQL,
 	UNDO_WAIT_SECONDS,
 	WAIT_SECONDS,
-	EntryBook,
-	EntryPlan,
-	EntryRefused,
 	PaidInXero,
 	Payable,
 	Refused,
@@ -35,6 +32,7 @@ from ..payments_from_xero import (
 	payables,
 	plan_entry,
 )
+from ..ports import EntryBook
 from .protocol import Context, Item
 
 FACTS_SQL = f"SELECT name, response FROM {LOG_TABLE} WHERE name IN %(names)s"
@@ -178,7 +176,7 @@ class PaymentRecorder:
 			item,
 			Outcome(Status.SYNCED, f"Recorded in ERPNext as {name}.", request=asdict(plan)),
 			reference=name,
-			erp_change=True,
+			with_erp_change=True,
 		)
 		if written is Write.CANCELLED:
 			# Deleted in Xero while we recorded it: the entry was rolled back with the refused write; the
@@ -320,7 +318,7 @@ class PaymentRecorder:
 				action="Undo",
 			),
 			reference=name,
-			erp_change=True,
+			with_erp_change=True,
 		)
 
 

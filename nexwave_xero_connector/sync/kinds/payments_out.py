@@ -32,7 +32,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
 
 from .. import keys
 from ..errors import MappingError, XeroError
@@ -45,12 +44,12 @@ from ..payment_mapping import (
 	NothingToSend,
 	PaymentLine,
 	PaymentPlan,
-	Target,
 	XeroPayment,
 	in_scope_refs,
 	match_lines,
 	plan_payment,
 )
+from ..ports import PaymentGateway, PaymentSource
 from .protocol import Context, Item
 
 MAX_PER_CALL = 50
@@ -67,30 +66,6 @@ SELECT name, reference_name, deleted_reference, sent_identity FROM {LOG_TABLE}
 WHERE tenant_id = %(tenant_id)s AND xero_type = '{PAYMENT}' AND status = 'Queued' AND cancel_requested = 1
 	AND send_started = 1 AND sent_identity IS NOT NULL
 """
-
-
-class PaymentSource(Protocol):
-	"""What the payment drain reads from ERPNext besides the Payment Entry itself (an ErpSource also)."""
-
-	def payment_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
-		"""The referenced invoices: Xero ID (stored on the invoice when it was Synced), is_return, currency."""
-
-
-class PaymentGateway(Protocol):
-	"""Xero's Payments endpoint (xero/payments.py). Whole-call failures raise XeroError."""
-
-	def create_payments(
-		self, tenant_id: str, bodies: Sequence[dict], idempotency_key: str
-	) -> list[XeroPayment | tuple[str, ...]]:
-		"""PUT /Payments (summarizeErrors=false): each result is the payment or Xero's messages, in order."""
-
-	def find_payments(self, tenant_id: str, references: Sequence[str]) -> list[XeroPayment]:
-		"""Every payment whose Reference is one of `references`, any status."""
-
-	def delete_payment(
-		self, tenant_id: str, payment_id: str, idempotency_key: str
-	) -> XeroPayment | tuple[str, ...]:
-		"""POST /Payments/{id} Status DELETED: the deleted payment, or Xero's refusal."""
 
 
 @dataclass
