@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from .model import Outcome, Status, SyncRow, Write, XeroRecord
-from .payment_mapping import PAYMENT, PULLED, WAITING_PREFIX
+from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED, WAITING_PREFIX
 from .ports import SqlDb
 from .states import CLEARABLE, Actor, sources, sql_list
 
@@ -833,3 +833,72 @@ def flag_removed_in_xero(
 				)
 				flagged.append(row["reference_name"])
 	return flagged
+
+
+# -- the scans' own statements on the payments-in kind's rows and the backfill's (states.py: PAYMENT_POLL,
+# BACKFILL) -----------------------------------------------------------------------------------------
+
+# A payment made in Xero gets its own row, named after the PaymentID (a replayed listing inserts nothing).
+INSERT_PULLED_SQL = f"""
+INSERT IGNORE INTO {LOG_TABLE}
+	(name, creation, modified, owner, modified_by, docstatus, idx, title, status, reference_doctype,
+	reference_name, company, tenant_id, xero_type, xero_id, xero_status, cancel_requested, queued_by,
+	response)
+VALUES (%(name)s, %(now)s, %(now)s, 'Administrator', 'Administrator', 0, 0, %(title)s, 'Queued',
+	'{PAYMENT_ENTRY}', %(reference_name)s, %(company)s, %(tenant_id)s, '{PULLED}', %(xero_id)s,
+	%(xero_status)s, %(cancel_requested)s, 'Administrator', %(response)s)
+"""
+
+# The payment was deleted in Xero: what the row recorded is undone by the drain (a Synced row's entry is
+# cancelled, a Failed one simply closes); a row being worked on keeps its lease, and the flag makes that
+# drain's Synced outcome refuse itself, rolling back the entry it made.
+FLAG_DELETED_SQL = f"""
+UPDATE {LOG_TABLE}
+SET cancel_requested = 1, xero_status = 'DELETED', response = %(response)s, next_attempt_at = NULL,
+	modified = %(now)s,
+	status = CASE WHEN status IN {sql_list(sources(Actor.PAYMENT_POLL, Status.QUEUED))} THEN 'Queued'
+		ELSE status END
+WHERE name = %(name)s AND xero_type = '{PULLED}'
+"""
+
+# A payment skipped because its Xero document was not one ERPNext sent: once a backfill adopts that document
+# (links it to its ERPNext twin), the payment is looked at again.
+RETAKE_UNTRACKED_SQL = f"""
+UPDATE {LOG_TABLE}
+SET status = 'Queued', next_attempt_at = NULL, error_class = NULL, modified = %(now)s,
+	error_message = 'Its Xero document was adopted by a backfill: to be recorded.'
+WHERE tenant_id = %(tenant_id)s AND xero_type = '{PULLED}'
+	AND status IN {sql_list(sources(Actor.BACKFILL, Status.QUEUED))}
+	AND JSON_VALUE(response, '$.target_id') IN %(ids)s
+"""
+
+# A Skipped row (e.g. posted before the go-live date) is reused for the backfill's decision.
+RETAKE_SKIPPED_SQL = f"""
+UPDATE {LOG_TABLE}
+SET status = %(status)s, error_class = %(error_class)s, error_message = %(message)s, title = %(title)s,
+	tenant_id = %(tenant_id)s, xero_id = %(xero_id)s, xero_number = %(xero_number)s,
+	xero_status = %(xero_status)s, backfill = 1, next_attempt_at = NULL, cancel_requested = 0,
+	synced_at = CASE WHEN %(status)s = 'Synced' THEN %(now)s ELSE synced_at END, modified = %(now)s
+WHERE name = %(name)s AND status IN {sql_list(sources(Actor.BACKFILL, Status.SYNCED))}
+"""
+
+
+def insert_pulled_row(db: SqlDb, values: dict) -> int:
+	"""Queue a payment made in Xero (the payments poll's insert). Does not commit."""
+	return db.execute(INSERT_PULLED_SQL, values)
+
+
+def flag_payment_deleted(db: SqlDb, name: str, response: str, now: datetime) -> int:
+	"""Flag a payment's row to undo what it recorded; `response`: the payment as Xero lists it now."""
+	return db.execute(FLAG_DELETED_SQL, {"name": name, "response": response, "now": now})
+
+
+def retake_untracked_payments(db: SqlDb, tenant_id: str, xero_ids: Sequence[str], now: datetime) -> int:
+	"""Queue again the skipped payments on these Xero documents (a tuple of IDs), just adopted."""
+	return db.execute(RETAKE_UNTRACKED_SQL, {"tenant_id": tenant_id, "ids": xero_ids, "now": now})
+
+
+def retake_skipped(db: SqlDb, name: str, values: dict) -> int:
+	"""Reuse a Skipped row for the backfill's decision (`values`: RETAKE_SKIPPED_SQL's); 0 when the row
+	moved meanwhile (submitted again or pushed) and is not the backfill's to decide."""
+	return db.execute(RETAKE_SKIPPED_SQL, {**values, "name": name})

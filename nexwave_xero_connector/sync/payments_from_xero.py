@@ -39,11 +39,16 @@ from decimal import Decimal
 from typing import Protocol
 
 from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
-from .journal import LOG_TABLE, SqlDb
+from .journal import (
+	LOG_TABLE,
+	SqlDb,
+	flag_payment_deleted,
+	insert_pulled_row,
+	retake_untracked_payments,
+)
 from .model import EntryPlan, ErrorClass, Status
 from .money import ZERO, dec, money
-from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED
-from .states import Actor, sources, sql_list
+from .payment_mapping import PAYMENT, PULLED
 from .status_poll import OVERLAP
 
 ENTRY_TABLE = "`tabPayment Entry`"
@@ -322,28 +327,6 @@ SELECT name, status, xero_id, xero_status, cancel_requested FROM {LOG_TABLE}
 WHERE tenant_id = %(tenant_id)s AND xero_type = '{PULLED}' AND xero_id IN %(ids)s
 """
 
-INSERT_PULLED_SQL = f"""
-INSERT IGNORE INTO {LOG_TABLE}
-	(name, creation, modified, owner, modified_by, docstatus, idx, title, status, reference_doctype,
-	reference_name, company, tenant_id, xero_type, xero_id, xero_status, cancel_requested, queued_by,
-	response)
-VALUES (%(name)s, %(now)s, %(now)s, 'Administrator', 'Administrator', 0, 0, %(title)s, 'Queued',
-	'{PAYMENT_ENTRY}', %(reference_name)s, %(company)s, %(tenant_id)s, '{PULLED}', %(xero_id)s,
-	%(xero_status)s, %(cancel_requested)s, 'Administrator', %(response)s)
-"""
-
-# The payment was deleted in Xero: what the row recorded is undone by the drain (a Synced row's entry is
-# cancelled, a Failed one simply closes); a row being worked on keeps its lease, and the flag makes that
-# drain's Synced outcome refuse itself, rolling back the entry it made.
-FLAG_DELETED_SQL = f"""
-UPDATE {LOG_TABLE}
-SET cancel_requested = 1, xero_status = 'DELETED', response = %(response)s, next_attempt_at = NULL,
-	modified = %(now)s,
-	status = CASE WHEN status IN {sql_list(sources(Actor.PAYMENT_POLL, Status.QUEUED))} THEN 'Queued'
-		ELSE status END
-WHERE name = %(name)s AND xero_type = '{PULLED}'
-"""
-
 
 def check_ledgers(paid: PaidInXero, payable: Payable, xero_due: Decimal | None, unrecorded: Decimal) -> None:
 	"""Refuse (Conflict) a payment that ERPNext's own entries already cover.
@@ -416,7 +399,7 @@ def discover(
 		entry = entries.get(paid.payment_id)
 		if row is not None:
 			if not paid.is_live and row["xero_status"] != "DELETED":
-				db.execute(FLAG_DELETED_SQL, {"name": row["name"], "response": response, "now": now})
+				flag_payment_deleted(db, row["name"], response, now)
 				found.undone.append(paid.payment_id)
 			continue
 		if paid.is_live and entry is None:
@@ -425,8 +408,8 @@ def discover(
 			reference, cancel = entry[0], 1  # its row was cleared; its entry still stands
 		else:
 			continue  # recorded already, or deleted before anything was recorded
-		db.execute(
-			INSERT_PULLED_SQL,
+		insert_pulled_row(
+			db,
 			{
 				"name": row_name(paid.payment_id),
 				"now": now,
@@ -482,26 +465,14 @@ def _pushed_references(db: SqlDb, references: Sequence[str]) -> set[str]:
 	return {r["ref"] for r in db.query(PUSHED_REFERENCES_SQL, {"refs": refs})}
 
 
-# A payment skipped because its Xero document was not one ERPNext sent: once a backfill adopts that document
-# (links it to its ERPNext twin), the payment is looked at again.
-RETAKE_UNTRACKED_SQL = f"""
-UPDATE {LOG_TABLE}
-SET status = 'Queued', next_attempt_at = NULL, error_class = NULL, modified = %(now)s,
-	error_message = 'Its Xero document was adopted by a backfill: to be recorded.'
-WHERE tenant_id = %(tenant_id)s AND xero_type = '{PULLED}'
-	AND status IN {sql_list(sources(Actor.BACKFILL, Status.QUEUED))}
-	AND JSON_VALUE(response, '$.target_id') IN %(ids)s
-"""
-
-
 def retake_untracked(db: SqlDb, tenant_id: str, xero_ids: Sequence[str], now: datetime) -> int:
 	"""Queue again the skipped payments on these Xero documents, just adopted. Does not commit."""
 	ids = tuple(dict.fromkeys(i for i in xero_ids if i))
 	if not ids:
 		return 0
-	return db.execute(RETAKE_UNTRACKED_SQL, {"tenant_id": tenant_id, "ids": ids, "now": now})
+	return retake_untracked_payments(db, tenant_id, ids, now)
 
 
 def flag_deleted(db: SqlDb, name: str, paid: PaidInXero, now: datetime) -> int:
 	"""Flag one payment row to undo what it recorded (the poll's statement, also for the state tests)."""
-	return db.execute(FLAG_DELETED_SQL, {"name": name, "response": paid.to_json(), "now": now})
+	return flag_payment_deleted(db, name, paid.to_json(), now)
