@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from .model import Outcome, Status, SyncRow, Write, XeroRecord
-from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED, WAITING_PREFIX
+from .payment_mapping import PAYMENT_ENTRY, PULLED, WAITING_PREFIX
 from .ports import SqlDb
 from .states import CLEARABLE, Actor, sources, sql_list
 
@@ -185,11 +185,11 @@ VALUES (%(name)s, %(now)s, %(now)s, %(user)s, %(user)s, 0, 0, %(title)s, %(statu
 	%(backfill)s, CASE WHEN %(status)s = 'Synced' THEN %(now)s END)
 """
 
-# Payment rows waiting for their invoice wait out a back-off; once a drain has synced invoices of the
+# Rows waiting for their invoice (the kinds that say so: payments) wait out a back-off; once a drain has synced invoices of the
 # organisation they are claimable at once (a re-check that finds the invoice still missing costs no call).
 WAKE_WAITING_SQL = f"""
 UPDATE {LOG_TABLE} SET next_attempt_at = NULL
-WHERE tenant_id = %(tenant_id)s AND status = 'Queued' AND xero_type IN ('{PAYMENT}', '{PULLED}')
+WHERE tenant_id = %(tenant_id)s AND status = 'Queued' AND xero_type IN %(xero_types)s
 	AND next_attempt_at > {DB_NOW} AND error_message LIKE %(waiting)s
 	AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW})
 """
@@ -350,7 +350,7 @@ class SqlJournal:
 		now = self.now()
 		error_log = None
 		if outcome.trace and self.trace_sink:
-			error_log = self.trace_sink(title_for(row, outcome), outcome.trace, row.name)
+			error_log = self.trace_sink(outcome.title or title_for(row, outcome), outcome.trace, row.name)
 		changed = self.db.execute(
 			FINISH_SQL,
 			{
@@ -368,7 +368,7 @@ class SqlJournal:
 				"response": _json(outcome.response),
 				"error_log": error_log,
 				"uncounted": 0 if outcome.counted else 1,
-				"title": title_for(row, outcome, reference),
+				"title": outcome.title or title_for(row, outcome, reference),
 				"reference": reference,
 			},
 		)
@@ -403,9 +403,14 @@ class SqlJournal:
 		}
 
 	@_rerun_on_lock_conflict
-	def wake_waiting(self, tenant_id: str) -> int:
-		"""Make the organisation's payment rows that wait for their invoice claimable now."""
-		woken = self.db.execute(WAKE_WAITING_SQL, {"tenant_id": tenant_id, "waiting": f"{WAITING_PREFIX}%"})
+	def wake_waiting(self, tenant_id: str, xero_types: Sequence[str]) -> int:
+		"""Make the organisation's rows of these kinds that wait for their invoice claimable now."""
+		if not xero_types:
+			return 0
+		woken = self.db.execute(
+			WAKE_WAITING_SQL,
+			{"tenant_id": tenant_id, "xero_types": tuple(xero_types), "waiting": f"{WAITING_PREFIX}%"},
+		)
 		self.db.commit("wake: invoices were synced, so payments waiting for them may go")
 		return woken
 
@@ -465,23 +470,9 @@ def read_row(db: SqlDb, name: str) -> SyncRow | None:
 	return _to_row(rows[0]) if rows else None
 
 
-# A payment made in Xero and recorded here: what happened to it, in ERPNext's words.
-PULLED_VERBS = {
-	Status.SYNCED: "recorded",
-	Status.VOIDED: "deleted in Xero, undone here",
-	Status.FAILED: "not recorded",
-	Status.SKIPPED: "not copied",
-	Status.ORPHAN: "needs a look",
-	Status.QUEUED: "will be retried",
-}
-
-
 def title_for(row: SyncRow, outcome: Outcome, reference: str | None = None) -> str:
-	"""Say what happened in words, for the list view (`reference`: the entry a Xero payment became)."""
-	if row.xero_type == PULLED:
-		entry = reference or row.reference_name
-		made = f" as {entry}" if entry and outcome.status == Status.SYNCED else ""
-		return f"Xero payment {row.xero_id or row.name} {PULLED_VERBS[outcome.status]}{made}"[:140]
+	"""Say what happened to a document in words, for the list view (a kind whose rows are not documents
+	words its own: Outcome.title)."""
 	verb = {
 		Status.SYNCED: "sent to Xero",
 		Status.VOIDED: "voided in Xero",

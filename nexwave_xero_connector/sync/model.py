@@ -275,6 +275,8 @@ class Outcome:
 	# False for a claim that only waited (an earlier request may still be in flight): it does not count
 	# towards the retry cap, so waiting can never use up a document's attempts.
 	counted: bool = True
+	# The list view's words for the row, when its kind words them itself (else the journal's, for documents).
+	title: str | None = None
 
 
 class Write(str, Enum):

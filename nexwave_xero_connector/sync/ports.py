@@ -201,8 +201,9 @@ class Journal(Protocol):
 	def unit_of_work(self) -> UnitOfWork:
 		"""A unit of work for an ERP change and the outcome of the row it is for."""
 
-	def wake_waiting(self, tenant_id: str) -> int:
-		"""Make the organisation's payment rows that wait for their invoice claimable now (invoices synced)."""
+	def wake_waiting(self, tenant_id: str, xero_types: Sequence[str]) -> int:
+		"""Make the organisation's rows of these xero_types that wait for their invoice claimable now
+		(invoices were synced)."""
 
 	def rows_holding(self, xero_ids: Sequence[str]) -> set[str]:
 		"""Which of these Xero IDs a log row already holds."""

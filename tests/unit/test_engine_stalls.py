@@ -95,7 +95,7 @@ class FakeJournal:
 			if name in records:
 				self.rows[name].xero_id = records[name].xero_id
 
-	def wake_waiting(self, tenant_id):
+	def wake_waiting(self, tenant_id, xero_types):
 		return 0
 
 	def finish(self, owner, row, outcome):

@@ -197,6 +197,7 @@ class DrainContext:
 		outcome.calls = outcome.calls or self.calls
 		if outcome.request is None and item.payload is not None and outcome.status != Status.SYNCED:
 			outcome.request = item.payload.body
+		outcome.title = outcome.title or self.kinds.kind_of(item.row).title(item.row, outcome, reference)
 		if with_erp_change:
 			result = self.journal.unit_of_work().commit(self.owner, item.row, outcome, reference=reference)
 		else:

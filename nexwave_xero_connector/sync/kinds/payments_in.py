@@ -13,7 +13,7 @@ from dataclasses import asdict
 from decimal import Decimal
 
 from ..journal import LOG_TABLE, SqlDb
-from ..model import EntryPlan, EntryRefused, ErrorClass, Kind, Outcome, Status, Write
+from ..model import EntryPlan, EntryRefused, ErrorClass, Kind, Outcome, Status, SyncRow, Write
 from ..money import ZERO, dec
 from ..payment_mapping import PAYMENT_ENTRY, PULLED, WAITING_PREFIX
 from ..payments_from_xero import (
@@ -38,6 +38,17 @@ from .protocol import Context, Item
 FACTS_SQL = f"SELECT name, response FROM {LOG_TABLE} WHERE name IN %(names)s"
 
 
+# A payment made in Xero and recorded here: what happened to it, in ERPNext's words.
+PULLED_VERBS = {
+	Status.SYNCED: "recorded",
+	Status.VOIDED: "deleted in Xero, undone here",
+	Status.FAILED: "not recorded",
+	Status.SKIPPED: "not copied",
+	Status.ORPHAN: "needs a look",
+	Status.QUEUED: "will be retried",
+}
+
+
 class PaymentsIn:
 	"""Each payment made in Xero recorded in ERPNext as a submitted Payment Entry; deleted in Xero, the
 	entry is cancelled. Calls Xero only to read what is due on the documents paid."""
@@ -46,7 +57,14 @@ class PaymentsIn:
 	xero_types = (PULLED,)
 	doctypes = (PAYMENT_ENTRY,)
 	writes_to_xero = False
+	waits_for_invoices = True
 	link_paths = {PULLED: "/Bank/ViewTransaction.aspx?bankTransactionID="}  # a payment made in Xero
+
+	def title(self, row: SyncRow, outcome: Outcome, reference: str | None) -> str:
+		"""What happened to the payment, in ERPNext's words (`reference`: the entry it became)."""
+		entry = reference or row.reference_name
+		made = f" as {entry}" if entry and outcome.status == Status.SYNCED else ""
+		return f"Xero payment {row.xero_id or row.name} {PULLED_VERBS[outcome.status]}{made}"[:140]
 
 	def push(self, ctx: Context, items: list[Item]) -> None:
 		"""Record or undo the claim's Xero payments in ERPNext; no Xero write is made."""

@@ -36,7 +36,7 @@ from decimal import Decimal
 from .. import keys
 from ..errors import MappingError, XeroError
 from ..journal import LOG_TABLE
-from ..model import ErrorClass, Kind, Outcome, Status, Write
+from ..model import ErrorClass, Kind, Outcome, Status, SyncRow, Write
 from ..payment_mapping import (
 	PAYMENT,
 	PAYMENT_ENTRY,
@@ -96,8 +96,13 @@ class PaymentsOut:
 	xero_types = (PAYMENT,)
 	doctypes = (PAYMENT_ENTRY,)
 	writes_to_xero = True
+	waits_for_invoices = True
 	# A payment has no page of its own: Xero shows it as a transaction of its bank account (xero/links.py).
 	link_paths = {PAYMENT: "/Bank/ViewTransaction.aspx?bankTransactionID="}
+
+	def title(self, row: SyncRow, outcome: Outcome, reference: str | None) -> None:
+		"""The journal's words for a document."""
+		return None
 
 	def push(self, ctx: Context, items: list[Item]) -> None:
 		pays = [Pay(i) for i in items]

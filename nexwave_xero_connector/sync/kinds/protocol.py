@@ -40,6 +40,7 @@ class Context(Protocol):
 	config: SyncConfig
 	mapper: Callable[..., XeroPayload]
 	adopted: set[str]  # Xero IDs this claim has taken for a row
+	kinds: KindRegistry
 
 	def is_open(self, item: Item) -> bool:
 		"""Whether the row is still this claim's to settle (not finished, lease not lost)."""
@@ -89,8 +90,13 @@ class RowKind(Protocol):
 	# made for other rows is not charged to it, and its row's response (what Xero listed) is never
 	# overwritten by an error.
 	writes_to_xero: bool
+	# True for a kind whose rows wait for their invoice to be in Xero: woken as soon as a claim synced invoices.
+	waits_for_invoices: bool
 	# The page in Xero of each xero_type (the Xero ID is appended); see xero/links.py.
 	link_paths: Mapping[str, str]
+
+	def title(self, row: SyncRow, outcome: Outcome, reference: str | None) -> str | None:
+		"""The list view's words for the row after `outcome` (None: the journal's words for a document)."""
 
 	def push(self, ctx: Context, items: list[Item]) -> None:
 		"""Settle the kind's rows of one claim: push them, and undo (`undo`) those whose ERP document was
