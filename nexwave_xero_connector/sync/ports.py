@@ -46,7 +46,7 @@ class SqlDb(Protocol):
 
 
 class PaymentSource(Protocol):
-	"""What the payment drain reads from ERPNext besides the Payment Entry itself (an ErpSource also)."""
+	"""What the payments-out kind reads from ERPNext besides the Payment Entry itself (an ErpSource also)."""
 
 	def payment_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
 		"""The referenced invoices: Xero ID (stored on the invoice when it was Synced), is_return, currency."""

@@ -41,7 +41,7 @@ def deep_link(short_code: str | None, xero_type: str | None, xero_id: str | None
 @dataclass(frozen=True)
 class PaymentLink:
 	"""One Xero payment of a Payment Entry and its page: `against` is the ERPNext invoice it pays and
-	`amount` the amount in that invoice's currency, as the payment drain recorded them (None if unknown)."""
+	`amount` the amount in that invoice's currency, as the payments-out kind recorded them (None if unknown)."""
 
 	payment_id: str
 	url: str
@@ -52,7 +52,7 @@ class PaymentLink:
 def payment_links(short_code: str | None, response, xero_id: str | None = None) -> list[PaymentLink]:
 	"""The pages of a Payment Entry's Xero payments that are still live, in the entry's reference order.
 
-	`response` is the log row's response (a JSON string or its parsed value), where the payment drain
+	`response` is the log row's response (a JSON string or its parsed value), where the payments-out kind
 	describes every payment it made, adopted or deleted (sync/kinds/payments_out.py): {"payments": [{"payment_id",
 	"against", "amount", "status"}]}. A deleted payment has no page left and gets no link. Only when the
 	response names no payments at all (none recorded, or clipped) does the row's own Xero ID, the entry's
