@@ -71,7 +71,8 @@ class PaymentsIn:
 		PaymentRecorder(ctx).run(items)
 
 	def undo(self, ctx: Context, items: list[Item]) -> None:
-		"""Cancel the Payment Entries of payments deleted in Xero (or flag the conflict of one cancelled here)."""
+		"""Cancel the Payment Entries of payments deleted in Xero (or flag the conflict of one cancelled here).
+		The same path as `push`: what Xero lists decides, per row, whether it is recorded or undone."""
 		PaymentRecorder(ctx).run(items)
 
 
