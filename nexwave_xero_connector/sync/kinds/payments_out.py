@@ -56,9 +56,6 @@ MAX_PER_CALL = 50
 WAIT_FIRST_SECONDS = 60
 WAIT_MAX_SECONDS = 900  # a wait costs no Xero call (only a claim), so look again often
 NOT_DELETED = "Remove the bank reconciliation of the payment in Xero, then press Void in Xero."
-# How every message of a row left Queued until its invoice is usable in Xero begins: the workspace's
-# "Payments waiting for their invoice" card counts Queued Payment Entry rows by it.
-
 # Cancelled Payment Entries whose payments are still to be deleted in Xero (what each sent names the
 # documents it paid): until they are, Xero shows that much less due on those documents.
 DELETIONS_PENDING_SQL = f"""
