@@ -27,9 +27,8 @@ from nexwave_xero_connector.constants import (
 	XERO_PAYMENT_ID_FIELD,
 )
 from nexwave_xero_connector.sync.config import PAYMENTS_NOT_SYNCED, SyncConfig, TenantLink
-from nexwave_xero_connector.sync.model import ContactRequest
+from nexwave_xero_connector.sync.model import ContactRequest, EntryPlan, EntryRefused
 from nexwave_xero_connector.sync.payment_mapping import Target
-from nexwave_xero_connector.sync.payment_pull import EntryPlan, EntryRefused
 
 
 class FrappeDb:

@@ -28,7 +28,7 @@ def drain_tenant(tenant_id: str) -> None:
 
 	A broken or missing connection leaves the rows Queued with no attempt spent; reconnecting and the
 	next sweep resume them."""
-	from nexwave_xero_connector.sync.engine import drain
+	from nexwave_xero_connector.sync.drain import drain
 
 	if not is_ready():
 		return

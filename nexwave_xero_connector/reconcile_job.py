@@ -1,6 +1,6 @@
 """The hourly safety net for untracked copies in Xero, and the manager's actions on what it found.
 
-Each organisation is asked what changed since its last run (sync.reconcile); copies nobody tracks are
+Each organisation is asked what changed since its last run (sync.untracked_scan); copies nobody tracks are
 voided there, and what cannot be voided is kept as an Orphan in Xero Untracked Document. Each
 organisation runs in its own savepoint, so one failing organisation never loses another's records.
 """
@@ -20,7 +20,7 @@ from nexwave_xero_connector.api import parse_names
 from nexwave_xero_connector.permissions import require_manager
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import Kind
-from nexwave_xero_connector.sync.reconcile import (
+from nexwave_xero_connector.sync.untracked_scan import (
 	ORPHAN,
 	VOIDED,
 	Finding,

@@ -1,5 +1,5 @@
 """Xero's payment status back on ERPNext: the scheduled status poll (every 10 minutes), and with it the
-payments made in Xero for companies that take them as Payment Entries (sync.payment_pull).
+payments made in Xero for companies that take them as Payment Entries (sync.payments_from_xero).
 
 Each organisation is asked what changed since its watermark (sync.status_poll): Status, AmountPaid,
 AmountCredited, AmountDue and FullyPaidOnDate land on the Synced log rows and their invoices, and what was
@@ -19,7 +19,7 @@ from nexwave_xero_connector.constants import STATUS_POLL_KEY
 from nexwave_xero_connector.events import enqueue_drain
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import ErrorClass, Kind
-from nexwave_xero_connector.sync.payment_pull import poll_payments
+from nexwave_xero_connector.sync.payments_from_xero import poll_payments
 from nexwave_xero_connector.sync.status_poll import PollReport, poll_tenant, refresh_documents
 
 SAVEPOINT = "xero_status_poll_tenant"

@@ -30,12 +30,11 @@ from typing import Protocol
 
 from .config import PURCHASE_INVOICE
 from .errors import XeroError
-from .journal import LOG_TABLE, WRITE_BACK_SQL, XERO_FIELDS_TABLES, SqlDb, insert_row
+from .journal import LOG_TABLE, WRITE_BACK_SQL, XERO_FIELDS_TABLES, SqlDb, insert_row, retake_skipped
 from .mapping import owed_total
 from .model import ContactRecord, ErrorClass, Kind, Status, XeroRecord
-from .payment_pull import retake_untracked
+from .payments_from_xero import retake_untracked
 from .ports import XeroGateway
-from .states import Actor, sources, sql_list
 
 ADOPT_ONLY = "Adopt only"
 ADOPT_THEN_CREATE = "Adopt, then create"
@@ -379,17 +378,6 @@ def _tracked(db: SqlDb, xero_ids: Sequence[str]) -> set[str]:
 	return {r["xero_id"] for r in db.query(sql, {"ids": ids})}
 
 
-# A Skipped row (e.g. posted before the go-live date) is reused for the backfill's decision.
-RETAKE_SKIPPED_SQL = f"""
-UPDATE {LOG_TABLE}
-SET status = %(status)s, error_class = %(error_class)s, error_message = %(message)s, title = %(title)s,
-	tenant_id = %(tenant_id)s, xero_id = %(xero_id)s, xero_number = %(xero_number)s,
-	xero_status = %(xero_status)s, backfill = 1, next_attempt_at = NULL, cancel_requested = 0,
-	synced_at = CASE WHEN %(status)s = 'Synced' THEN %(now)s ELSE synced_at END, modified = %(now)s
-WHERE name = %(name)s AND status IN {sql_list(sources(Actor.BACKFILL, Status.SYNCED))}
-"""
-
-
 def _record(
 	db: SqlDb,
 	tenant_id: str,
@@ -442,7 +430,7 @@ def _record(
 		}
 		report.examined += 1
 		if c.row:
-			if not db.execute(RETAKE_SKIPPED_SQL, {**values, "name": c.row}):
+			if not retake_skipped(db, c.row, values):
 				_uncount(
 					report, d, mode
 				)  # submitted again (or pushed) meanwhile: its row is not ours to decide

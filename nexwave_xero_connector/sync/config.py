@@ -42,7 +42,7 @@ class TenantLink:
 	go_live: datetime.date | None = None
 	payments_owned_by: str = PAYMENTS_NOT_SYNCED
 	# With payments owned by Xero: payments recorded there become submitted Payment Entries here (off by
-	# default; sync/payment_pull.py).
+	# default; sync/payments_from_xero.py).
 	pull_payments: bool = False
 
 

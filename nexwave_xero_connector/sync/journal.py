@@ -15,10 +15,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from .model import Outcome, Status, SyncRow, Write, XeroRecord
-from .payment_mapping import PAYMENT, PULLED, WAITING_PREFIX
+from .payment_mapping import PAYMENT_ENTRY, PULLED, WAITING_PREFIX
+from .ports import SqlDb
 from .states import CLEARABLE, Actor, sources, sql_list
 
 LOG_TABLE = "`tabXero Sync Log`"
@@ -185,11 +185,11 @@ VALUES (%(name)s, %(now)s, %(now)s, %(user)s, %(user)s, 0, 0, %(title)s, %(statu
 	%(backfill)s, CASE WHEN %(status)s = 'Synced' THEN %(now)s END)
 """
 
-# Payment rows waiting for their invoice wait out a back-off; once a drain has synced invoices of the
+# Rows waiting for their invoice (the kinds that say so: payments) wait out a back-off; once a drain has synced invoices of the
 # organisation they are claimable at once (a re-check that finds the invoice still missing costs no call).
 WAKE_WAITING_SQL = f"""
 UPDATE {LOG_TABLE} SET next_attempt_at = NULL
-WHERE tenant_id = %(tenant_id)s AND status = 'Queued' AND xero_type IN ('{PAYMENT}', '{PULLED}')
+WHERE tenant_id = %(tenant_id)s AND status = 'Queued' AND xero_type IN %(xero_types)s
 	AND next_attempt_at > {DB_NOW} AND error_message LIKE %(waiting)s
 	AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW})
 """
@@ -200,25 +200,6 @@ WHERE status = 'Queued' AND tenant_id IS NOT NULL AND tenant_id != ''
 	AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW})
 	AND (next_attempt_at IS NULL OR next_attempt_at <= {DB_NOW})
 """
-
-
-class SqlDb(Protocol):
-	"""The three things the journal needs from a database connection."""
-
-	def query(self, sql: str, params: dict) -> list[dict]:
-		"""Run a SELECT and return rows as dicts."""
-
-	def execute(self, sql: str, params: dict) -> int:
-		"""Run a write and return the number of rows it changed."""
-
-	def commit(self, reason: str) -> None:
-		"""Make everything so far durable; `reason` says why this is a commit point."""
-
-	def rollback(self) -> None:
-		"""Undo the open transaction (the database already did, after a deadlock)."""
-
-	def is_lock_conflict(self, exc: Exception) -> bool:
-		"""Whether `exc` is a deadlock or lock-wait timeout, after which the transaction may be re-run."""
 
 
 def _rerun_on_lock_conflict(method):
@@ -348,26 +329,20 @@ class SqlJournal:
 				self._write_back(name, refs[name][0], record.xero_id, record.status, now)
 		self.db.commit("xero id: a crash after this point must not lose the ID Xero gave us")
 
-	def finish(
-		self,
-		owner: str,
-		row: SyncRow,
-		outcome: Outcome,
-		*,
-		reference: str | None = None,
-		erp_change: bool = False,
-	) -> Write:
+	def finish(self, owner: str, row: SyncRow, outcome: Outcome, *, reference: str | None = None) -> Write:
 		"""Record the outcome, release the lease, append the attempt.
 
 		Returns DONE, or why nothing was written: CANCELLED (a Synced outcome met a committed cancel: the
-		caller voids) or LEASE_LOST (another worker owns the row: the caller must leave it alone).
+		caller undoes) or LEASE_LOST (another worker owns the row: the caller must leave it alone).
 		`reference` links the row to the ERP document the outcome is about (a Payment Entry made from a
-		Xero payment). `erp_change`: the caller changed ERPNext in this same open transaction (created or
-		cancelled that entry); it is committed with the outcome, or rolled back when the write is refused,
-		and never re-run after a deadlock (the database already undid it, so the error goes up)."""
-		if erp_change:
-			return self._finish(owner, row, outcome, reference, erp_change=True)
+		Xero payment)."""
 		return self._finish_rerun(owner, row, outcome, reference)
+
+	def unit_of_work(self) -> ErpChange:
+		"""The outcome of a row whose ERP change the caller made in this same open transaction (created or
+		cancelled a Payment Entry): committed with the outcome, or rolled back when the write is refused, and
+		never re-run after a deadlock (the database already undid it, so the error goes up)."""
+		return ErpChange(functools.partial(self._finish, erp_change=True))
 
 	def _finish(
 		self, owner: str, row: SyncRow, outcome: Outcome, reference: str | None, erp_change: bool = False
@@ -375,7 +350,7 @@ class SqlJournal:
 		now = self.now()
 		error_log = None
 		if outcome.trace and self.trace_sink:
-			error_log = self.trace_sink(title_for(row, outcome), outcome.trace, row.name)
+			error_log = self.trace_sink(outcome.title or title_for(row, outcome), outcome.trace, row.name)
 		changed = self.db.execute(
 			FINISH_SQL,
 			{
@@ -393,7 +368,7 @@ class SqlJournal:
 				"response": _json(outcome.response),
 				"error_log": error_log,
 				"uncounted": 0 if outcome.counted else 1,
-				"title": title_for(row, outcome, reference),
+				"title": outcome.title or title_for(row, outcome, reference),
 				"reference": reference,
 			},
 		)
@@ -428,9 +403,14 @@ class SqlJournal:
 		}
 
 	@_rerun_on_lock_conflict
-	def wake_waiting(self, tenant_id: str) -> int:
-		"""Make the organisation's payment rows that wait for their invoice claimable now."""
-		woken = self.db.execute(WAKE_WAITING_SQL, {"tenant_id": tenant_id, "waiting": f"{WAITING_PREFIX}%"})
+	def wake_waiting(self, tenant_id: str, xero_types: Sequence[str]) -> int:
+		"""Make the organisation's rows of these kinds that wait for their invoice claimable now."""
+		if not xero_types:
+			return 0
+		woken = self.db.execute(
+			WAKE_WAITING_SQL,
+			{"tenant_id": tenant_id, "xero_types": tuple(xero_types), "waiting": f"{WAITING_PREFIX}%"},
+		)
 		self.db.commit("wake: invoices were synced, so payments waiting for them may go")
 		return woken
 
@@ -474,29 +454,25 @@ class SqlJournal:
 		)
 
 
+class ErpChange:
+	"""ports.UnitOfWork over SqlJournal: an ERP change and its row's outcome, one commit or none."""
+
+	def __init__(self, finish: Callable[..., Write]):
+		self._finish = finish
+
+	def commit(self, owner: str, row: SyncRow, outcome: Outcome, *, reference: str | None = None) -> Write:
+		return self._finish(owner, row, outcome, reference)
+
+
 def read_row(db: SqlDb, name: str) -> SyncRow | None:
 	"""One row as a drain would see it (for the desk and tests; drains get theirs from claim)."""
 	rows = db.query(f"SELECT {ROW_COLUMNS} FROM {LOG_TABLE} WHERE name = %(name)s", {"name": name})
 	return _to_row(rows[0]) if rows else None
 
 
-# A payment made in Xero and recorded here: what happened to it, in ERPNext's words.
-PULLED_VERBS = {
-	Status.SYNCED: "recorded",
-	Status.VOIDED: "deleted in Xero, undone here",
-	Status.FAILED: "not recorded",
-	Status.SKIPPED: "not copied",
-	Status.ORPHAN: "needs a look",
-	Status.QUEUED: "will be retried",
-}
-
-
 def title_for(row: SyncRow, outcome: Outcome, reference: str | None = None) -> str:
-	"""Say what happened in words, for the list view (`reference`: the entry a Xero payment became)."""
-	if row.xero_type == PULLED:
-		entry = reference or row.reference_name
-		made = f" as {entry}" if entry and outcome.status == Status.SYNCED else ""
-		return f"Xero payment {row.xero_id or row.name} {PULLED_VERBS[outcome.status]}{made}"[:140]
+	"""Say what happened to a document in words, for the list view (a kind whose rows are not documents
+	words its own: Outcome.title)."""
 	verb = {
 		Status.SYNCED: "sent to Xero",
 		Status.VOIDED: "voided in Xero",
@@ -849,3 +825,72 @@ def flag_removed_in_xero(
 				)
 				flagged.append(row["reference_name"])
 	return flagged
+
+
+# -- the scans' own statements on the payments-in kind's rows and the backfill's (states.py: PAYMENT_POLL,
+# BACKFILL) -----------------------------------------------------------------------------------------
+
+# A payment made in Xero gets its own row, named after the PaymentID (a replayed listing inserts nothing).
+INSERT_PULLED_SQL = f"""
+INSERT IGNORE INTO {LOG_TABLE}
+	(name, creation, modified, owner, modified_by, docstatus, idx, title, status, reference_doctype,
+	reference_name, company, tenant_id, xero_type, xero_id, xero_status, cancel_requested, queued_by,
+	response)
+VALUES (%(name)s, %(now)s, %(now)s, 'Administrator', 'Administrator', 0, 0, %(title)s, 'Queued',
+	'{PAYMENT_ENTRY}', %(reference_name)s, %(company)s, %(tenant_id)s, '{PULLED}', %(xero_id)s,
+	%(xero_status)s, %(cancel_requested)s, 'Administrator', %(response)s)
+"""
+
+# The payment was deleted in Xero: what the row recorded is undone by the drain (a Synced row's entry is
+# cancelled, a Failed one simply closes); a row being worked on keeps its lease, and the flag makes that
+# drain's Synced outcome refuse itself, rolling back the entry it made.
+FLAG_DELETED_SQL = f"""
+UPDATE {LOG_TABLE}
+SET cancel_requested = 1, xero_status = 'DELETED', response = %(response)s, next_attempt_at = NULL,
+	modified = %(now)s,
+	status = CASE WHEN status IN {sql_list(sources(Actor.PAYMENT_POLL, Status.QUEUED))} THEN 'Queued'
+		ELSE status END
+WHERE name = %(name)s AND xero_type = '{PULLED}'
+"""
+
+# A payment skipped because its Xero document was not one ERPNext sent: once a backfill adopts that document
+# (links it to its ERPNext twin), the payment is looked at again.
+RETAKE_UNTRACKED_SQL = f"""
+UPDATE {LOG_TABLE}
+SET status = 'Queued', next_attempt_at = NULL, error_class = NULL, modified = %(now)s,
+	error_message = 'Its Xero document was adopted by a backfill: to be recorded.'
+WHERE tenant_id = %(tenant_id)s AND xero_type = '{PULLED}'
+	AND status IN {sql_list(sources(Actor.BACKFILL, Status.QUEUED))}
+	AND JSON_VALUE(response, '$.target_id') IN %(ids)s
+"""
+
+# A Skipped row (e.g. posted before the go-live date) is reused for the backfill's decision.
+RETAKE_SKIPPED_SQL = f"""
+UPDATE {LOG_TABLE}
+SET status = %(status)s, error_class = %(error_class)s, error_message = %(message)s, title = %(title)s,
+	tenant_id = %(tenant_id)s, xero_id = %(xero_id)s, xero_number = %(xero_number)s,
+	xero_status = %(xero_status)s, backfill = 1, next_attempt_at = NULL, cancel_requested = 0,
+	synced_at = CASE WHEN %(status)s = 'Synced' THEN %(now)s ELSE synced_at END, modified = %(now)s
+WHERE name = %(name)s AND status IN {sql_list(sources(Actor.BACKFILL, Status.SYNCED))}
+"""
+
+
+def insert_pulled_row(db: SqlDb, values: dict) -> int:
+	"""Queue a payment made in Xero (the payments poll's insert). Does not commit."""
+	return db.execute(INSERT_PULLED_SQL, values)
+
+
+def flag_payment_deleted(db: SqlDb, name: str, response: str, now: datetime) -> int:
+	"""Flag a payment's row to undo what it recorded; `response`: the payment as Xero lists it now."""
+	return db.execute(FLAG_DELETED_SQL, {"name": name, "response": response, "now": now})
+
+
+def retake_untracked_payments(db: SqlDb, tenant_id: str, xero_ids: Sequence[str], now: datetime) -> int:
+	"""Queue again the skipped payments on these Xero documents (a tuple of IDs), just adopted."""
+	return db.execute(RETAKE_UNTRACKED_SQL, {"tenant_id": tenant_id, "ids": xero_ids, "now": now})
+
+
+def retake_skipped(db: SqlDb, name: str, values: dict) -> int:
+	"""Reuse a Skipped row for the backfill's decision (`values`: RETAKE_SKIPPED_SQL's); 0 when the row
+	moved meanwhile (submitted again or pushed) and is not the backfill's to decide."""
+	return db.execute(RETAKE_SKIPPED_SQL, {**values, "name": name})

@@ -489,7 +489,7 @@ def build_payload(
 ) -> XeroPayload:
 	"""Map a submitted Sales/Purchase Invoice to a checked Xero payload; MappingError when it must not go.
 
-	`against_xero_id` (the Xero ID of the document a return is against) is accepted for the engine's
+	`against_xero_id` (the Xero ID of the document a return is against) is accepted for the invoice kind's
 	convenience; the allocation itself is expressed by the payload's AllocationIntent.
 	"""
 	d = _read_doc(doc)

@@ -277,6 +277,8 @@ class Outcome:
 	# False for a claim that only waited (an earlier request may still be in flight): it does not count
 	# towards the retry cap, so waiting can never use up a document's attempts.
 	counted: bool = True
+	# The list view's words for the row, when its kind words them itself (else the journal's, for documents).
+	title: str | None = None
 
 
 class Write(str, Enum):
@@ -288,3 +290,26 @@ class Write(str, Enum):
 
 	def __bool__(self) -> bool:
 		return self is Write.DONE
+
+
+@dataclass(frozen=True)
+class EntryPlan:
+	"""The Payment Entry a Xero payment becomes (the Frappe layer builds it with ERPNext's own
+	get_payment_entry, then sets these)."""
+
+	payment_id: str
+	company: str
+	payment_type: str  # Receive or Pay
+	against_doctype: str
+	against_name: str
+	allocated: Decimal  # party account currency, signed as ERPNext allocates (negative against a return)
+	posting_date: date
+	bank_account: str  # the ERPNext bank/cash account
+	mode_of_payment: str | None
+	exchange_rate: Decimal  # company currency per party account currency unit
+	base_amount: Decimal  # the allocated amount in company currency at that rate
+	reference_no: str
+
+
+class EntryRefused(Exception):
+	"""ERPNext refused to create or cancel the Payment Entry; the message is ERPNext's, for the row."""

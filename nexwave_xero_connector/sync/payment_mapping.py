@@ -36,7 +36,7 @@ from .preflight import OrgInfo, check_org
 
 PAYMENT_ENTRY = "Payment Entry"
 PAYMENT = "PAYMENT"  # the Xero Sync Log's xero_type for a Payment Entry's row
-PULLED = "XERO PAYMENT"  # the xero_type of a payment made in Xero, recorded here (sync/payment_pull.py)
+PULLED = "XERO PAYMENT"  # the xero_type of a payment made in Xero, recorded here (sync/payments_from_xero.py)
 # How the message of a payment row waiting for its invoice starts (the workspace card and the list filter
 # on it; a drain that syncs invoices wakes such rows at once).
 WAITING_PREFIX = "Waiting for "

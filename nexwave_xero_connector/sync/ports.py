@@ -1,7 +1,8 @@
 """The small interfaces the core needs from the outside world.
 
-The Frappe layer implements ErpSource, MasterData and Journal with frappe.db; tests implement them with
-plain MariaDB or in memory. `xero.gateway.SdkGateway` implements XeroGateway over xero-python.
+The Frappe layer implements ErpSource, PaymentSource, EntryBook, MasterData and SqlDb with frappe.db
+(journal.SqlJournal is the Journal over any SqlDb); tests implement them with plain MariaDB or in memory.
+`xero.gateway.SdkGateway` implements XeroGateway over xero-python, and its `payments` PaymentGateway.
 """
 
 from __future__ import annotations
@@ -11,11 +12,67 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from .model import ContactRecord, ContactRequest, ElementResult, Kind, Outcome, SyncRow, Write, XeroRecord
+from .model import (
+	ContactRecord,
+	ContactRequest,
+	ElementResult,
+	EntryPlan,
+	Kind,
+	Outcome,
+	SyncRow,
+	Write,
+	XeroRecord,
+)
+from .payment_mapping import Target, XeroPayment
+
+
+class SqlDb(Protocol):
+	"""The three things the journal needs from a database connection."""
+
+	def query(self, sql: str, params: dict) -> list[dict]:
+		"""Run a SELECT and return rows as dicts."""
+
+	def execute(self, sql: str, params: dict) -> int:
+		"""Run a write and return the number of rows it changed."""
+
+	def commit(self, reason: str) -> None:
+		"""Make everything so far durable; `reason` says why this is a commit point."""
+
+	def rollback(self) -> None:
+		"""Undo the open transaction (the database already did, after a deadlock)."""
+
+	def is_lock_conflict(self, exc: Exception) -> bool:
+		"""Whether `exc` is a deadlock or lock-wait timeout, after which the transaction may be re-run."""
+
+
+class PaymentSource(Protocol):
+	"""What the payments-out kind reads from ERPNext besides the Payment Entry itself (an ErpSource also)."""
+
+	def payment_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
+		"""The referenced invoices: Xero ID (stored on the invoice when it was Synced), is_return, currency."""
+
+
+class PaymentGateway(Protocol):
+	"""Xero's Payments endpoint (xero/payments.py). Whole-call failures raise XeroError."""
+
+	def create_payments(
+		self, tenant_id: str, bodies: Sequence[dict], idempotency_key: str
+	) -> list[XeroPayment | tuple[str, ...]]:
+		"""PUT /Payments (summarizeErrors=false): each result is the payment or Xero's messages, in order."""
+
+	def find_payments(self, tenant_id: str, references: Sequence[str]) -> list[XeroPayment]:
+		"""Every payment whose Reference is one of `references`, any status."""
+
+	def delete_payment(
+		self, tenant_id: str, payment_id: str, idempotency_key: str
+	) -> XeroPayment | tuple[str, ...]:
+		"""POST /Payments/{id} Status DELETED: the deleted payment, or Xero's refusal."""
 
 
 class XeroGateway(Protocol):
 	"""Calls to one Xero organisation (tenant). Raises sync.errors.XeroError for whole-call failures."""
+
+	payments: PaymentGateway  # Xero's Payments endpoint, for the payment kinds
 
 	def find_documents(
 		self, tenant_id: str, kind: Kind, numbers: Sequence[str], contact_ids: Sequence[str] = ()
@@ -93,12 +150,27 @@ class XeroGateway(Protocol):
 		"""Create contacts in one request; each result is the record or Xero's error message, in input order."""
 
 
+class UnitOfWork(Protocol):
+	"""An ERP change and its row's outcome, committed together or not at all (a payment made in Xero and
+	its Payment Entry are one fact). The caller makes the change in the open transaction (EntryBook, which
+	commits nothing), then `commit` records the outcome and commits both; a refused write (lease lost, or a
+	cancel or deletion committed meanwhile) rolls the change back with it. Never re-run after a deadlock:
+	the database already undid the change, so the error goes up."""
+
+	def commit(self, owner: str, row: SyncRow, outcome: Outcome, *, reference: str | None = None) -> Write:
+		"""Record the outcome with the change made since the last commit; answers like Journal.finish."""
+
+
 class Journal(Protocol):
 	"""The Xero Sync Log table: the outbox, the leases and the outcomes.
 
 	Every method is atomic and durable when it returns (the implementation decides where it commits), and
 	every write after `claim` is fenced by `owner`: a worker that lost its lease changes nothing.
 	"""
+
+	# The connection the journal writes through. A kind reads its own statements through it (the payment
+	# kinds: what ERPNext and other rows say about the documents paid); status writes stay in the journal.
+	db: SqlDb
 
 	def claim(self, tenant_id: str, owner: str, limit: int, lease_seconds: int) -> list[SyncRow]:
 		"""Lease up to `limit` claimable Queued rows of the tenant to `owner` (one compare-and-set UPDATE)."""
@@ -119,24 +191,19 @@ class Journal(Protocol):
 		"""Store each row's Xero ID/number/status at once (also on the ERP document); `answered` rows got
 		Xero's answer to their create, so none of their requests is in flight any more."""
 
-	def finish(
-		self,
-		owner: str,
-		row: SyncRow,
-		outcome: Outcome,
-		*,
-		reference: str | None = None,
-		erp_change: bool = False,
-	) -> Write:
-		"""Record the outcome and release the lease (and link the row to `reference`, when given); with
-		`erp_change`, the ERP change the caller made in the open transaction commits with it or not at all.
+	def finish(self, owner: str, row: SyncRow, outcome: Outcome, *, reference: str | None = None) -> Write:
+		"""Record the outcome and release the lease (and link the row to `reference`, when given).
 
 		Returns Write.DONE, Write.CANCELLED when a Synced outcome met a cancel that committed meanwhile (the
-		caller then voids), or Write.LEASE_LOST when another worker owns the row (the caller drops it).
+		caller then undoes), or Write.LEASE_LOST when another worker owns the row (the caller drops it).
 		"""
 
-	def wake_waiting(self, tenant_id: str) -> int:
-		"""Make the organisation's payment rows that wait for their invoice claimable now (invoices synced)."""
+	def unit_of_work(self) -> UnitOfWork:
+		"""A unit of work for an ERP change and the outcome of the row it is for."""
+
+	def wake_waiting(self, tenant_id: str, xero_types: Sequence[str]) -> int:
+		"""Make the organisation's rows of these xero_types that wait for their invoice claimable now
+		(invoices were synced)."""
 
 	def rows_holding(self, xero_ids: Sequence[str]) -> set[str]:
 		"""Which of these Xero IDs a log row already holds."""
@@ -146,6 +213,18 @@ class Journal(Protocol):
 
 	def now(self) -> datetime:
 		"""The site's clock, for display columns (leases and retries use the database's clock)."""
+
+
+class EntryBook(Protocol):
+	"""Payment Entries in ERPNext (the Frappe layer: ERPNext's get_payment_entry, insert, submit, cancel).
+	Neither method commits (see UnitOfWork); each undoes its own partial writes before raising
+	model.EntryRefused."""
+
+	def create_entry(self, plan: EntryPlan) -> str:
+		"""Create and submit the Payment Entry; return its name."""
+
+	def cancel_entry(self, name: str) -> None:
+		"""Cancel the submitted Payment Entry."""
 
 
 class ErpSource(Protocol):

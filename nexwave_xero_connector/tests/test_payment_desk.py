@@ -21,7 +21,7 @@ from nexwave_xero_connector.constants import (
 	PAYMENT_ENTRY_DOCTYPE,
 	SALES_INVOICE_DOCTYPE,
 )
-from nexwave_xero_connector.sync.payments import WAITING_PREFIX
+from nexwave_xero_connector.sync.payment_mapping import WAITING_PREFIX
 from nexwave_xero_connector.tests.test_api import OUTSIDER, READER, ApiTestCase, make_row
 from nexwave_xero_connector.tests.utils import log_rows
 

@@ -12,7 +12,7 @@ from frappe.utils import flt, today
 from nexwave_xero_connector import adapters, jobs, status_job
 from nexwave_xero_connector.constants import LOG_DOCTYPE
 from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO
-from nexwave_xero_connector.sync.payment_pull import PaidInXero, row_name
+from nexwave_xero_connector.sync.payments_from_xero import PaidInXero, row_name
 from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.test_stock_nz_tax import (
 	COMPANY,
@@ -202,7 +202,7 @@ class TestPaymentsFromXero(XeroTestCase):
 		# A worker made the entry and died before its row said so (both are one commit in the drain; this is
 		# the state a lost row, or an entry made by an earlier run, leaves).
 		from nexwave_xero_connector.adapters import FrappeErp
-		from nexwave_xero_connector.sync import payment_pull
+		from nexwave_xero_connector.sync import payments_from_xero as payment_pull
 
 		plan = payment_pull.plan_entry(
 			self.gateway.payments.payments[0],

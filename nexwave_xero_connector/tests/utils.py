@@ -168,7 +168,7 @@ def connected(gateway):
 		patch.object(jobs, "is_ready", return_value=True),
 		patch.object(jobs, "organisation_facts", return_value=None),
 		patch("nexwave_xero_connector.wiring.make_gateway", return_value=gateway),
-		patch("nexwave_xero_connector.sync.engine._default_mapper", return_value=simple_mapper),
+		patch("nexwave_xero_connector.sync.drain.loop.default_mapper", return_value=simple_mapper),
 	):
 		yield
 

@@ -1,124 +1,26 @@
-"""sync.ports.XeroGateway over xero-python's AccountingApi.
+"""sync.ports.XeroGateway over xero-python's AccountingApi: the façade the rest of the app uses.
 
-The core speaks Xero's JSON shape (PascalCase keys, Decimal money, date objects); the SDK wants model
-objects with enum members and dates. `to_model` converts generically through each model's
-attribute_map/openapi_types, so a new field in a body needs no code here.
+Each Xero resource has its own module over the shared plumbing (plumbing.py: one call, paging, URL-sized
+batches, request bodies): documents.py (invoices, bills, credit notes), contacts.py, payments.py. This class
+only routes the port's methods to them and reads the organisation.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from collections.abc import Sequence
+from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
-from functools import partial
-from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 from xero_python.accounting import AccountingApi
-from xero_python.models import BaseModel
 
-from ..sync.errors import XeroError
-from ..sync.model import (
-	LIVE_XERO_STATUSES,
-	ContactRecord,
-	ContactRequest,
-	ElementResult,
-	ErrorClass,
-	Kind,
-	XeroRecord,
-)
+from ..sync.model import ContactRecord, ContactRequest, ElementResult, Kind, XeroRecord
 from ..sync.ports import XeroGateway
 from ..sync.preflight import OrgInfo
-from .errors import classify, explain
-from .transport import SEND_BY
-
-T = TypeVar("T")
-
-_MODELS = importlib.import_module("xero_python.accounting.models")
-_LIST_TYPE = re.compile(r"^list\[(?P<item>.+)\]$")
-# Xero echoes failed elements with an all-zero ID
-_NO_ID = "00000000-0000-0000-0000-000000000000"
-_MAX_PAGES = 200
-
-
-def to_model(model: type[BaseModel], data: Mapping[str, Any]) -> BaseModel:
-	"""Build an SDK model from a Xero-JSON-shaped dict (unknown keys raise ValueError)."""
-	attr_of = {json_key: attr for attr, json_key in model.attribute_map.items()}
-	kwargs: dict[str, Any] = {}
-	for key, value in data.items():
-		attr = attr_of.get(key)
-		if attr is None:
-			raise ValueError(f"{model.__name__} has no field {key!r}")
-		kwargs[attr] = _to_sdk_value(model.openapi_types[attr], value)
-	return model(**kwargs)
-
-
-def _to_sdk_value(type_name: str, value: Any) -> Any:
-	"""Convert one value to what the SDK serializer expects for `type_name`."""
-	if value is None:
-		return None
-	item = _LIST_TYPE.match(type_name)
-	if item:
-		return [_to_sdk_value(item["item"], v) for v in value]
-	if isinstance(value, Enum) and type_name in ("str", "float", "int"):
-		value = value.value  # str(Kind.X) would be "Kind.X"
-	if type_name == "str":
-		return str(value)
-	if type_name == "float":
-		# Decimal stays exact until the SDK's serializer turns it into a JSON number
-		return value if isinstance(value, Decimal) else Decimal(str(value))
-	if type_name == "int":
-		return int(value)
-	if type_name == "bool":
-		return bool(value)
-	if type_name.startswith("datetime"):
-		return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-	if type_name.startswith("date"):
-		return _as_date(value)
-	return _to_sdk_model(type_name, value)
-
-
-def _to_sdk_model(type_name: str, value: Any) -> Any:
-	"""Enums become members (the serializer refuses plain strings); nested dicts become models."""
-	model = getattr(_MODELS, type_name)
-	if isinstance(model, type) and issubclass(model, Enum):
-		return model(value.value if isinstance(value, Enum) else value)
-	if isinstance(value, model):
-		return value
-	if isinstance(value, Mapping):
-		return to_model(model, value)
-	raise ValueError(f"cannot use {value!r} as {type_name}")
-
-
-def _as_date(value: Any) -> date:
-	"""A plain date: a datetime would be sent at its local-time timestamp, not the calendar day."""
-	if isinstance(value, datetime):
-		return value.date()
-	if isinstance(value, date):
-		return value
-	return date.fromisoformat(str(value))
-
-
-def quoted(value: str) -> str:
-	"""A string literal for Xero's `where` expressions."""
-	return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def any_of(field: str, values: Sequence[str]) -> str:
-	"""`field=="a" OR field=="b"` for a where clause."""
-	return " OR ".join(f"{field}=={quoted(v)}" for v in values)
-
-
-def where_all(*clauses: str) -> str:
-	"""AND together clauses, bracketing OR-chains."""
-	present = [c for c in clauses if c]
-	if len(present) == 1:
-		return present[0]
-	return " AND ".join(f"({c})" if " OR " in c else c for c in present)
+from .contacts import SdkContacts
+from .documents import SdkDocuments
+from .errors import explain
+from .payments import SdkPayments
+from .plumbing import SdkCalls, enum_value
 
 
 class SdkGateway(XeroGateway):
@@ -134,21 +36,22 @@ class SdkGateway(XeroGateway):
 		max_url: int = 1800,
 		scan_page_size: int = 1000,
 	):
-		self.api = api
-		self.unitdp = unitdp
-		self.page_size = page_size
-		# the organisation-wide scans read up to Xero's largest page (1000) per call
-		self.scan_page_size = scan_page_size
-		self.max_batch = max_batch
-		# Xero documents no limit for IDs/InvoiceNumbers; long URLs fail at proxies around 2,000 chars
-		self.max_url = max_url
+		self.sdk = SdkCalls(
+			api,
+			unitdp=unitdp,
+			page_size=page_size,
+			max_batch=max_batch,
+			max_url=max_url,
+			scan_page_size=scan_page_size,
+		)
+		self.documents = SdkDocuments(self.sdk)
+		self.contacts = SdkContacts(self.sdk)
+		# The Payments endpoint, for the payment kinds (sync.ports.PaymentGateway and PaymentReader).
+		self.payments = SdkPayments(self.sdk)
 
 	@property
-	def payments(self):
-		"""The Payments endpoint for the payment push (xero/payments.py)."""
-		from .payments import SdkPayments
-
-		return SdkPayments(self)
+	def api(self) -> AccountingApi:
+		return self.sdk.api
 
 	def explain(self, messages: Sequence[str], *, document: str) -> str:
 		"""Xero's validation texts as actions for an accountant (the errors catalogue)."""
@@ -159,164 +62,27 @@ class SdkGateway(XeroGateway):
 	def find_documents(
 		self, tenant_id: str, kind: Kind, numbers: Sequence[str], contact_ids: Sequence[str] = ()
 	) -> list[XeroRecord]:
-		"""Every document of `kind` numbered one of `numbers` (any status), batched and paged."""
-		wanted = list(dict.fromkeys(n for n in numbers if n))
-		if not wanted:
-			return []
-		contacts = list(dict.fromkeys(c for c in contact_ids if c))
-		if kind.is_credit_note:
-			found = self._find_credit_notes(tenant_id, kind, wanted, contacts)
-		else:
-			found = self._find_invoices(tenant_id, kind, wanted, contacts)
-		keep = set(wanted)
-		# filter again here: the where/InvoiceNumbers filters are Xero's, this is our contract
-		return _unique(
-			r
-			for r in found
-			if r.number in keep and r.kind == kind and (not contacts or r.contact_id in contacts)
-		)
-
-	def _find_invoices(
-		self, tenant_id: str, kind: Kind, numbers: list[str], contacts: list[str]
-	) -> list[XeroRecord]:
-		"""InvoiceNumbers lookups; numbers containing a comma cannot go through that csv list."""
-		type_clause = f"Type=={quoted(kind.value)}"
-		extra = {"contact_i_ds": contacts} if contacts else {}
-		plain = [n for n in numbers if "," not in n]
-		awkward = [n for n in numbers if "," in n]
-		found = []
-		for chunk in self._chunks(plain, lambda c: self._invoice_query(type_clause, c, contacts)):
-			found += self._paged(
-				self.api.get_invoices,
-				"invoices",
-				tenant_id,
-				where=type_clause,
-				invoice_numbers=chunk,
-				**extra,
-			)
-		for chunk in self._chunks(
-			awkward, lambda c: self._invoice_query(_number_where(type_clause, c), [], contacts)
-		):
-			found += self._paged(
-				self.api.get_invoices, "invoices", tenant_id, where=_number_where(type_clause, chunk), **extra
-			)
-		return [r for r in map(invoice_record, found) if r]
-
-	def _find_credit_notes(
-		self, tenant_id: str, kind: Kind, numbers: list[str], contacts: list[str]
-	) -> list[XeroRecord]:
-		"""GET /CreditNotes has no number list, so OR the numbers in `where`."""
-		type_clause = f"Type=={quoted(kind.value)}"
-		contact_clause = " OR ".join(f'Contact.ContactID=guid("{c}")' for c in contacts)
-
-		def where(chunk: list[str]) -> str:
-			return where_all(type_clause, contact_clause, any_of("CreditNoteNumber", chunk))
-
-		found = []
-		for chunk in self._chunks(numbers, lambda c: [("where", where(c)), *self._paging(1)], "/CreditNotes"):
-			found += self._paged(self.api.get_credit_notes, "credit_notes", tenant_id, where=where(chunk))
-		return [r for r in map(credit_note_record, found) if r]
+		return self.documents.find_documents(tenant_id, kind, numbers, contact_ids)
 
 	def removed_since(self, tenant_id: str, since: datetime) -> list[XeroRecord]:
-		"""Invoices, bills and credit notes voided or deleted in Xero since `since` (two paged GETs)."""
-		return self.modified_since(tenant_id, since, _REMOVED)
+		return self.documents.removed_since(tenant_id, since)
 
 	def live_since(self, tenant_id: str, since: datetime) -> list[XeroRecord]:
-		"""Live invoices, bills and credit notes created or changed since `since`, as light records: the
-		invoices' listing is summaryOnly, so payments, allocations and Url may be absent (read a document
-		by ID before acting on it). Pages of scan_page_size keep a large organisation to a few calls."""
-		return self.modified_since(tenant_id, since, _LIVE, summary_only=True)
+		return self.documents.live_since(tenant_id, since)
 
 	def modified_since(
 		self, tenant_id: str, since: datetime | None, statuses: Sequence[str], *, summary_only: bool = False
 	) -> list[XeroRecord]:
-		"""Every invoice, bill and credit note in one of `statuses` created or changed since `since`: two
-		paged GETs with If-Modified-Since (invoices by Statuses, credit notes by a where clause, since
-		GET /CreditNotes has neither Statuses nor summaryOnly). `since` None lists them all (no header)."""
-		wanted = list(dict.fromkeys(statuses))
-		extra = {"summary_only": True} if summary_only else {}
-		if since is not None:
-			extra["if_modified_since"] = since
-		invoices = self._paged(
-			self.api.get_invoices,
-			"invoices",
-			tenant_id,
-			page_size=self.scan_page_size,
-			statuses=wanted,
-			**extra,
-		)
-		notes = self._paged(
-			self.api.get_credit_notes,
-			"credit_notes",
-			tenant_id,
-			page_size=self.scan_page_size,
-			where=any_of("Status", wanted),
-			**{k: v for k, v in extra.items() if k != "summary_only"},
-		)
-		return [r for r in map(invoice_record, invoices) if r] + [
-			r for r in map(credit_note_record, notes) if r
-		]
+		return self.documents.modified_since(tenant_id, since, statuses, summary_only=summary_only)
 
 	def documents_dated(self, tenant_id: str, date_from: date, date_to: date) -> list[XeroRecord]:
-		"""Every invoice, bill and credit note (any status) dated in [date_from, date_to]: two paged GETs
-		of scan_page_size (1000) documents a page, full detail (the Url marker included)."""
-		where = (
-			f"Date >= DateTime({date_from.year}, {date_from.month:02d}, {date_from.day:02d}) AND "
-			f"Date <= DateTime({date_to.year}, {date_to.month:02d}, {date_to.day:02d})"
-		)
-		invoices = self._paged(
-			self.api.get_invoices, "invoices", tenant_id, page_size=self.scan_page_size, where=where
-		)
-		notes = self._paged(
-			self.api.get_credit_notes, "credit_notes", tenant_id, page_size=self.scan_page_size, where=where
-		)
-		return [r for r in map(invoice_record, invoices) if r] + [
-			r for r in map(credit_note_record, notes) if r
-		]
+		return self.documents.documents_dated(tenant_id, date_from, date_to)
 
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
-		"""The documents with these IDs; invoices by IDs in batches, credit notes one by one."""
-		ids = list(dict.fromkeys(i for i in xero_ids if i))
-		records: list[XeroRecord | None] = []
-		if kind.is_credit_note:
-			for credit_note_id in ids:
-				answer = self._get_credit_note(tenant_id, credit_note_id)
-				records += [credit_note_record(c) for c in (answer.credit_notes if answer else None) or []]
-		else:
-			for chunk in self._chunks(ids, lambda c: [("IDs", ",".join(c)), *self._paging(1)]):
-				found = self._paged(self.api.get_invoices, "invoices", tenant_id, i_ds=chunk)
-				records += [invoice_record(i) for i in found]
-		keep = set(ids)
-		return _unique(r for r in records if r and r.xero_id in keep)
+		return self.documents.get_documents(tenant_id, kind, xero_ids)
 
 	def created_by_app(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> set[str]:
-		"""The IDs among `xero_ids` that Xero says this app created (GET /Invoices?createdByMyApp=true).
-		Xero answers this for invoices and bills only: for credit notes nothing is proven (empty set)."""
-		ids = list(dict.fromkeys(i for i in xero_ids if i))
-		if kind.is_credit_note or not ids:
-			return set()
-		mine: set[str] = set()
-		query = lambda c: [("IDs", ",".join(c)), ("createdByMyApp", True), *self._paging(1)]  # noqa: E731
-		for chunk in self._chunks(ids, query):
-			found = self._paged(
-				self.api.get_invoices,
-				"invoices",
-				tenant_id,
-				i_ds=chunk,
-				created_by_my_app=True,
-				summary_only=True,
-			)
-			mine |= {str(i.invoice_id) for i in found if getattr(i, "invoice_id", None)}
-		return mine & set(ids)
-
-	def _get_credit_note(self, tenant_id: str, credit_note_id: str) -> Any:
-		"""One credit note, or None when Xero does not know the ID."""
-		try:
-			return self._call(self.api.get_credit_note, tenant_id, credit_note_id, document=credit_note_id)
-		except XeroError as exc:
-			if exc.status == 404:
-				return None
-			raise
+		return self.documents.created_by_app(tenant_id, kind, xero_ids)
 
 	def create_documents(
 		self,
@@ -326,48 +92,12 @@ class SdkGateway(XeroGateway):
 		idempotency_key: str,
 		send_by: float | None = None,
 	) -> list[ElementResult]:
-		"""PUT the documents in one request (summarizeErrors=false, unitdp); results in input order. A
-		request that has not left by `send_by` (time.monotonic()) is dropped: RequestNotSent."""
-		if not bodies:
-			return []
-		family = _family(kind)
-		label = _label(bodies, family.number_key)
-		elements = self._wrap(
-			family.collection, family.model, [{**b, "Type": kind.value} for b in bodies], label
-		)
-		token = SEND_BY.set(send_by)
-		try:
-			answer = self._call(
-				getattr(self.api, family.create),
-				tenant_id,
-				elements,
-				summarize_errors=False,
-				unitdp=self.unitdp,
-				idempotency_key=idempotency_key,
-				document=label,
-			)
-		finally:
-			SEND_BY.reset(token)
-		return _in_order(getattr(answer, family.answer), len(bodies), partial(family.record, fallback=kind))
+		return self.documents.create_documents(tenant_id, kind, bodies, idempotency_key, send_by)
 
 	def set_statuses(
 		self, tenant_id: str, kind: Kind, changes: Sequence[tuple[str, str]], idempotency_key: str
 	) -> list[ElementResult]:
-		"""POST {ID, Status} elements in one request; by ID only, since a number could match another bill."""
-		if not changes:
-			return []
-		family = _family(kind)
-		label = ", ".join(xero_id for xero_id, _ in changes[:5])
-		elements = [{family.id_key: xero_id, "Status": status} for xero_id, status in changes]
-		answer = self._call(
-			getattr(self.api, family.update),
-			tenant_id,
-			self._wrap(family.collection, family.model, elements, label),
-			summarize_errors=False,
-			idempotency_key=idempotency_key,
-			document=label,
-		)
-		return _in_order(getattr(answer, family.answer), len(changes), partial(family.record, fallback=kind))
+		return self.documents.set_statuses(tenant_id, kind, changes, idempotency_key)
 
 	def allocate_credit(
 		self,
@@ -379,437 +109,34 @@ class SdkGateway(XeroGateway):
 		on: date,
 		idempotency_key: str,
 	) -> ElementResult:
-		"""PUT one allocation; the record describes the credit note (ID, remaining credit if echoed)."""
-		element = {"Invoice": {"InvoiceID": invoice_id}, "Amount": amount, "Date": on}
-		wrapper = self._wrap("Allocations", "Allocation", [element], credit_note_id)
-		answer = self._call(
-			self.api.create_credit_note_allocation,
-			tenant_id,
-			credit_note_id,
-			wrapper,
-			summarize_errors=False,
-			idempotency_key=idempotency_key,
-			document=credit_note_id,
+		return self.documents.allocate_credit(
+			tenant_id, kind, credit_note_id, invoice_id, amount, on, idempotency_key
 		)
-		allocations = answer.allocations or []
-		if len(allocations) != 1:
-			raise _count_mismatch(len(allocations), 1)
-		return allocation_result(kind, credit_note_id, allocations[0])
 
 	def delete_allocation(self, tenant_id: str, kind: Kind, credit_note_id: str, allocation_id: str) -> None:
-		"""DELETE one allocation; a 404 means it is already gone, which is what we wanted."""
-		try:
-			self._call(
-				self.api.delete_credit_note_allocations,
-				tenant_id,
-				credit_note_id,
-				allocation_id,
-				document=credit_note_id,
-			)
-		except XeroError as exc:
-			if exc.status != 404:
-				raise
-
-	# --- organisation ---------------------------------------------------------------------------------
-
-	def get_organisation(self, tenant_id: str) -> OrgInfo:
-		"""What the pre-flight checks against: base currency, enabled currencies, lock dates (two GETs)."""
-		(org,) = self._call(self.api.get_organisations, tenant_id).organisations[:1]
-		currencies = self._call(self.api.get_currencies, tenant_id).currencies or []
-		return OrgInfo(
-			base_currency=_enum_value(org.base_currency),
-			currencies=frozenset(_enum_value(c.code) for c in currencies if c.code),
-			period_lock_date=org.period_lock_date,
-			end_of_year_lock_date=org.end_of_year_lock_date,
-			timezone=_enum_value(org.timezone) if org.timezone else "",
-		)
+		self.documents.delete_allocation(tenant_id, kind, credit_note_id, allocation_id)
 
 	# --- contacts -------------------------------------------------------------------------------------
 
 	def find_contacts(self, tenant_id: str, contact_numbers: Sequence[str]) -> list[ContactRecord]:
-		"""Contacts whose ContactNumber is one of `contact_numbers`, archived included."""
-		wanted = list(dict.fromkeys(n for n in contact_numbers if n))
-		found = self._find_contacts_where(tenant_id, "ContactNumber", wanted)
-		keep = set(wanted)
-		return [c for c in found if c.contact_number in keep]
+		return self.contacts.find_contacts(tenant_id, contact_numbers)
 
 	def find_contacts_by_name(self, tenant_id: str, names: Sequence[str]) -> list[ContactRecord]:
-		"""Contacts whose Name is one of `names` (Xero compares names without case), archived included."""
-		wanted = list(dict.fromkeys(n for n in names if n))
-		found = self._find_contacts_where(tenant_id, "Name", wanted)
-		keep = {n.casefold() for n in wanted}
-		return [c for c in found if c.name.casefold() in keep]
-
-	def _find_contacts_where(self, tenant_id: str, field: str, values: list[str]) -> list[ContactRecord]:
-		"""OR-chained where lookups on one Contacts field, batched and paged."""
-		found: dict[str, ContactRecord] = {}
-
-		def query(chunk: list[str]) -> list[tuple[str, Any]]:
-			return [
-				("where", any_of(field, chunk)),
-				("page", 1),
-				("includeArchived", True),
-				*self._paging(1)[1:],
-			]
-
-		for chunk in self._chunks(values, query, "/Contacts"):
-			for contact in self._paged(
-				self.api.get_contacts,
-				"contacts",
-				tenant_id,
-				where=any_of(field, chunk),
-				include_archived=True,
-			):
-				record = contact_record(contact)
-				if record:
-					found.setdefault(record.contact_id, record)
-		return list(found.values())
+		return self.contacts.find_contacts_by_name(tenant_id, names)
 
 	def create_contacts(
 		self, tenant_id: str, contacts: Sequence[ContactRequest], idempotency_key: str
 	) -> list[ContactRecord | str]:
-		"""PUT the contacts in one request; each result is the record or Xero's message(s)."""
-		if not contacts:
-			return []
-		elements = [_contact_body(c) for c in contacts]
-		label = ", ".join(c.party for c in contacts[:5])
-		answer = self._call(
-			self.api.create_contacts,
-			tenant_id,
-			self._wrap("Contacts", "Contact", elements, label),
-			summarize_errors=False,
-			idempotency_key=idempotency_key,
-			document=label,
+		return self.contacts.create_contacts(tenant_id, contacts, idempotency_key)
+
+	def get_organisation(self, tenant_id: str) -> OrgInfo:
+		"""What the pre-flight checks against: base currency, enabled currencies, lock dates (two GETs)."""
+		(org,) = self.sdk.call(self.sdk.api.get_organisations, tenant_id).organisations[:1]
+		currencies = self.sdk.call(self.sdk.api.get_currencies, tenant_id).currencies or []
+		return OrgInfo(
+			base_currency=enum_value(org.base_currency),
+			currencies=frozenset(enum_value(c.code) for c in currencies if c.code),
+			period_lock_date=org.period_lock_date,
+			end_of_year_lock_date=org.end_of_year_lock_date,
+			timezone=enum_value(org.timezone) if org.timezone else "",
 		)
-		found = answer.contacts or []
-		if len(found) != len(contacts):
-			raise _count_mismatch(len(found), len(contacts))
-		return [_contact_result(c) for c in found]
-
-	# --- plumbing -------------------------------------------------------------------------------------
-
-	def _call(self, method: Callable[..., T], *args: Any, document: str = "", **kwargs: Any) -> T:
-		"""Run one SDK call; any failure becomes a XeroError raised without the SDK exception attached."""
-		error: XeroError
-		try:
-			return method(*args, **kwargs)
-		except Exception as exc:
-			error = classify(exc, document=document)
-		# raised outside the except block so the SDK exception (headers, body) is not chained to it
-		raise error
-
-	def _paged(
-		self,
-		method: Callable[..., Any],
-		field: str,
-		tenant_id: str,
-		*,
-		page_size: int | None = None,
-		**params: Any,
-	) -> list[Any]:
-		"""Follow page=1.. until a short page or the last page Xero reports."""
-		size = page_size or self.page_size
-		items: list[Any] = []
-		for page in range(1, _MAX_PAGES + 1):
-			answer = self._call(method, tenant_id, page=page, page_size=size, **params)
-			batch = getattr(answer, field, None) or []
-			items += batch
-			pagination = getattr(answer, "pagination", None)
-			page_count = getattr(pagination, "page_count", None)
-			if len(batch) < size or (page_count is not None and page >= page_count):
-				break
-		return items
-
-	def _paging(self, page: int) -> list[tuple[str, Any]]:
-		"""The paging query parameters, as the SDK orders them."""
-		return [("page", page), ("pageSize", self.page_size)]
-
-	def _invoice_query(self, where: str, numbers: list[str], contacts: list[str]) -> list[tuple[str, Any]]:
-		"""The query string GET /Invoices will carry, to measure the URL before sending."""
-		params: list[tuple[str, Any]] = [("where", where)]
-		if numbers:
-			params.append(("InvoiceNumbers", ",".join(numbers)))
-		if contacts:
-			params.append(("ContactIDs", ",".join(contacts)))
-		return params + self._paging(1)
-
-	def _chunks(
-		self,
-		values: list[str],
-		query: Callable[[list[str]], list[tuple[str, Any]]],
-		path: str = "/Invoices",
-	) -> Iterator[list[str]]:
-		"""Split values into batches of at most max_batch whose request URL stays under max_url."""
-		chunk: list[str] = []
-		for value in values:
-			candidate = [*chunk, value]
-			too_long = self._url_length(path, query(candidate)) > self.max_url
-			if chunk and (len(candidate) > self.max_batch or too_long):
-				yield chunk
-				chunk = [value]
-			else:
-				chunk = candidate
-		if chunk:
-			yield chunk
-
-	def _url_length(self, path: str, params: list[tuple[str, Any]]) -> int:
-		"""Length of base URL + path + encoded query, encoded the way the SDK encodes it."""
-		return len(self.api.base_url) + len(path) + 1 + len(urlencode(params))
-
-	def _wrap(self, wrapper: str, element: str, bodies: Sequence[Mapping[str, Any]], label: str) -> BaseModel:
-		"""Bodies -> e.g. Invoices(invoices=[Invoice, ...]); a body the SDK refuses is a mapping error."""
-		element_model = getattr(_MODELS, element)
-		wrapper_model = getattr(_MODELS, wrapper)
-		try:
-			items = [to_model(element_model, b) for b in bodies]
-		except (ValueError, TypeError, AttributeError) as exc:
-			raise XeroError(
-				f"{label}: cannot be expressed in Xero's format ({exc}). Nothing was sent.",
-				error_class=ErrorClass.MAPPING,
-				detail=f"{type(exc).__name__}: {exc}",
-			) from None
-		field = next(k for k in wrapper_model.openapi_types if k not in ("pagination", "warnings"))
-		return wrapper_model(**{field: items})
-
-
-# --- SDK models -> core records ---------------------------------------------------------------------
-
-
-_REMOVED = ("VOIDED", "DELETED")
-_LIVE = tuple(sorted(LIVE_XERO_STATUSES))
-
-
-@dataclass(frozen=True)
-class _Family:
-	"""One Xero endpoint family: invoices and bills, or credit notes of either side."""
-
-	collection: str  # the wrapper model and JSON key: Invoices / CreditNotes
-	model: str  # the element model: Invoice / CreditNote
-	number_key: str
-	id_key: str
-	create: str  # AccountingApi method names
-	update: str
-	answer: str  # attribute of the answer holding the elements
-	record: Callable[..., XeroRecord | None]
-
-
-def _family(kind: Kind) -> _Family:
-	if kind.is_credit_note:
-		return _Family(
-			"CreditNotes",
-			"CreditNote",
-			"CreditNoteNumber",
-			"CreditNoteID",
-			"create_credit_notes",
-			"update_or_create_credit_notes",
-			"credit_notes",
-			credit_note_record,
-		)
-	return _Family(
-		"Invoices",
-		"Invoice",
-		"InvoiceNumber",
-		"InvoiceID",
-		"create_invoices",
-		"update_or_create_invoices",
-		"invoices",
-		invoice_record,
-	)
-
-
-def invoice_record(invoice: Any, fallback: Kind | None = None) -> XeroRecord | None:
-	"""An Invoice as a XeroRecord, or None when it has no real ID (a failed element) or no known type."""
-	xero_id = invoice.invoice_id
-	kind = _kind_of(invoice.type, fallback)
-	if not xero_id or xero_id == _NO_ID or kind is None:
-		return None
-	return XeroRecord(
-		kind=kind,
-		xero_id=xero_id,
-		number=invoice.invoice_number,
-		status=invoice.status or "",
-		contact_id=_contact_id(invoice.contact),
-		total=invoice.total,
-		date=invoice.date,
-		url=invoice.url,
-		amount_paid=invoice.amount_paid or Decimal(0),
-		amount_credited=invoice.amount_credited or Decimal(0),
-		amount_due=invoice.amount_due,
-		updated=_utc(invoice.updated_date_utc),
-		fully_paid_on=_as_date(invoice.fully_paid_on_date) if invoice.fully_paid_on_date else None,
-	)
-
-
-def credit_note_record(credit_note: Any, fallback: Kind | None = None) -> XeroRecord | None:
-	"""A CreditNote as a XeroRecord: amount_paid = refunds, amount_credited = what is allocated."""
-	xero_id = credit_note.credit_note_id
-	kind = _kind_of(credit_note.type, fallback)
-	if not xero_id or xero_id == _NO_ID or kind is None:
-		return None
-	refunded = sum((p.amount or Decimal(0) for p in credit_note.payments or []), Decimal(0))
-	return XeroRecord(
-		kind=kind,
-		xero_id=xero_id,
-		number=credit_note.credit_note_number,
-		status=credit_note.status or "",
-		contact_id=_contact_id(credit_note.contact),
-		total=credit_note.total,
-		date=credit_note.date,
-		amount_paid=refunded,
-		amount_credited=_allocated(credit_note, refunded),
-		remaining_credit=credit_note.remaining_credit,
-		allocations=tuple(
-			(a.allocation_id, a.invoice.invoice_id if a.invoice else "", a.amount or Decimal(0))
-			for a in credit_note.allocations or []
-			if not a.is_deleted and a.allocation_id
-		),
-		updated=_utc(credit_note.updated_date_utc),
-		fully_paid_on=_as_date(credit_note.fully_paid_on_date) if credit_note.fully_paid_on_date else None,
-	)
-
-
-def _allocated(credit_note: Any, refunded: Decimal) -> Decimal:
-	"""Allocated amount: from the allocations when listed, else total - remaining - refunds."""
-	live = [a for a in credit_note.allocations or [] if not a.is_deleted]
-	if live:
-		return sum((a.amount or Decimal(0) for a in live), Decimal(0))
-	if credit_note.total is not None and credit_note.remaining_credit is not None:
-		return max(credit_note.total - credit_note.remaining_credit - refunded, Decimal(0))
-	return Decimal(0)
-
-
-def element_result(element: Any, to_record: Callable[[Any], XeroRecord | None]) -> ElementResult:
-	"""One echoed element of a summarizeErrors=false answer: record, or its errors; warnings kept."""
-	errors = _messages(element.validation_errors)
-	failed = element.status_attribute_string == "ERROR" or bool(getattr(element, "has_errors", False))
-	if failed and not errors:
-		errors = ("Xero reported an error for this document without a message.",)
-	record = None if errors else to_record(element)
-	if record is None and not errors:
-		errors = ("Xero returned no ID for this document.",)
-	return ElementResult(record=record, errors=errors, warnings=_messages(getattr(element, "warnings", None)))
-
-
-def allocation_result(kind: Kind, credit_note_id: str, allocation: Any) -> ElementResult:
-	"""An echoed Allocation as the credit note's record (amount_credited = the allocated amount)."""
-	errors = _messages(allocation.validation_errors)
-	if allocation.status_attribute_string == "ERROR" and not errors:
-		errors = ("Xero reported an error for this allocation without a message.",)
-	if errors:
-		return ElementResult(record=None, errors=errors)
-	echoed = allocation.credit_note
-	record = XeroRecord(
-		kind=kind,
-		xero_id=credit_note_id,
-		number=getattr(echoed, "credit_note_number", None),
-		status=getattr(echoed, "status", None) or "AUTHORISED",
-		total=getattr(echoed, "total", None),
-		date=allocation.date,
-		amount_credited=allocation.amount or Decimal(0),
-		remaining_credit=getattr(echoed, "remaining_credit", None),
-	)
-	return ElementResult(record=record)
-
-
-def contact_record(contact: Any) -> ContactRecord | None:
-	"""A Contact as a ContactRecord, or None without a real ID."""
-	if not contact.contact_id or contact.contact_id == _NO_ID:
-		return None
-	return ContactRecord(
-		contact_id=contact.contact_id,
-		name=contact.name or "",
-		contact_number=contact.contact_number,
-		status=contact.contact_status or "ACTIVE",
-	)
-
-
-def _contact_result(contact: Any) -> ContactRecord | str:
-	"""A created contact, or its error messages joined."""
-	errors = _messages(contact.validation_errors)
-	failed = contact.status_attribute_string == "ERROR" or contact.has_validation_errors
-	if errors or failed:
-		return "; ".join(errors) or "Xero reported an error for this contact without a message."
-	return contact_record(contact) or "Xero returned no ID for this contact."
-
-
-def _contact_body(request: ContactRequest) -> dict[str, Any]:
-	"""The Contact JSON for a party: ContactNumber is the ERP party ID."""
-	body = {
-		"Name": request.name,
-		"ContactNumber": request.party,
-		"EmailAddress": request.email,
-		"TaxNumber": request.tax_number,
-	}
-	return {k: v for k, v in body.items() if v}
-
-
-def _in_order(
-	elements: Sequence[Any] | None, expected: int, to_record: Callable[[Any], XeroRecord | None]
-) -> list[ElementResult]:
-	"""Element results by position; a count mismatch means we cannot tell which is which."""
-	elements = elements or []
-	if len(elements) != expected:
-		raise _count_mismatch(len(elements), expected)
-	return [element_result(e, to_record) for e in elements]
-
-
-def _count_mismatch(got: int, expected: int) -> XeroError:
-	"""Xero answered for a different number of elements than we sent."""
-	return XeroError(
-		f"Xero answered with {got} results for {expected} documents; they are checked before retrying.",
-		error_class=ErrorClass.TRANSIENT,
-		detail=f"element count mismatch: got {got}, sent {expected}",
-		may_have_committed=True,
-	)
-
-
-def _messages(errors: Any) -> tuple[str, ...]:
-	"""Messages of a list of ValidationError models, without empties or duplicates."""
-	return tuple(dict.fromkeys(str(e.message) for e in errors or [] if getattr(e, "message", None)))
-
-
-def _kind_of(type_value: str | None, fallback: Kind | None) -> Kind | None:
-	"""The Kind of an echoed document's Type (prepayments and the like have none)."""
-	if not type_value:
-		return fallback
-	try:
-		return Kind(type_value)
-	except ValueError:
-		return None
-
-
-def _contact_id(contact: Any) -> str | None:
-	"""The ContactID of an embedded contact."""
-	return getattr(contact, "contact_id", None) if contact is not None else None
-
-
-def _number_where(type_clause: str, numbers: list[str]) -> str:
-	"""Type filter AND InvoiceNumber=="..." alternatives (for numbers that contain commas)."""
-	return where_all(type_clause, any_of("InvoiceNumber", numbers))
-
-
-def _label(bodies: Sequence[Mapping[str, Any]], number_key: str) -> str:
-	"""Document numbers for messages, e.g. "SINV-1, SINV-2" (first five)."""
-	numbers = [str(b.get(number_key) or "?") for b in bodies]
-	head = ", ".join(numbers[:5])
-	return head + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
-
-
-def _unique(records: Iterable[XeroRecord]) -> list[XeroRecord]:
-	"""Records without repeats of the same Xero ID, first seen first."""
-	seen: dict[str, XeroRecord] = {}
-	for record in records:
-		seen.setdefault(record.xero_id, record)
-	return list(seen.values())
-
-
-def _utc(value: Any) -> datetime | None:
-	"""An SDK datetime as an aware UTC datetime (Xero's /Date(ms)/ values are UTC)."""
-	if not isinstance(value, datetime):
-		return None
-	return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-def _enum_value(value: Any) -> str:
-	"""An SDK enum member (CurrencyCode, TimeZone) or plain string as its text."""
-	return str(getattr(value, "value", value) or "")

@@ -313,7 +313,7 @@ def hooks(governor: RateGovernor) -> tuple[Callable, Callable]:
 
 
 def _limited(reason: str, wait: float) -> XeroError:
-	"""The error the engine turns into 'requeue with next_attempt_at and stop the drain'."""
+	"""The error the drain turns into 'requeue with next_attempt_at and stop the drain'."""
 	what = {
 		"paused": "Xero asked us to wait before calling this organisation again",
 		"concurrent": "this organisation already has as many calls to Xero in progress as Xero allows",

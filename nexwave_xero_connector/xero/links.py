@@ -15,23 +15,15 @@ import json
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ..sync.model import Kind
+from ..sync.kinds.registry import REGISTRY
 from ..sync.payment_mapping import PAYMENT
-from ..sync.payment_pull import PULLED
 
 XERO_LOGIN_URL = "https://go.xero.com/organisationlogin/default.aspx"
 XERO_APP_URL = "https://go.xero.com"
 
-# The path of a document's page in Xero, by the log's xero_type (sync.model.Kind values, PAYMENT, PULLED);
-# the document's Xero ID is appended.
-DEEP_LINK_PATHS = {
-	Kind.SALES_INVOICE.value: "/AccountsReceivable/View.aspx?InvoiceID=",
-	Kind.BILL.value: "/AccountsPayable/View.aspx?InvoiceID=",
-	Kind.SALES_CREDIT.value: "/AccountsReceivable/ViewCreditNote.aspx?creditNoteID=",
-	Kind.BILL_CREDIT.value: "/AccountsPayable/ViewCreditNote.aspx?creditNoteID=",
-	PAYMENT: "/Bank/ViewTransaction.aspx?bankTransactionID=",
-	PULLED: "/Bank/ViewTransaction.aspx?bankTransactionID=",  # a payment made in Xero, recorded here
-}
+# The path of a document's page in Xero, by the log's xero_type, as each row kind declares it
+# (sync/kinds/); the document's Xero ID is appended.
+DEEP_LINK_PATHS = {xero_type: path for kind in REGISTRY for xero_type, path in kind.link_paths.items()}
 
 
 def deep_link(short_code: str | None, xero_type: str | None, xero_id: str | None) -> str | None:
@@ -49,7 +41,7 @@ def deep_link(short_code: str | None, xero_type: str | None, xero_id: str | None
 @dataclass(frozen=True)
 class PaymentLink:
 	"""One Xero payment of a Payment Entry and its page: `against` is the ERPNext invoice it pays and
-	`amount` the amount in that invoice's currency, as the payment drain recorded them (None if unknown)."""
+	`amount` the amount in that invoice's currency, as the payments-out kind recorded them (None if unknown)."""
 
 	payment_id: str
 	url: str
@@ -60,8 +52,8 @@ class PaymentLink:
 def payment_links(short_code: str | None, response, xero_id: str | None = None) -> list[PaymentLink]:
 	"""The pages of a Payment Entry's Xero payments that are still live, in the entry's reference order.
 
-	`response` is the log row's response (a JSON string or its parsed value), where the payment drain
-	describes every payment it made, adopted or deleted (sync/payments.py): {"payments": [{"payment_id",
+	`response` is the log row's response (a JSON string or its parsed value), where the payments-out kind
+	describes every payment it made, adopted or deleted (sync/kinds/payments_out.py): {"payments": [{"payment_id",
 	"against", "amount", "status"}]}. A deleted payment has no page left and gets no link. Only when the
 	response names no payments at all (none recorded, or clipped) does the row's own Xero ID, the entry's
 	first payment, stand for them."""

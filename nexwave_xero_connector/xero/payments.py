@@ -1,4 +1,4 @@
-"""Xero's Payments endpoint for the payment push (sync/payments.py), over an SdkGateway's plumbing.
+"""Xero's Payments endpoint for both payment kinds (pushed and pulled), over the shared SDK plumbing.
 
 PUT /Payments creates many in one request (summarizeErrors=false: one answer per element, in order);
 GET /Payments is looked up by Reference (the Payment Entry's name) in OR-chained `where` batches;
@@ -14,17 +14,15 @@ from typing import Any
 
 from ..sync.errors import XeroError
 from ..sync.payment_mapping import XeroPayment
-from ..sync.payment_pull import PAYMENT_TYPES, PaidInXero
-from .gateway import SdkGateway, _as_date, _count_mismatch, _messages, any_of
-
-_NO_ID = "00000000-0000-0000-0000-000000000000"
+from ..sync.payments_from_xero import PAYMENT_TYPES, PaidInXero
+from .plumbing import NO_ID, SdkCalls, any_of, as_date, count_mismatch, messages
 
 
 class SdkPayments:
-	"""sync.payments.PaymentGateway over the SDK, sharing the gateway's calls, paging and batching."""
+	"""The Payments endpoint (sync.ports.PaymentGateway and PaymentReader) over the shared SDK plumbing."""
 
-	def __init__(self, gateway: SdkGateway):
-		self.gw = gateway
+	def __init__(self, sdk: SdkCalls):
+		self.sdk = sdk
 
 	def create_payments(
 		self, tenant_id: str, bodies: Sequence[dict], idempotency_key: str
@@ -33,17 +31,17 @@ class SdkPayments:
 		if not bodies:
 			return []
 		label = ", ".join(dict.fromkeys(str(b.get("Reference") or "") for b in bodies[:5]))
-		answer = self.gw._call(
-			self.gw.api.create_payments,
+		answer = self.sdk.call(
+			self.sdk.api.create_payments,
 			tenant_id,
-			self.gw._wrap("Payments", "Payment", bodies, label),
+			self.sdk.wrap("Payments", "Payment", bodies, label),
 			summarize_errors=False,
 			idempotency_key=idempotency_key,
 			document=label,
 		)
 		found = answer.payments or []
 		if len(found) != len(bodies):
-			raise _count_mismatch(len(found), len(bodies))
+			raise count_mismatch(len(found), len(bodies))
 		return [_result(p) for p in found]
 
 	def find_payments(self, tenant_id: str, references: Sequence[str]) -> list[XeroPayment]:
@@ -52,11 +50,11 @@ class SdkPayments:
 		found: dict[str, XeroPayment] = {}
 
 		def query(chunk: list[str]) -> list[tuple[str, Any]]:
-			return [("where", any_of("Reference", chunk)), *self.gw._paging(1)]
+			return [("where", any_of("Reference", chunk)), *self.sdk.paging(1)]
 
-		for chunk in self.gw._chunks(wanted, query, "/Payments"):
-			for payment in self.gw._paged(
-				self.gw.api.get_payments, "payments", tenant_id, where=any_of("Reference", chunk)
+		for chunk in self.sdk.chunks(wanted, query, "/Payments"):
+			for payment in self.sdk.paged(
+				self.sdk.api.get_payments, "payments", tenant_id, where=any_of("Reference", chunk)
 			):
 				record = payment_record(payment)
 				if record and record.reference in wanted:
@@ -68,8 +66,8 @@ class SdkPayments:
 	) -> XeroPayment | tuple[str, ...]:
 		"""POST Status DELETED; Xero's refusal (e.g. reconciled) comes back as its messages."""
 		try:
-			answer = self.gw._call(
-				self.gw.api.delete_payment,
+			answer = self.sdk.call(
+				self.sdk.api.delete_payment,
 				tenant_id,
 				payment_id,
 				{"Status": "DELETED"},
@@ -88,8 +86,8 @@ class SdkPayments:
 		included, in pages of scan_page_size: a quiet organisation costs one call."""
 		extra = {} if since is None else {"if_modified_since": since}
 		found: dict[str, PaidInXero] = {}
-		for payment in self.gw._paged(
-			self.gw.api.get_payments, "payments", tenant_id, page_size=self.gw.scan_page_size, **extra
+		for payment in self.sdk.paged(
+			self.sdk.api.get_payments, "payments", tenant_id, page_size=self.sdk.scan_page_size, **extra
 		):
 			paid = paid_in_xero(payment)
 			if paid is not None:
@@ -99,7 +97,7 @@ class SdkPayments:
 
 def paid_in_xero(payment: Any) -> PaidInXero | None:
 	"""A listed Payment as the pull keeps it, or None without a real ID."""
-	if not payment.payment_id or payment.payment_id == _NO_ID:
+	if not payment.payment_id or payment.payment_id == NO_ID:
 		return None
 	doc, target_id, number = None, None, ""
 	if payment.invoice is not None and payment.invoice.invoice_id:
@@ -115,7 +113,7 @@ def paid_in_xero(payment: Any) -> PaidInXero | None:
 		status=_value(payment.status) or "AUTHORISED",
 		payment_type=kind or "",
 		amount=_dec(payment.amount) or Decimal(0),
-		date=_as_date(payment.date) if isinstance(payment.date, date | str) else None,
+		date=as_date(payment.date) if isinstance(payment.date, date | str) else None,
 		currency_rate=_dec(payment.currency_rate),
 		account_id=(account.account_id if account is not None else None) or "",
 		account_code=(account.code if account is not None else None) or payment.code or "",
@@ -139,7 +137,7 @@ def _dec(value: Any) -> Decimal | None:
 
 def payment_record(payment: Any) -> XeroPayment | None:
 	"""A Payment as a XeroPayment, or None without a real ID or document."""
-	if not payment.payment_id or payment.payment_id == _NO_ID:
+	if not payment.payment_id or payment.payment_id == NO_ID:
 		return None
 	if payment.invoice is not None and payment.invoice.invoice_id:
 		target = payment.invoice.invoice_id
@@ -152,7 +150,7 @@ def payment_record(payment: Any) -> XeroPayment | None:
 		payment_id=payment.payment_id,
 		target_id=target,
 		amount=Decimal(str(payment.amount)) if payment.amount is not None else Decimal(0),
-		date=_as_date(payment.date) if isinstance(payment.date, date | str) else None,
+		date=as_date(payment.date) if isinstance(payment.date, date | str) else None,
 		reference=payment.reference or "",
 		status=getattr(status, "value", status) or "",
 		reconciled=bool(payment.is_reconciled),
@@ -160,7 +158,7 @@ def payment_record(payment: Any) -> XeroPayment | None:
 
 
 def _result(payment: Any) -> XeroPayment | tuple[str, ...]:
-	errors = _messages(payment.validation_errors)
+	errors = messages(payment.validation_errors)
 	if payment.status_attribute_string == "ERROR" and not errors:
 		errors = ("Xero reported an error for this payment without a message.",)
 	if errors:

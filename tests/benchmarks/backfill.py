@@ -21,7 +21,7 @@ from decimal import Decimal
 import redis
 
 from nexwave_xero_connector.sync.backfill import ADOPT_ONLY, backfill
-from nexwave_xero_connector.sync.engine import drain
+from nexwave_xero_connector.sync.drain import drain
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.sync.mapping import build_payload, owed_total

@@ -25,7 +25,7 @@ from datetime import datetime
 
 import redis
 
-from nexwave_xero_connector.sync.engine import drain
+from nexwave_xero_connector.sync.drain import drain
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.sync.mapping import build_payload

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO
 from nexwave_xero_connector.sync.model import Kind
-from nexwave_xero_connector.sync.payment_pull import poll_payments
+from nexwave_xero_connector.sync.payments_from_xero import poll_payments
 from nexwave_xero_connector.sync.status_poll import poll_tenant
 from tests.integration.test_status_poll import MemoryWatermarks
 from tests.support.world import World, emulator_gateway

@@ -49,7 +49,7 @@ from rq.registry import FailedJobRegistry
 
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import CLEARABLE_VALUES, SqlJournal, clear_old_rows, requeue
-from nexwave_xero_connector.sync.payment_pull import poll_payments
+from nexwave_xero_connector.sync.payments_from_xero import poll_payments
 from nexwave_xero_connector.sync.status_poll import poll_tenant
 from tests.emulator import XeroEmulator
 from tests.support.db import PyMySqlDb, create_database, drop_database

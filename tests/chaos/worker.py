@@ -67,7 +67,7 @@ def _gateway(base_url: str):
 
 def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 	"""One drain of the tenant, as jobs.drain_tenant does it, over MariaDB and the emulator."""
-	from nexwave_xero_connector.sync import engine
+	from nexwave_xero_connector.sync import drain as engine
 	from nexwave_xero_connector.sync.journal import SqlJournal
 	from tests.support.db import PyMySqlDb
 	from tests.support.erp import SqlErp
@@ -100,7 +100,7 @@ def main() -> None:
 	from redis import Redis
 	from rq import Queue, Worker
 
-	from nexwave_xero_connector.sync import engine
+	from nexwave_xero_connector.sync.drain import context as drain_context
 
 	parser = argparse.ArgumentParser()
 	parser.add_argument("--queue", required=True)
@@ -108,15 +108,15 @@ def main() -> None:
 	parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
 	args = parser.parse_args()
 	if os.environ.get(LEASE_ENV):
-		engine.LEASE_SECONDS = int(os.environ[LEASE_ENV])
+		drain_context.LEASE_SECONDS = int(os.environ[LEASE_ENV])
 	for module in (
 		"nexwave_xero_connector.sync.mapping",
 		"nexwave_xero_connector.sync.journal",
 		"nexwave_xero_connector.xero.gateway",
 		"tests.support.world",
 		"tests.support.erp",
-		"nexwave_xero_connector.sync.payments",
-		"nexwave_xero_connector.sync.payment_pull",
+		"nexwave_xero_connector.sync.kinds.registry",
+		"nexwave_xero_connector.sync.payments_from_xero",
 	):
 		importlib.import_module(module)  # in the worker, so each forked horse starts warm
 	conn = Redis.from_url(args.redis)

@@ -38,7 +38,7 @@ from hypothesis.stateful import (
 
 from nexwave_xero_connector.sync import journal as J
 from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
-from nexwave_xero_connector.sync.engine import LEASE_SECONDS, drain
+from nexwave_xero_connector.sync.drain import LEASE_SECONDS, drain
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.sync.mapping import document_url

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from nexwave_xero_connector.sync.mapping import build_payload, document_url, owed_total
 from nexwave_xero_connector.sync.model import Kind
-from nexwave_xero_connector.sync.month_end import (
+from nexwave_xero_connector.sync.reconciliation_report import (
 	CANCELLED_LIVE,
 	IN_ERP_ONLY,
 	IN_XERO_ONLY,
@@ -93,7 +93,7 @@ def test_the_estimate_is_one_page_per_thousand_documents_of_each_listing():
 
 
 def test_a_missing_document_posted_before_go_live_is_fixed_by_a_backfill():
-	from nexwave_xero_connector.sync.month_end import ErpDocument
+	from nexwave_xero_connector.sync.reconciliation_report import ErpDocument
 
 	old = ErpDocument(
 		"Sales Invoice", "OLD-1", Kind.SALES_INVOICE, "OLD-1", Decimal("10"), 1, before_go_live=True

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import parse_qs, urlparse
 
-from nexwave_xero_connector.sync.payments import WAITING_PREFIX
+from nexwave_xero_connector.sync.payment_mapping import WAITING_PREFIX
 from nexwave_xero_connector.xero.links import payment_links
 
 from .test_payment_push import SI, _payments, _submit_pe, _synced_invoice, _two_refs

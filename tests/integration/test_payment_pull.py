@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from nexwave_xero_connector.sync import payment_pull as pull
+from nexwave_xero_connector.sync import payments_from_xero as pull
 from nexwave_xero_connector.sync.config import PAYMENTS_IN_ERPNEXT, PAYMENTS_IN_XERO, TenantLink
-from nexwave_xero_connector.sync.engine import LEASE_SECONDS
+from nexwave_xero_connector.sync.drain import LEASE_SECONDS
 from nexwave_xero_connector.sync.journal import requeue
 from nexwave_xero_connector.sync.model import Kind
 from tests.support.db import PyMySqlDb
@@ -534,7 +534,7 @@ class AfterCreate:
 
 
 def pull_drain(world: World, *, erp):
-	from nexwave_xero_connector.sync.engine import drain
+	from nexwave_xero_connector.sync.drain import drain
 	from tests.support.world import NoMasters
 
 	return drain(

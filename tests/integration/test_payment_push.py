@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from nexwave_xero_connector.sync.engine import LEASE_SECONDS
+from nexwave_xero_connector.sync.drain import LEASE_SECONDS
 from nexwave_xero_connector.sync.journal import clear_old_rows
 from nexwave_xero_connector.sync.payment_mapping import WAITING_PREFIX
 from nexwave_xero_connector.sync.preflight import OrgInfo

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from nexwave_xero_connector.sync.engine import LEASE_SECONDS
+from nexwave_xero_connector.sync.drain import LEASE_SECONDS
 from tests.support.world import World, clone
 
 

@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from nexwave_xero_connector.sync.engine import LEASE_SECONDS
+from nexwave_xero_connector.sync.drain import LEASE_SECONDS
 from nexwave_xero_connector.sync.model import Kind
-from nexwave_xero_connector.sync.reconcile import ORPHAN, VOIDED, SqlLedger, reconcile, void_one
+from nexwave_xero_connector.sync.untracked_scan import ORPHAN, VOIDED, SqlLedger, reconcile, void_one
 from tests.integration.test_push_engine import Crash, CrashAfter
 from tests.support.world import COMPANY, SITE_URL, World, clone
 

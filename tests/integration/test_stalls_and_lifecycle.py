@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import pytest
 
-from nexwave_xero_connector.sync.engine import LEASE_SECONDS
+from nexwave_xero_connector.sync.drain import LEASE_SECONDS
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.sync.model import ErrorClass, Kind
@@ -456,7 +456,7 @@ def test_13b_an_unexpected_exception_fails_after_the_cap_instead_of_retrying_for
 	drains = _drain_until_settled(world, world.journal())
 	log = world.log(name)
 	assert (log["status"], log["error_class"]) == ("Failed", "Unexpected")
-	from nexwave_xero_connector.sync.engine import UNEXPECTED_ATTEMPTS
+	from nexwave_xero_connector.sync.drain import UNEXPECTED_ATTEMPTS
 
 	assert drains == log["attempts"] == UNEXPECTED_ATTEMPTS
 	assert "ValueError" in log["error_message"] and "Retry" in log["error_message"]

@@ -9,14 +9,15 @@ the table is not wider than the code.
 from __future__ import annotations
 
 import itertools
+import pathlib
+import re
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
-from nexwave_xero_connector.sync import backfill
 from nexwave_xero_connector.sync import journal as j
-from nexwave_xero_connector.sync import payment_pull as pull
+from nexwave_xero_connector.sync import payments_from_xero as pull
 from nexwave_xero_connector.sync.config import PAYMENTS_IN_XERO, SyncConfig, TenantLink
 from nexwave_xero_connector.sync.model import Kind, Outcome, Status, Write, XeroRecord
 from nexwave_xero_connector.sync.states import NEW, TRANSITIONS, Actor, allowed
@@ -85,7 +86,7 @@ def _row_actions(db, erp, clock):
 	def retake(status):
 		def run(row, doc):
 			db.execute(
-				backfill.RETAKE_SKIPPED_SQL,
+				j.RETAKE_SKIPPED_SQL,
 				{
 					"name": row,
 					"status": status.value,
@@ -213,3 +214,20 @@ def test_a_drain_write_on_a_row_it_does_not_hold_changes_nothing(db, clock):
 		is Write.LEASE_LOST
 	)
 	assert _status_of(db, row) is Status.QUEUED
+
+
+def test_every_status_statement_lives_in_the_journal():
+	"""The guards above are only proof for the statements they run: a core module writing the log's status
+	with its own SQL would escape them. Every statement that sets or inserts a status is the journal's."""
+	core = pathlib.Path(j.__file__).parent
+	log_write = re.compile(r"(UPDATE|INSERT[^;]*?INTO)\s+\{LOG_TABLE\}(.*?)\"\"\"", re.S)
+	outside = []
+	for path in sorted(core.rglob("*.py")):
+		if path.name == "journal.py":
+			continue
+		for match in log_write.finditer(path.read_text()):
+			verb, statement = match.group(1), match.group(2)
+			columns = statement.split("WHERE")[0]
+			if re.search(r"(?<![\w.])status\b", columns):
+				outside.append(f"{path.relative_to(core)}: {verb} {statement.strip()[:60]}")
+	assert outside == []

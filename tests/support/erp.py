@@ -23,9 +23,8 @@ from nexwave_xero_connector.sync.journal import (
 	request_cancel,
 	requeue_on_submit,
 )
-from nexwave_xero_connector.sync.model import ContactRequest, Kind
+from nexwave_xero_connector.sync.model import ContactRequest, EntryPlan, EntryRefused, Kind
 from nexwave_xero_connector.sync.payment_mapping import PAYMENT, PAYMENT_ENTRY, Target
-from nexwave_xero_connector.sync.payment_pull import EntryPlan, EntryRefused
 
 from .db import PyMySqlDb
 

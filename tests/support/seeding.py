@@ -135,7 +135,7 @@ def stand_in_erp_documents(world, company: str, date_from, date_to):
 	cancelled, with the Xero ID their row (else the document) holds."""
 	from nexwave_xero_connector.sync.backfill import candidate_of
 	from nexwave_xero_connector.sync.config import SALES_INVOICE
-	from nexwave_xero_connector.sync.month_end import ErpDocument
+	from nexwave_xero_connector.sync.reconciliation_report import ErpDocument
 
 	world.db.rollback()
 	out = []

@@ -16,7 +16,7 @@ from nexwave_xero_connector.sync.config import (
 	SyncConfig,
 	TenantLink,
 )
-from nexwave_xero_connector.sync.engine import DrainReport, drain
+from nexwave_xero_connector.sync.drain import DrainReport, drain
 from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.xero.client import build_accounting_api
 from nexwave_xero_connector.xero.gateway import SdkGateway

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from nexwave_xero_connector.sync.config import SyncConfig
-from nexwave_xero_connector.sync.engine import UNEXPECTED_ATTEMPTS, drain
+from nexwave_xero_connector.sync.drain import UNEXPECTED_ATTEMPTS, drain
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.model import (
 	ElementResult,
@@ -95,7 +95,7 @@ class FakeJournal:
 			if name in records:
 				self.rows[name].xero_id = records[name].xero_id
 
-	def wake_waiting(self, tenant_id):
+	def wake_waiting(self, tenant_id, xero_types):
 		return 0
 
 	def finish(self, owner, row, outcome):

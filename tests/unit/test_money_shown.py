@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from nexwave_xero_connector.sync.money import shown
-from nexwave_xero_connector.sync.payment_pull import PaidInXero
+from nexwave_xero_connector.sync.payments_from_xero import PaidInXero
 
 
 def test_amounts_in_messages_have_two_decimals_and_the_currency_when_known():

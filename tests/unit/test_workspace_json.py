@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nexwave_xero_connector.sync.payments import WAITING_PREFIX
+from nexwave_xero_connector.sync.payment_mapping import WAITING_PREFIX
 
 MODULE = Path(__file__).resolve().parents[2] / "nexwave_xero_connector/nexwave_xero_connector"
 WORKSPACE = json.loads((MODULE / "workspace/xero_sync/xero_sync.json").read_text())

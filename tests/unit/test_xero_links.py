@@ -53,7 +53,7 @@ def test_no_link_without_an_id_or_for_an_unknown_type():
 
 
 def _response(*payments: dict) -> str:
-	"""A Payment Entry row's response as the journal stores it (sync/payments.py `_described`)."""
+	"""A Payment Entry row's response as the journal stores it (sync/kinds/payments_out.py `_described`)."""
 	return json.dumps({"payments": list(payments)}, indent=1, sort_keys=True)
 
 

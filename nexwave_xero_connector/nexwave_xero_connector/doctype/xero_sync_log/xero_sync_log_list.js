@@ -3,7 +3,7 @@
 // Filter by Reference Document Type (or Xero Type PAYMENT) to see only Payment Entries.
 const XERO_SYNC_API = "nexwave_xero_connector.api";
 const xero_stuck_rows = new Set();
-// How the payment drain's message begins while a payment waits for its invoice (sync/payments.py
+// How the payment drain's message begins while a payment waits for its invoice (sync/kinds/payments_out.py
 // WAITING_PREFIX); the workspace's "Payments waiting for their invoice" card filters on it too.
 const XERO_WAITING_PREFIX = "Waiting for ";
 

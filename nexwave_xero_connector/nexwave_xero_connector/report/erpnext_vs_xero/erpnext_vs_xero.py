@@ -21,7 +21,7 @@ from nexwave_xero_connector.permissions import require_manager
 from nexwave_xero_connector.sync.backfill import candidate_of
 from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
 from nexwave_xero_connector.sync.model import Kind
-from nexwave_xero_connector.sync.month_end import ErpDocument, compare, estimate_calls
+from nexwave_xero_connector.sync.reconciliation_report import ErpDocument, compare, estimate_calls
 
 KIND_LABELS = {
 	Kind.SALES_INVOICE: "Sales Invoice",

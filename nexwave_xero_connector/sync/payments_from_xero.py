@@ -1,7 +1,9 @@
 """Payments made in Xero, recorded in ERPNext as submitted Payment Entries. No framework here.
 
 Only for a company whose payments Xero owns and whose binding asks for it (`SyncConfig.pulls_payments`);
-a company whose payments ERPNext owns pushes them instead (sync/payments.py), never both.
+a company whose payments ERPNext owns pushes them instead (sync/kinds/payments_out.py), never both.
+Here: what a payment made in Xero is, how it becomes a Payment Entry, and how the poll finds it; the
+payments-in kind (sync/kinds/payments_in.py) records and undoes them in the drain.
 
 Discovery runs in the status poll (`discover`): one GET /Payments with If-Modified-Since per organisation
 (pages of 1,000; a quiet poll costs that one call). Each new live payment gets its own log row, xero_type
@@ -10,14 +12,14 @@ payment as Xero listed it in `response`. A payment deleted in Xero flags its row
 cancel; one whose row was cleared but whose Payment Entry stands gets a row that undoes it. A payment an
 ERPNext Payment Entry pushed (its Reference names a pushed entry) is never taken back.
 
-The drain (`run_pulls`, called by engine._Batch.run under the batch's leases) makes one Xero call, a
+The drain (the payments-in kind, under the claim's leases) makes one Xero call, a
 read of the documents the payments are on (what Xero has due now), and writes nothing to Xero:
   - the Payment Entry that carries the PaymentID (a unique custom field, `xero_payment_id`) is the durable
     link: if it exists, the row adopts it; so a crash between creating the entry and recording it, a
     cleared row or a replayed listing never makes a second one;
   - otherwise the entry is planned (`plan_entry`) against the invoice, bill or return that holds the Xero
     document's ID, and created and submitted in the same transaction as the row's Synced outcome
-    (Journal.finish with `erp_change`): either both are committed or neither, and a row another worker
+    (one unit of work, ports.UnitOfWork): either both are committed or neither, and a row another worker
     took meanwhile, or a deletion that committed meanwhile, rolls the entry back;
   - a payment deleted in Xero cancels its entry (again in the outcome's transaction);
   - what cannot be recorded faithfully is reported on the row, never guessed: an overpayment or
@@ -37,11 +39,16 @@ from decimal import Decimal
 from typing import Protocol
 
 from .config import PURCHASE_INVOICE, SALES_INVOICE, SyncConfig
-from .journal import LOG_TABLE, SqlDb
-from .model import ErrorClass, Kind, Outcome, Status, Write
+from .journal import (
+	LOG_TABLE,
+	SqlDb,
+	flag_payment_deleted,
+	insert_pulled_row,
+	retake_untracked_payments,
+)
+from .model import EntryPlan, ErrorClass, Status
 from .money import ZERO, dec, money, shown
-from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED, WAITING_PREFIX
-from .states import Actor, sources, sql_list
+from .payment_mapping import PAYMENT, PULLED
 from .status_poll import OVERLAP
 
 ENTRY_TABLE = "`tabPayment Entry`"
@@ -136,25 +143,6 @@ class Payable:
 	outstanding: Decimal  # in the party account's currency, negative on a return, as ERPNext keeps it
 
 
-@dataclass(frozen=True)
-class EntryPlan:
-	"""The Payment Entry a Xero payment becomes (the Frappe layer builds it with ERPNext's own
-	get_payment_entry, then sets these)."""
-
-	payment_id: str
-	company: str
-	payment_type: str  # Receive or Pay
-	against_doctype: str
-	against_name: str
-	allocated: Decimal  # party account currency, signed as ERPNext allocates (negative against a return)
-	posting_date: date
-	bank_account: str  # the ERPNext bank/cash account
-	mode_of_payment: str | None
-	exchange_rate: Decimal  # company currency per party account currency unit
-	base_amount: Decimal  # the allocated amount in company currency at that rate
-	reference_no: str
-
-
 class Refused(Exception):
 	"""A payment that cannot be recorded as it is: the row ends in `status` with the message."""
 
@@ -162,21 +150,6 @@ class Refused(Exception):
 		super().__init__(message)
 		self.status = status
 		self.error_class = error_class
-
-
-class EntryRefused(Exception):
-	"""ERPNext refused to create or cancel the Payment Entry; the message is ERPNext's, for the row."""
-
-
-class EntryBook(Protocol):
-	"""Payment Entries in ERPNext (the Frappe layer: ERPNext's get_payment_entry, insert, submit, cancel).
-	Neither method commits; each undoes its own partial writes before raising EntryRefused."""
-
-	def create_entry(self, plan: EntryPlan) -> str:
-		"""Create and submit the Payment Entry; return its name."""
-
-	def cancel_entry(self, name: str) -> None:
-		"""Cancel the submitted Payment Entry."""
 
 
 # -- reading ERPNext ---------------------------------------------------------------------------------
@@ -275,7 +248,8 @@ def plan_entry(paid: PaidInXero, payable: Payable, config: SyncConfig) -> EntryP
 	doc = payable.name
 	if payable.docstatus != 1:
 		raise Refused(
-			f"{doc} is cancelled in ERPNext, but Xero has a payment of {shown(paid.amount, paid.currency)} on it. Delete the payment "
+			f"{doc} is cancelled in ERPNext, but Xero has a payment of {shown(paid.amount, paid.currency)} on it. "
+			"Delete the payment "
 			"in Xero (or void the document there); this row then closes by itself.",
 			error_class=ErrorClass.CONFLICT,
 		)
@@ -354,28 +328,6 @@ SELECT name, status, xero_id, xero_status, cancel_requested FROM {LOG_TABLE}
 WHERE tenant_id = %(tenant_id)s AND xero_type = '{PULLED}' AND xero_id IN %(ids)s
 """
 
-INSERT_PULLED_SQL = f"""
-INSERT IGNORE INTO {LOG_TABLE}
-	(name, creation, modified, owner, modified_by, docstatus, idx, title, status, reference_doctype,
-	reference_name, company, tenant_id, xero_type, xero_id, xero_status, cancel_requested, queued_by,
-	response)
-VALUES (%(name)s, %(now)s, %(now)s, 'Administrator', 'Administrator', 0, 0, %(title)s, 'Queued',
-	'{PAYMENT_ENTRY}', %(reference_name)s, %(company)s, %(tenant_id)s, '{PULLED}', %(xero_id)s,
-	%(xero_status)s, %(cancel_requested)s, 'Administrator', %(response)s)
-"""
-
-# The payment was deleted in Xero: what the row recorded is undone by the drain (a Synced row's entry is
-# cancelled, a Failed one simply closes); a row being worked on keeps its lease, and the flag makes that
-# drain's Synced outcome refuse itself, rolling back the entry it made.
-FLAG_DELETED_SQL = f"""
-UPDATE {LOG_TABLE}
-SET cancel_requested = 1, xero_status = 'DELETED', response = %(response)s, next_attempt_at = NULL,
-	modified = %(now)s,
-	status = CASE WHEN status IN {sql_list(sources(Actor.PAYMENT_POLL, Status.QUEUED))} THEN 'Queued'
-		ELSE status END
-WHERE name = %(name)s AND xero_type = '{PULLED}'
-"""
-
 
 def check_ledgers(paid: PaidInXero, payable: Payable, xero_due: Decimal | None, unrecorded: Decimal) -> None:
 	"""Refuse (Conflict) a payment that ERPNext's own entries already cover.
@@ -394,9 +346,10 @@ def check_ledgers(paid: PaidInXero, payable: Payable, xero_due: Decimal | None, 
 		return
 	currency = paid.currency or payable.currency
 	raise Refused(
-		f"ERPNext already shows {shown(expected - open_here, currency)} more paid on {payable.name} than Xero: Xero has "
-		f"{money(xero_due)} due, and with the Xero payments not yet copied here ({money(unrecorded)}, this "
-		f"{shown(paid.amount)} included) ERPNext should have {expected} outstanding, but it has {open_here}. A Payment "
+		f"ERPNext already shows {shown(expected - open_here, currency)} more paid on {payable.name} than Xero: "
+		f"Xero has {money(xero_due)} due, and with the Xero payments not yet copied here ({money(unrecorded)}, "
+		f"this {shown(paid.amount)} included) ERPNext should have {expected} outstanding, but it has {open_here}. "
+		"A Payment "
 		"Entry made in ERPNext by hand for money Xero also recorded would be counted twice, so this payment was "
 		"not recorded. If a hand-made entry is this same payment, cancel it and press Retry; if both are real, "
 		"record the hand-made one in Xero too (Xero owns this company's payments), then press Retry.",
@@ -448,7 +401,7 @@ def discover(
 		entry = entries.get(paid.payment_id)
 		if row is not None:
 			if not paid.is_live and row["xero_status"] != "DELETED":
-				db.execute(FLAG_DELETED_SQL, {"name": row["name"], "response": response, "now": now})
+				flag_payment_deleted(db, row["name"], response, now)
 				found.undone.append(paid.payment_id)
 			continue
 		if paid.is_live and entry is None:
@@ -457,8 +410,8 @@ def discover(
 			reference, cancel = entry[0], 1  # its row was cleared; its entry still stands
 		else:
 			continue  # recorded already, or deleted before anything was recorded
-		db.execute(
-			INSERT_PULLED_SQL,
+		insert_pulled_row(
+			db,
 			{
 				"name": row_name(paid.payment_id),
 				"now": now,
@@ -514,302 +467,14 @@ def _pushed_references(db: SqlDb, references: Sequence[str]) -> set[str]:
 	return {r["ref"] for r in db.query(PUSHED_REFERENCES_SQL, {"refs": refs})}
 
 
-# A payment skipped because its Xero document was not one ERPNext sent: once a backfill adopts that document
-# (links it to its ERPNext twin), the payment is looked at again.
-RETAKE_UNTRACKED_SQL = f"""
-UPDATE {LOG_TABLE}
-SET status = 'Queued', next_attempt_at = NULL, error_class = NULL, modified = %(now)s,
-	error_message = 'Its Xero document was adopted by a backfill: to be recorded.'
-WHERE tenant_id = %(tenant_id)s AND xero_type = '{PULLED}'
-	AND status IN {sql_list(sources(Actor.BACKFILL, Status.QUEUED))}
-	AND JSON_VALUE(response, '$.target_id') IN %(ids)s
-"""
-
-
 def retake_untracked(db: SqlDb, tenant_id: str, xero_ids: Sequence[str], now: datetime) -> int:
 	"""Queue again the skipped payments on these Xero documents, just adopted. Does not commit."""
 	ids = tuple(dict.fromkeys(i for i in xero_ids if i))
 	if not ids:
 		return 0
-	return db.execute(RETAKE_UNTRACKED_SQL, {"tenant_id": tenant_id, "ids": ids, "now": now})
+	return retake_untracked_payments(db, tenant_id, ids, now)
 
 
 def flag_deleted(db: SqlDb, name: str, paid: PaidInXero, now: datetime) -> int:
 	"""Flag one payment row to undo what it recorded (the poll's statement, also for the state tests)."""
-	return db.execute(FLAG_DELETED_SQL, {"name": name, "response": paid.to_json(), "now": now})
-
-
-# -- the drain --------------------------------------------------------------------------------------
-
-FACTS_SQL = f"SELECT name, response FROM {LOG_TABLE} WHERE name IN %(names)s"
-
-
-def run_pulls(batch, items: list) -> None:
-	"""Record or undo the batch's Xero payments in ERPNext; the one Xero call reads what is due."""
-	_Pull(batch).run(items)
-
-
-class _Pull:
-	def __init__(self, batch):
-		self.b = batch
-		self.db: SqlDb = batch.journal.db
-		self.book: EntryBook = batch.erp
-		self.due: dict[str, Decimal] = {}  # Xero document ID -> what Xero has due on it now
-		self.unrecorded: dict[str, Decimal] = {}  # Xero document ID -> its Xero payments not in ERPNext yet
-
-	def run(self, items: list) -> None:
-		names = tuple(i.row.name for i in items)
-		facts = {r["name"]: r["response"] for r in self.db.query(FACTS_SQL, {"names": names})}
-		paid = {}
-		for item in items:
-			raw = facts.get(item.row.name)
-			paid[item.row.name] = PaidInXero.of(json.loads(raw)) if raw else None
-		known = [p for p in paid.values() if p is not None]
-		entries = entries_by_payment(self.db, [p.payment_id for p in known])
-		for item in items:
-			if item.row.name in self.b.pending and paid[item.row.name] is None:
-				self._finish(
-					item, Outcome(Status.FAILED, "The row holds no Xero payment.", ErrorClass.UNEXPECTED)
-				)
-		undos = [
-			i for i in items if paid[i.row.name] and (not paid[i.row.name].is_live or i.row.cancel_requested)
-		]
-		records = [i for i in items if paid[i.row.name] and i not in undos]
-		# Undo first: a payment that replaces one deleted in Xero then finds the outstanding it frees.
-		for item in undos:
-			if item.row.name in self.b.pending:
-				payment = paid[item.row.name]
-				self._undo(item, payment, entries.get(payment.payment_id))
-		docs = payables(self.db, [paid[i.row.name].target_id for i in records if paid[i.row.name].target_id])
-		to_plan = [
-			i
-			for i in records
-			if (p := paid[i.row.name]).target_id in docs
-			and p.target_type in ENTRY_KINDS
-			and p.payment_id not in entries
-			and docs[p.target_id].docstatus == 1
-			and self.b.config.pulls_payments(docs[p.target_id].company)
-		]
-		self._read_ledgers(to_plan, paid)
-		for item in records:
-			if item.row.name in self.b.pending:
-				payment = paid[item.row.name]
-				self._record(
-					item, payment, entries.get(payment.payment_id), docs.get(payment.target_id or "")
-				)
-
-	def _read_ledgers(self, items: list, paid: dict) -> None:
-		"""What Xero has due on the documents these payments are on (one read per kind: a fresh figure, not
-		the poll's), and what of their Xero payments ERPNext has not recorded yet."""
-		by_kind: dict[Kind, set[str]] = {}
-		for item in items:
-			payment = paid[item.row.name]
-			by_kind.setdefault(Kind(payment.target_type), set()).add(payment.target_id)
-		targets = sorted(set().union(*by_kind.values())) if by_kind else []
-		if not targets or not self.b._held(items):
-			return
-		for kind, ids in by_kind.items():
-			for record in self.b._call(self.b.gateway.get_documents, self.b.tenant_id, kind, sorted(ids)):
-				due = record.remaining_credit if kind.is_credit_note else record.amount_due
-				if due is not None:
-					self.due[record.xero_id] = dec(due)
-		found = [
-			PaidInXero.of(json.loads(r["response"]))
-			for r in self.db.query(PAYMENTS_ON_SQL, {"tenant_id": self.b.tenant_id, "ids": tuple(targets)})
-			if r["response"]
-		]
-		live = [p for p in found if p.is_live and p.target_id]
-		recorded = entries_by_payment(self.db, [p.payment_id for p in live])
-		for payment in {p.payment_id: p for p in live}.values():
-			if recorded.get(payment.payment_id, ("", 0))[1] != 1:
-				self.unrecorded[payment.target_id] = (
-					self.unrecorded.get(payment.target_id, ZERO) + payment.amount
-				)
-
-	def _finish(self, item, outcome: Outcome, **kwargs) -> Write:
-		outcome.action = "Record" if outcome.action == "Create" else outcome.action
-		return self.b._finish(item, outcome, **kwargs)
-
-	def _record(self, item, paid: PaidInXero, entry: tuple[str, int] | None, payable: Payable | None) -> None:
-		if entry is not None:
-			name, docstatus = entry
-			if docstatus == 1:
-				self._finish(item, Outcome(Status.SYNCED, f"Recorded in ERPNext as {name}."), reference=name)
-			else:
-				self._finish(item, _cancelled_here(paid, name), reference=name)
-			return
-		try:
-			plan = self._plan(item, paid, payable)
-		except Refused as refused:
-			self._finish(item, Outcome(refused.status, str(refused), refused.error_class))
-			return
-		if plan is None:
-			return
-		if not self.b._held([item]):
-			return
-		try:
-			name = self.book.create_entry(plan)
-		except EntryRefused as exc:
-			self._finish(
-				item,
-				Outcome(
-					Status.FAILED,
-					f"ERPNext refused the Payment Entry for {paid.describe()}: {exc} Fix that, then press Retry.",
-					ErrorClass.VALIDATION,
-					request=asdict(plan),
-				),
-			)
-			return
-		written = self._finish(
-			item,
-			Outcome(Status.SYNCED, f"Recorded in ERPNext as {name}.", request=asdict(plan)),
-			reference=name,
-			erp_change=True,
-		)
-		if written is Write.CANCELLED:
-			# Deleted in Xero while we recorded it: the entry was rolled back with the refused write; the
-			# next pass closes the row.
-			self._finish(
-				item,
-				Outcome(
-					Status.QUEUED,
-					f"{paid.describe()} was deleted in Xero while it was being recorded; nothing was kept.",
-					counted=False,
-				),
-			)
-
-	def _plan(self, item, paid: PaidInXero, payable: Payable | None) -> EntryPlan | None:
-		if paid.target_type not in ENTRY_KINDS or not paid.target_id:
-			raise Refused(
-				f"{paid.describe()} pays an overpayment or prepayment ({paid.payment_type or 'unknown type'}). "
-				"ERPNext keeps those as unallocated advances, so it is not copied: record it by hand if needed.",
-				status=Status.SKIPPED,
-			)
-		if payable is None:
-			pending = self.db.query(
-				PUSH_PENDING_SQL,
-				{"tenant_id": self.b.tenant_id, "xero_type": paid.target_type, "number": paid.target_number},
-			)
-			if paid.target_number and pending[0]["n"]:
-				self._finish(
-					item,
-					Outcome(
-						Status.QUEUED,
-						f"{WAITING_PREFIX}{paid.target_number} to finish syncing before its payment is recorded.",
-						retry_in=WAIT_SECONDS,
-						counted=False,
-						action="Wait",
-					),
-				)
-				return None
-			raise Refused(
-				f"{paid.describe()}: that Xero document was not sent from ERPNext, so its payment is not "
-				"copied. Record it in ERPNext by hand if the document exists here.",
-				status=Status.SKIPPED,
-			)
-		if not self.b.config.pulls_payments(payable.company):
-			raise Refused(
-				f"{paid.describe()} is for {payable.company}, whose payments are not copied from Xero (Xero "
-				"Sync Settings > Organisations: Payments Owned By, Create Payment Entries from Xero).",
-				status=Status.SKIPPED,
-			)
-		try:
-			plan = plan_entry(paid, payable, self.b.config)
-			check_ledgers(
-				paid, payable, self.due.get(paid.target_id), self.unrecorded.get(paid.target_id, ZERO)
-			)
-			return plan
-		except Refused as refused:
-			if refused.error_class != ErrorClass.CONFLICT:
-				raise
-			undoing = [
-				r["name"]
-				for r in self.db.query(
-					UNDO_PENDING_SQL,
-					{
-						"tenant_id": self.b.tenant_id,
-						"row": item.row.name,
-						"doctype": payable.doctype,
-						"name": payable.name,
-					},
-				)
-			]
-			if undoing:
-				# A payment deleted in Xero still stands here as an entry on the same document, its cancel
-				# queued (maybe in another worker's claim): this one follows it.
-				waiting_for = (
-					f"{', '.join(sorted(undoing))} (its payment was deleted in Xero) to be cancelled"
-				)
-			elif self.db.query(
-				RETURN_PENDING_SQL.format(table=f"`tab{payable.doctype}`"),
-				{"tenant_id": self.b.tenant_id, "name": payable.name},
-			)[0]["n"]:
-				# ERPNext already counts the credit of a return that is still on its way to Xero.
-				waiting_for = f"a return against {payable.name} to reach Xero"
-			else:
-				raise
-			self._finish(
-				item,
-				Outcome(
-					Status.QUEUED,
-					f"Waiting for {waiting_for} before {paid.describe()} is recorded.",
-					retry_in=UNDO_WAIT_SECONDS,
-					counted=False,
-					action="Wait",
-				),
-			)
-			return None
-
-	def _undo(self, item, paid: PaidInXero, entry: tuple[str, int] | None) -> None:
-		if paid.is_live:
-			# The entry was cancelled here (the cancel hook or the orphan scan flagged the row) while Xero,
-			# which owns the payment, keeps it.
-			name = entry[0] if entry else item.row.reference_name or "its Payment Entry"
-			self._finish(item, _cancelled_here(paid, name))
-			return
-		if entry is None or entry[1] != 1:
-			self._finish(
-				item,
-				Outcome(
-					Status.VOIDED,
-					f"{paid.describe()} was deleted in Xero; nothing of it stands in ERPNext.",
-					action="Undo",
-				),
-			)
-			return
-		name = entry[0]
-		if not self.b._held([item]):
-			return
-		try:
-			self.book.cancel_entry(name)
-		except EntryRefused as exc:
-			self._finish(
-				item,
-				Outcome(
-					Status.FAILED,
-					f"{paid.describe()} was deleted in Xero, but ERPNext refused to cancel {name}: {exc} "
-					"Cancel it by hand (this row then closes when you press Retry).",
-					ErrorClass.VALIDATION,
-					action="Undo",
-				),
-			)
-			return
-		self._finish(
-			item,
-			Outcome(
-				Status.VOIDED,
-				f"{paid.describe()} was deleted in Xero, so {name} was cancelled.",
-				action="Undo",
-			),
-			reference=name,
-			erp_change=True,
-		)
-
-
-def _cancelled_here(paid: PaidInXero, name: str) -> Outcome:
-	return Outcome(
-		Status.FAILED,
-		f"{name} was cancelled in ERPNext, but Xero still has {paid.describe()}, and Xero owns this company's "
-		"payments. Delete the payment in Xero so both agree (this row then closes by itself).",
-		ErrorClass.CONFLICT,
-	)
+	return flag_payment_deleted(db, name, paid.to_json(), now)

@@ -1,14 +1,13 @@
-"""The payment drain: a Payment Entry's row pushes its Xero payments, or deletes them after a cancel.
+"""The payments-out kind: a Payment Entry's row pushes its Xero payments, or deletes them after a cancel.
 
 One Xero Sync Log row per Payment Entry (xero_type PAYMENT) carries all its payments (one per reference to
-an invoice in Xero), through the same journal as the invoice push: the claim and lease of the engine's
-drain (which hands these rows here, see engine._Batch.run), the send gate that commits the write-ahead
-marker with the sent identity (every payment the entry stands for: document, amount, date, reference)
-before the PUT leaves, `answered` when Xero replied, and `finish`, whose Synced write refuses itself when a
-cancel committed meanwhile.
+an invoice in Xero), through the drain's context like every kind: the claim and lease, the send gate that
+commits the write-ahead marker with the sent identity (every payment the entry stands for: document,
+amount, date, reference) before the PUT leaves, `answered` when Xero replied, and `finish`, whose Synced
+write refuses itself when a cancel committed meanwhile.
 
-For each claimed batch:
-  1. rows flagged by a cancel, or whose Payment Entry is cancelled or deleted, go to the cancel path;
+For each claim:
+  1. rows flagged by a cancel, or whose Payment Entry is cancelled or deleted, go to the undo;
   2. each entry is mapped (payment_mapping.plan_payment); one waiting for an invoice that is not in Xero
      yet stays Queued with a back-off and says so; nothing in scope is Skipped with the reason;
   3. rows whose marker says an earlier attempt may have reached Xero are looked up (one GET /Payments by
@@ -19,7 +18,7 @@ For each claimed batch:
      call that writes;
   5. the gate, then one PUT /Payments per 50 payments under a deterministic Idempotency-Key;
   6. docstatus is re-read: an entry cancelled meanwhile has its payments deleted; the rest are Synced.
-Cancel path: the payments are found (known from this claim, or one batched lookup), and each is deleted
+Undo: the payments are found (known from this claim, or one batched lookup), and each is deleted
 (POST Status DELETED, one call each); one Xero refuses to delete (reconciled to a bank line) leaves the
 row an Orphan with the reason and the Void in Xero button.
 
@@ -33,35 +32,31 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol
 
-from . import keys
-from .engine import LEASE_SECONDS
-from .errors import MappingError, XeroError
-from .journal import LOG_TABLE
-from .model import ErrorClass, Kind, Outcome, Status, Write
-from .money import shown
-from .payment_mapping import (
+from .. import keys
+from ..errors import MappingError, XeroError
+from ..journal import LOG_TABLE
+from ..model import ErrorClass, Kind, Outcome, Status, SyncRow, Write
+from ..money import shown
+from ..payment_mapping import (
 	PAYMENT,
 	PAYMENT_ENTRY,
 	WAITING_PREFIX,
 	NothingToSend,
 	PaymentLine,
 	PaymentPlan,
-	Target,
 	XeroPayment,
 	in_scope_refs,
 	match_lines,
 	plan_payment,
 )
+from ..ports import PaymentGateway, PaymentSource
+from .protocol import Context, Item
 
 MAX_PER_CALL = 50
 WAIT_FIRST_SECONDS = 60
 WAIT_MAX_SECONDS = 900  # a wait costs no Xero call (only a claim), so look again often
 NOT_DELETED = "Remove the bank reconciliation of the payment in Xero, then press Void in Xero."
-# How every message of a row left Queued until its invoice is usable in Xero begins: the workspace's
-# "Payments waiting for their invoice" card counts Queued Payment Entry rows by it.
-
 # Cancelled Payment Entries whose payments are still to be deleted in Xero (what each sent names the
 # documents it paid): until they are, Xero shows that much less due on those documents.
 DELETIONS_PENDING_SQL = f"""
@@ -71,35 +66,11 @@ WHERE tenant_id = %(tenant_id)s AND xero_type = '{PAYMENT}' AND status = 'Queued
 """
 
 
-class PaymentSource(Protocol):
-	"""What the payment drain reads from ERPNext besides the Payment Entry itself (an ErpSource also)."""
-
-	def payment_targets(self, refs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Target]:
-		"""The referenced invoices: Xero ID (stored on the invoice when it was Synced), is_return, currency."""
-
-
-class PaymentGateway(Protocol):
-	"""Xero's Payments endpoint (xero/payments.py). Whole-call failures raise XeroError."""
-
-	def create_payments(
-		self, tenant_id: str, bodies: Sequence[dict], idempotency_key: str
-	) -> list[XeroPayment | tuple[str, ...]]:
-		"""PUT /Payments (summarizeErrors=false): each result is the payment or Xero's messages, in order."""
-
-	def find_payments(self, tenant_id: str, references: Sequence[str]) -> list[XeroPayment]:
-		"""Every payment whose Reference is one of `references`, any status."""
-
-	def delete_payment(
-		self, tenant_id: str, payment_id: str, idempotency_key: str
-	) -> XeroPayment | tuple[str, ...]:
-		"""POST /Payments/{id} Status DELETED: the deleted payment, or Xero's refusal."""
-
-
 @dataclass
-class _Pay:
-	"""A Payment Entry's row on its way through one batch."""
+class Pay:
+	"""A Payment Entry's row on its way through one claim."""
 
-	item: object  # engine._Item: row, doc
+	item: Item
 	plan: PaymentPlan | None = None
 	generation: int = 0
 	# Per plan line: the Xero payment that is it (adopted or created), None while it is not in Xero.
@@ -116,52 +87,69 @@ class _Pay:
 		return [i for i, p in enumerate(self.done) if p is None]
 
 
-def run_payments(batch, items: list) -> None:
-	"""Push or cancel the batch's Payment Entry rows. Runs inside engine._Batch.run, whose handler
-	requeues whatever is still open when a whole call fails."""
-	_Run(batch).run(items)
+class PaymentsOut:
+	"""Each Payment Entry's payments pushed to Xero (one per invoice it pays); a cancel deletes them there."""
 
+	name = "payments out"
+	xero_types = (PAYMENT,)
+	doctypes = (PAYMENT_ENTRY,)
+	writes_to_xero = True
+	waits_for_invoices = True
+	# A payment has no page of its own: Xero shows it as a transaction of its bank account (xero/links.py).
+	link_paths = {PAYMENT: "/Bank/ViewTransaction.aspx?bankTransactionID="}
 
-class _Run:
-	def __init__(self, batch):
-		self.b = batch
-		self.payments: PaymentGateway = batch.gateway.payments
+	def title(self, row: SyncRow, outcome: Outcome, reference: str | None) -> None:
+		"""The journal's words for a document."""
+		return None
 
-	# -- plumbing ------------------------------------------------------------------------------
-
-	def _open(self, pays: Sequence[_Pay]) -> list[_Pay]:
-		return [p for p in pays if p.row.name in self.b.pending]
-
-	def _held(self, pays: Sequence[_Pay]) -> list[_Pay]:
-		held = {i.row.name for i in self.b._held([p.item for p in pays])}
-		return [p for p in pays if p.row.name in held]
-
-	def _finish(self, pay: _Pay, outcome: Outcome) -> Write:
-		if outcome.request is None and pay.plan is not None and pay.plan.lines:
-			outcome.request = [line.body() for line in pay.plan.lines]
-		return self.b._finish(pay.item, outcome)
-
-	def run(self, items: list) -> None:
-		pays = [_Pay(i) for i in items]
+	def push(self, ctx: Context, items: list[Item]) -> None:
+		pays = [Pay(i) for i in items]
+		undo = PaymentUndo(ctx)
 		# Deletions first: an entry that replaces a cancelled one on the same invoice then finds the room.
-		self._cancel([p for p in pays if p.row.cancel_requested])
-		late: list[_Pay] = []  # cancelled (or deleted) since they were queued
-		self._push([p for p in pays if not p.row.cancel_requested], late)
-		self._cancel(self._open(late))
+		undo.undo([p for p in pays if p.row.cancel_requested])
+		late: list[Pay] = []  # cancelled (or deleted) since they were queued
+		PaymentPush(ctx).push([p for p in pays if not p.row.cancel_requested], late)
+		undo.undo(open_pays(ctx, late))
 
-	# -- push ----------------------------------------------------------------------------------
+	def undo(self, ctx: Context, items: list[Item]) -> None:
+		"""Delete in Xero the payments of cancelled (or deleted) Payment Entries."""
+		PaymentUndo(ctx).undo([Pay(i) for i in items])
 
-	def _push(self, pushes: list[_Pay], cancels: list[_Pay]) -> None:
+
+def open_pays(ctx: Context, pays: Sequence[Pay]) -> list[Pay]:
+	return [p for p in pays if ctx.is_open(p.item)]
+
+
+def held_pays(ctx: Context, pays: Sequence[Pay]) -> list[Pay]:
+	held = {i.row.name for i in ctx.held([p.item for p in pays])}
+	return [p for p in pays if p.row.name in held]
+
+
+def finish_pay(ctx: Context, pay: Pay, outcome: Outcome) -> Write:
+	if outcome.request is None and pay.plan is not None and pay.plan.lines:
+		outcome.request = [line.body() for line in pay.plan.lines]
+	return ctx.finish(pay.item, outcome)
+
+
+class PaymentPush:
+	"""Pushes one claim's Payment Entry rows through the drain's context."""
+
+	def __init__(self, ctx: Context):
+		self.ctx = ctx
+		self.payments: PaymentGateway = ctx.gateway.payments
+
+	def push(self, pushes: list[Pay], cancels: list[Pay]) -> None:
 		to_plan = []
 		for pay in pushes:
-			pay.item.doc = self.b._load(pay.item)
+			pay.item.doc = self.ctx.load(pay.item)
 			if pay.item.doc is None:
-				if pay.row.name in self.b.pending:
+				if pay.row.name in self.ctx.pending:
 					cancels.append(pay)  # deleted in ERPNext, maybe in Xero: settled like a cancel
 			elif pay.item.doc.get("docstatus") == 2:
 				cancels.append(pay)
-			elif not self.b.config.pushes_payments(pay.row.company):
-				self._finish(
+			elif not self.ctx.config.pushes_payments(pay.row.company):
+				finish_pay(
+					self.ctx,
 					pay,
 					Outcome(
 						Status.SKIPPED,
@@ -173,21 +161,21 @@ class _Run:
 			else:
 				to_plan.append(pay)
 		refs = sorted({r for p in to_plan for r in in_scope_refs(p.item.doc)})
-		targets = self.b.erp.payment_targets(refs) if refs else {}
+		targets = self.ctx.erp.payment_targets(refs) if refs else {}
 		ready = [p for p in to_plan if self._plan(p, targets)]
 		self._adopt_earlier(ready)
-		ready = self._preflight(self._open(ready))
+		ready = self._preflight(open_pays(self.ctx, ready))
 		self._send(ready)
-		self._settle(self._open(ready), cancels)
+		self._settle(open_pays(self.ctx, ready), cancels)
 
-	def _plan(self, pay: _Pay, targets: dict) -> bool:
+	def _plan(self, pay: Pay, targets: dict) -> bool:
 		try:
-			plan = plan_payment(pay.item.doc, config=self.b.config, targets=targets, org=self.b._org())
+			plan = plan_payment(pay.item.doc, config=self.ctx.config, targets=targets, org=self.ctx.org())
 		except NothingToSend as why:
-			self._finish(pay, Outcome(Status.SKIPPED, str(why), action="Check"))
+			finish_pay(self.ctx, pay, Outcome(Status.SKIPPED, str(why), action="Check"))
 			return False
 		except MappingError as exc:
-			self._finish(pay, Outcome(Status.FAILED, str(exc), ErrorClass.MAPPING, action="Check"))
+			finish_pay(self.ctx, pay, Outcome(Status.FAILED, str(exc), ErrorClass.MAPPING, action="Check"))
 			return False
 		pay.plan = plan
 		if plan.waiting_for:
@@ -201,22 +189,23 @@ class _Run:
 		pay.done = [None] * len(plan.lines)
 		return True
 
-	def _wait(self, pay: _Pay, message: str) -> None:
+	def _wait(self, pay: Pay, message: str) -> None:
 		retry = min(WAIT_MAX_SECONDS, WAIT_FIRST_SECONDS * 2 ** max(0, pay.row.attempts - 1))
-		self._finish(
+		finish_pay(
+			self.ctx,
 			pay,
 			Outcome(
 				Status.QUEUED, f"{message} Looked at again in {int(retry)} s.", retry_in=retry, action="Check"
 			),
 		)
 
-	def _adopt_earlier(self, pays: list[_Pay]) -> None:
+	def _adopt_earlier(self, pays: list[Pay]) -> None:
 		"""Rows an earlier attempt may have sent: find those payments in Xero, never send them twice."""
 		maybe = [p for p in pays if p.row.send_started]
-		if not maybe or not (maybe := self._held(maybe)):
+		if not maybe or not (maybe := held_pays(self.ctx, maybe)):
 			return
-		found = self.b._call(
-			self.payments.find_payments, self.b.tenant_id, [p.row.reference_name for p in maybe]
+		found = self.ctx.call(
+			self.payments.find_payments, self.ctx.tenant_id, [p.row.reference_name for p in maybe]
 		)
 		for pay in maybe:
 			lines = [line.identity() for line in pay.plan.lines]
@@ -224,15 +213,15 @@ class _Run:
 			pay.adopted = len(lines) - len(pay.missing)
 			if not pay.missing:
 				continue
-			if self.b._may_be_in_flight(pay.item):
-				self.b._wait_for_in_flight(pay.item)
+			if self.ctx.may_be_in_flight(pay.item):
+				self.ctx.wait_for_in_flight(pay.item)
 			else:
 				pay.generation += 1  # proven absent: a fresh key, never Xero's cached answer
 
-	def _preflight(self, pays: list[_Pay]) -> list[_Pay]:
+	def _preflight(self, pays: list[Pay]) -> list[Pay]:
 		"""Read the invoices the missing payments go on (one GET) and refuse what Xero would refuse."""
 		adopted_all = [p for p in pays if not p.missing]
-		need = self._held([p for p in pays if p.missing])
+		need = held_pays(self.ctx, [p for p in pays if p.missing])
 		if not need:
 			return adopted_all
 		pays = need
@@ -284,7 +273,9 @@ class _Run:
 					break
 				takes[line.target_id] = takes.get(line.target_id, Decimal(0)) + line.amount
 			if problem:
-				self._finish(pay, Outcome(Status.FAILED, problem, ErrorClass.VALIDATION, action="Check"))
+				finish_pay(
+					self.ctx, pay, Outcome(Status.FAILED, problem, ErrorClass.VALIDATION, action="Check")
+				)
 			elif waiting:
 				self._wait(pay, waiting)
 			else:
@@ -303,7 +294,7 @@ class _Run:
 	def _deleting(self) -> dict[str, list[str]]:
 		"""Xero document ID -> the cancelled Payment Entries whose payments on it are still to be deleted."""
 		out: dict[str, list[str]] = {}
-		for r in self.b.journal.db.query(DELETIONS_PENDING_SQL, {"tenant_id": self.b.tenant_id}):
+		for r in self.ctx.journal.db.query(DELETIONS_PENDING_SQL, {"tenant_id": self.ctx.tenant_id}):
 			identity = (
 				json.loads(r["sent_identity"]) if isinstance(r["sent_identity"], str) else r["sent_identity"]
 			)
@@ -320,38 +311,36 @@ class _Run:
 		for line in lines:
 			by_kind.setdefault(line.target_kind, {})[line.target_id] = line.target_number
 		for kind, ids in sorted(by_kind.items()):
-			found = self.b._call(
-				self.b.gateway.find_documents, self.b.tenant_id, kind, sorted(set(ids.values()))
+			found = self.ctx.call(
+				self.ctx.gateway.find_documents, self.ctx.tenant_id, kind, sorted(set(ids.values()))
 			)
 			records.update({r.xero_id: r for r in found if r.xero_id in ids})
 			missing = sorted(set(ids) - set(records))
 			if missing:
-				for r in self.b._call(self.b.gateway.get_documents, self.b.tenant_id, kind, missing):
+				for r in self.ctx.call(self.ctx.gateway.get_documents, self.ctx.tenant_id, kind, missing):
 					records[r.xero_id] = r
 		return records
 
-	def _send(self, pays: list[_Pay]) -> None:
+	def _send(self, pays: list[Pay]) -> None:
 		to_send = [p for p in pays if p.missing]
 		if not to_send:
 			return
-		marked = self.b.journal.mark_sending(
-			self.b.owner,
-			{p.row.name: (p.generation, p.plan.identity()) for p in to_send},
-			LEASE_SECONDS,
-		)
+		marked = self.ctx.gate({p.row.name: (p.generation, p.plan.identity()) for p in to_send})
 		for pay in to_send:
 			if pay.row.name not in marked:
-				self._finish(
-					pay, Outcome(Status.QUEUED, "Changed while being prepared; will be looked at again.")
+				finish_pay(
+					self.ctx,
+					pay,
+					Outcome(Status.QUEUED, "Changed while being prepared; will be looked at again."),
 				)
 		to_send = [p for p in to_send if p.row.name in marked]
 		for chunk in _chunks(to_send):
 			self._put(chunk)
 
-	def _put(self, chunk: list[_Pay]) -> None:
+	def _put(self, chunk: list[Pay]) -> None:
 		sends = [(p, i) for p in chunk for i in p.missing]
 		key = keys.create_key(
-			self.b.tenant_id,
+			self.ctx.tenant_id,
 			PAYMENT,
 			[
 				(p.row.reference_name, _digest([p.plan.lines[i] for i in p.missing]), p.generation)
@@ -360,35 +349,35 @@ class _Run:
 		)
 		names = [p.row.name for p in chunk]
 		try:
-			results = self.b._call(
+			results = self.ctx.call(
 				self.payments.create_payments,
-				self.b.tenant_id,
+				self.ctx.tenant_id,
 				[p.plan.lines[i].body() for p, i in sends],
 				key,
 			)
 		except XeroError as exc:
 			if not exc.may_have_committed:
-				self.b.journal.unmark_sending(self.b.owner, names)
+				self.ctx.journal.unmark_sending(self.ctx.owner, names)
 			elif exc.status is not None:
-				self.b.journal.store_xero_ids(self.b.owner, {}, answered=names)
+				self.ctx.journal.store_xero_ids(self.ctx.owner, {}, answered=names)
 			raise
 		for (pay, i), result in zip(sends, results, strict=True):
 			if isinstance(result, XeroPayment):
 				pay.done[i] = result
 			else:
 				line = pay.plan.lines[i]
-				message = self.b.gateway.explain(
+				message = self.ctx.gateway.explain(
 					list(result), document=f"{pay.plan.name} on {line.against_name}"
 				)
 				pay.errors.append(message)
-		self.b.journal.store_xero_ids(self.b.owner, {}, answered=names)
+		self.ctx.journal.store_xero_ids(self.ctx.owner, {}, answered=names)
 
-	def _settle(self, pays: list[_Pay], cancels: list[_Pay]) -> None:
+	def _settle(self, pays: list[Pay], cancels: list[Pay]) -> None:
 		"""Re-read docstatus after the create: cancelled meanwhile ⇒ delete; otherwise record the outcome."""
-		pays = self._open(pays)
+		pays = open_pays(self.ctx, pays)
 		if not pays:
 			return
-		statuses = self.b.erp.docstatuses([p.row.ref for p in pays])
+		statuses = self.ctx.erp.docstatuses([p.row.ref for p in pays])
 		for pay in pays:
 			if statuses.get(pay.row.ref) == 2:
 				cancels.append(pay)
@@ -396,7 +385,8 @@ class _Run:
 			made = [p for p in pay.done if p is not None]
 			summary = _summary(pay)
 			if pay.errors or pay.missing:
-				self._finish(
+				finish_pay(
+					self.ctx,
 					pay,
 					Outcome(
 						Status.FAILED,
@@ -419,20 +409,27 @@ class _Run:
 				request=[line.body() for line in pay.plan.lines],
 				response={"payments": _described(pay)},
 			)
-			if self._finish(pay, outcome) is Write.CANCELLED:
+			if finish_pay(self.ctx, pay, outcome) is Write.CANCELLED:
 				cancels.append(pay)  # the Synced write refused itself: a cancel committed while we pushed
 
-	# -- cancel --------------------------------------------------------------------------------
 
-	def _cancel(self, pays: list[_Pay]) -> None:
+class PaymentUndo:
+	"""Deletes in Xero the payments of one claim's cancelled Payment Entry rows."""
+
+	def __init__(self, ctx: Context):
+		self.ctx = ctx
+		self.payments: PaymentGateway = ctx.gateway.payments
+
+	def undo(self, pays: list[Pay]) -> None:
 		"""Delete in Xero the payments of cancelled (or deleted) Payment Entries."""
-		pays = self._open(pays)
+		pays = open_pays(self.ctx, pays)
 		if not pays:
 			return
 		unknown = [p for p in pays if not any(p.done)]
 		for pay in unknown:
 			if not (pay.row.send_started or pay.row.xero_id):
-				self._finish(
+				finish_pay(
+					self.ctx,
 					pay,
 					Outcome(
 						Status.SKIPPED,
@@ -440,11 +437,11 @@ class _Run:
 						action="Void",
 					),
 				)
-		self._find_sent([p for p in unknown if p.row.name in self.b.pending])
-		targets = [p for p in self._open(pays) if any(p.done)]
+		self._find_sent([p for p in unknown if self.ctx.is_open(p.item)])
+		targets = [p for p in open_pays(self.ctx, pays) if any(p.done)]
 		if not targets:
 			return
-		deletable: list[tuple[_Pay, XeroPayment]] = []
+		deletable: list[tuple[Pay, XeroPayment]] = []
 		blocked: dict[str, list[str]] = {}
 		for pay in targets:
 			for payment in [p for p in pay.done if p is not None and p.is_live]:
@@ -452,21 +449,18 @@ class _Run:
 					blocked.setdefault(pay.row.name, []).append(
 						f"the payment of {shown(payment.amount)} ({payment.payment_id}) is reconciled in Xero"
 					)
-				elif not (self.b.config.void_on_cancel or pay.row.void_confirmed):
+				elif not (self.ctx.config.void_on_cancel or pay.row.void_confirmed):
 					blocked.setdefault(pay.row.name, []).append(
 						"automatic voiding is off in Xero Sync Settings"
 					)
 				else:
 					deletable.append((pay, payment))
-		allowed = self.b.journal.renew(self.b.owner, [p.row.name for p in targets], LEASE_SECONDS)
-		for pay in targets:
-			if pay.row.name not in allowed:
-				self.b.pending.pop(pay.row.name, None)
+		allowed = {i.row.name for i in self.ctx.renew([p.item for p in targets])}
 		for pay, payment in [d for d in deletable if d[0].row.name in allowed]:
 			key = keys.status_key(
-				self.b.tenant_id, PAYMENT, [(payment.payment_id, "DELETED", pay.row.attempts)]
+				self.ctx.tenant_id, PAYMENT, [(payment.payment_id, "DELETED", pay.row.attempts)]
 			)
-			result = self.b._call(self.payments.delete_payment, self.b.tenant_id, payment.payment_id, key)
+			result = self.ctx.call(self.payments.delete_payment, self.ctx.tenant_id, payment.payment_id, key)
 			if isinstance(result, XeroPayment):
 				pay.done[pay.done.index(payment)] = result
 			else:
@@ -477,7 +471,8 @@ class _Run:
 			live = [p for p in pay.done if p is not None and p.is_live]
 			reasons = blocked.get(pay.row.name)
 			if reasons or live:
-				self._finish(
+				finish_pay(
+					self.ctx,
 					pay,
 					Outcome(
 						Status.ORPHAN,
@@ -491,7 +486,8 @@ class _Run:
 				)
 			else:
 				gone = [p for p in pay.done if p is not None]
-				self._finish(
+				finish_pay(
+					self.ctx,
 					pay,
 					Outcome(
 						Status.VOIDED,
@@ -502,14 +498,14 @@ class _Run:
 					),
 				)
 
-	def _find_sent(self, pays: list[_Pay]) -> None:
+	def _find_sent(self, pays: list[Pay]) -> None:
 		"""Cancelled rows whose payments may be in Xero: look them up by what was sent (the sent identity)."""
-		pays = self._held(pays)
+		pays = held_pays(self.ctx, pays)
 		if not pays:
 			return
 		sent = {p.row.name: p.row.sent_identity or {} for p in pays}
 		references = [sent[p.row.name].get("reference") or p.row.document for p in pays]
-		found = self.b._call(self.payments.find_payments, self.b.tenant_id, references)
+		found = self.ctx.call(self.payments.find_payments, self.ctx.tenant_id, references)
 		for pay, reference in zip(pays, references, strict=True):
 			lines = sent[pay.row.name].get("payments") or []
 			mine = [f for f in found if f.reference == reference]
@@ -521,10 +517,11 @@ class _Run:
 				pay.done = [f for f in mine if f.is_live]
 			if any(pay.done):
 				continue
-			if self.b._may_be_in_flight(pay.item):
-				self.b._wait_for_in_flight(pay.item)
+			if self.ctx.may_be_in_flight(pay.item):
+				self.ctx.wait_for_in_flight(pay.item)
 			elif pay.row.xero_id:
-				self._finish(
+				finish_pay(
+					self.ctx,
 					pay,
 					Outcome(
 						Status.VOIDED,
@@ -534,7 +531,8 @@ class _Run:
 					),
 				)
 			else:
-				self._finish(
+				finish_pay(
+					self.ctx,
 					pay,
 					Outcome(
 						Status.SKIPPED,
@@ -544,7 +542,7 @@ class _Run:
 				)
 
 
-def _chunks(pays: list[_Pay]) -> list[list[_Pay]]:
+def _chunks(pays: list[Pay]) -> list[list[Pay]]:
 	"""Rows grouped so a PUT carries at most 50 payments (an entry's payments never split)."""
 	chunks, current, size = [], [], 0
 	for pay in pays:
@@ -566,7 +564,7 @@ def _digest(lines: list[PaymentLine]) -> str:
 	return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _described(pay: _Pay) -> list[dict]:
+def _described(pay: Pay) -> list[dict]:
 	out = []
 	for i, line in enumerate(pay.plan.lines if pay.plan else []):
 		payment = pay.done[i] if i < len(pay.done) else None
@@ -585,7 +583,7 @@ def _described(pay: _Pay) -> list[dict]:
 	return out
 
 
-def _summary(pay: _Pay) -> str:
+def _summary(pay: Pay) -> str:
 	made = [(pay.plan.lines[i], p) for i, p in enumerate(pay.done) if p is not None]
 	if not made:
 		return "No payment of it is in Xero yet."
@@ -596,4 +594,6 @@ def _summary(pay: _Pay) -> str:
 	return f"In Xero as {len(made)} payment{'s' if len(made) != 1 else ''}: {', '.join(parts)}{adopted}."
 
 
-__all__ = ["PAYMENT", "PAYMENT_ENTRY", "PaymentGateway", "PaymentSource", "run_payments"]
+__all__ = ["PAYMENT", "PAYMENT_ENTRY", "WAITING_PREFIX", "PaymentGateway", "PaymentSource", "PaymentsOut"]
+
+PAYMENTS_OUT = PaymentsOut()

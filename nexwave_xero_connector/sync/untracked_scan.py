@@ -14,7 +14,7 @@ those whose ID a log row or an ERP document holds, and looks at the rest by numb
   - anything else that carries our number (no Xero ID on the ERP side to compare with, or the tracked
     document is no longer live while the ERP document is submitted) is recorded as an Orphan, never voided.
 The documents are read in full by ID before any decision (the listing is a summary). The guarantee does
-not rest on this: the engine prevents copies at their cause; this finds what slipped through.
+not rest on this: the drain prevents copies at their cause; this finds what slipped through.
 """
 
 from __future__ import annotations
