@@ -38,11 +38,10 @@ def journal_entry(name: str, template: str = "je_three_lines_cost_centres", **ch
 	return doc
 
 
-def journals_on(world: World, *, send: bool = True, **overrides) -> World:
-	"""The world's organisation also takes Kiwi Journal Test Ltd, which sends its Journal Entries."""
-	cfg: SyncConfig = world.config
-	link = TenantLink(COMPANY, world.tenant_id, COMPANY, "!kTl1", send_journal_entries=send)
-	world.config = dataclasses.replace(
+def with_journals(cfg: SyncConfig, tenant_id: str, *, send: bool = True, **overrides) -> SyncConfig:
+	"""`cfg` whose organisation also takes Kiwi Journal Test Ltd, which sends its Journal Entries."""
+	link = TenantLink(COMPANY, tenant_id, COMPANY, "!kTl1", send_journal_entries=send)
+	return dataclasses.replace(
 		cfg,
 		tenants=(*cfg.tenants, link),
 		account_map={**cfg.account_map, **{(COMPANY, a): c for a, c in ACCOUNTS.items()}},
@@ -50,15 +49,28 @@ def journals_on(world: World, *, send: bool = True, **overrides) -> World:
 		no_tax_type={**cfg.no_tax_type, COMPANY: "NONE"},
 		**overrides,
 	)
-	world.db.execute(TABLE, {})
-	world.db.commit("test: journal entry table")
+
+
+def journals_on(world: World, *, send: bool = True, **overrides) -> World:
+	"""The world with Kiwi Journal Test Ltd on its organisation and the Journal Entry table."""
+	world.config = with_journals(world.config, world.tenant_id, send=send, **overrides)
+	create_table(world.db)
 	return world
+
+
+def create_table(db) -> None:
+	db.execute(TABLE, {})
+	db.commit("test: journal entry table")
 
 
 def submit_journal_entry(world: World, doc: dict) -> str:
 	"""Insert the submitted entry and its Queued log row in one transaction (as on_submit does)."""
-	now = world.clock()
-	world.db.execute(
+	return submit_entry(world.db, world.clock(), doc, world.tenant_id)
+
+
+def submit_entry(db, now, doc: dict, tenant_id: str) -> str:
+	"""submit_journal_entry over any connection."""
+	db.execute(
 		f"INSERT INTO `tab{JOURNAL_ENTRY}` (name, creation, modified, docstatus, company, posting_date, data) "
 		"VALUES (%(name)s, %(now)s, %(now)s, 1, %(company)s, %(date)s, %(data)s)",
 		{
@@ -70,14 +82,14 @@ def submit_journal_entry(world: World, doc: dict) -> str:
 		},
 	)
 	row = insert_row(
-		world.db,
+		db,
 		doctype=JOURNAL_ENTRY,
 		name=doc["name"],
 		company=doc["company"],
-		tenant_id=world.tenant_id,
+		tenant_id=tenant_id,
 		xero_type=MANUAL_JOURNAL,
 		now=now,
 		user="test",
 	)
-	world.db.commit("test: submit journal entry (document and outbox row together)")
+	db.commit("test: submit journal entry (document and outbox row together)")
 	return row
