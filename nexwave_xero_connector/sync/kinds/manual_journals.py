@@ -34,7 +34,7 @@ from ..manual_journal_mapping import (
 	is_sent_journal,
 	skip_reason,
 )
-from ..model import ErrorClass, Outcome, Status, Write
+from ..model import ErrorClass, Outcome, Status, SyncRow, Write
 from .protocol import Context, Item
 
 # Xero's clock and ours may disagree: a lookup reaches this much further back than the earliest send.
@@ -49,8 +49,13 @@ class ManualJournals:
 	xero_types = (MANUAL_JOURNAL,)
 	doctypes = (JOURNAL_ENTRY,)
 	writes_to_xero = True
+	waits_for_invoices = False
 	# Xero's page of a manual journal (the path its web app uses; not in Xero's deep-link guide).
 	link_paths = {MANUAL_JOURNAL: "/Journal/View.aspx?invoiceID="}
+
+	def title(self, row: SyncRow, outcome: Outcome, reference: str | None) -> None:
+		"""The journal's words for a document's row."""
+		return None
 
 	def push(self, ctx: Context, items: list[Item]) -> None:
 		"""Push the claim's entries, then void those cancelled (before or while they were pushed)."""
