@@ -350,6 +350,7 @@ def _tenant_link(r) -> TenantLink:
 		getdate(r.go_live_date) if r.get("go_live_date") else None,
 		r.get("payments_owned_by") or PAYMENTS_NOT_SYNCED,
 		bool(cint(r.get("pull_payments"))),
+		send_journal_entries=bool(cint(r.get("send_journal_entries"))),
 	)
 
 

@@ -35,9 +35,12 @@ from nexwave_xero_connector.sync.journal import (
 	stuck_names,
 	stuck_params,
 )
+from nexwave_xero_connector.sync.kinds.registry import REGISTRY
 from nexwave_xero_connector.sync.payment_mapping import PAYMENT, PULLED
 from nexwave_xero_connector.xero.links import deep_link, payment_links
 
+# The ERPNext doctypes some registered row kind sends or records (the forms that show a Xero status).
+REGISTRY_DOCTYPES = frozenset(d for kind in REGISTRY for d in kind.doctypes)
 # Fields of the log row the invoice form needs to draw its indicator and buttons.
 ROW_FIELDS = ("name", "status", "error_message", "xero_id", "xero_number", "xero_type", "tenant_id")
 
@@ -266,8 +269,10 @@ def connection_alerts() -> list[dict]:
 def sync_status(doctype: str, name: str) -> dict:
 	"""What the invoice (or Payment Entry) form shows: its log row (or None), its "View in Xero" links
 	(one per Xero payment of a Payment Entry; `xero_url` is the first) and whether the user may act."""
-	if doctype not in (*INVOICE_DOCTYPES, PAYMENT_ENTRY_DOCTYPE):
-		frappe.throw(_("Only Sales Invoices, Purchase Invoices and Payment Entries are pushed to Xero."))
+	if doctype not in REGISTRY_DOCTYPES:
+		frappe.throw(
+			_("Only Sales Invoices, Purchase Invoices, Payment Entries and Journal Entries go to Xero.")
+		)
 	frappe.has_permission(doctype, "read", name, throw=True)
 	row = frappe.db.get_value(
 		LOG_DOCTYPE, {"reference_doctype": doctype, "reference_name": name}, ROW_FIELDS, as_dict=True
@@ -298,6 +303,8 @@ def xero_url(name: str) -> str | None:
 def _url_without_row(doctype: str, name: str) -> str | None:
 	"""The document's Xero page once Log Settings cleared its row: an invoice keeps its Xero ID, a Payment
 	Entry made from a payment recorded in Xero keeps that payment's ID; a pushed entry keeps none."""
+	if doctype not in (*INVOICE_DOCTYPES, PAYMENT_ENTRY_DOCTYPE):
+		return None  # a Journal Entry keeps no Xero ID of its own: its row is the link
 	if doctype == PAYMENT_ENTRY_DOCTYPE:
 		doc = frappe.db.get_value(doctype, name, ["company", XERO_PAYMENT_ID_FIELD], as_dict=True) or {}
 		xero_type, xero_id = PULLED, doc.get(XERO_PAYMENT_ID_FIELD)

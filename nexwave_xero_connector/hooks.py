@@ -19,6 +19,7 @@ doctype_js = {
 	"Sales Invoice": ["public/js/xero_invoice.js", "public/js/sales_invoice.js"],
 	"Purchase Invoice": ["public/js/xero_invoice.js", "public/js/purchase_invoice.js"],
 	"Payment Entry": ["public/js/xero_invoice.js", "public/js/payment_entry.js"],
+	"Journal Entry": ["public/js/xero_invoice.js", "public/js/journal_entry.js"],
 }
 
 # Document events: all run inside the document's own transaction and only write the outbox row.
@@ -31,6 +32,11 @@ doc_events = {
 	},
 	"Payment Entry": {
 		"on_submit": "nexwave_xero_connector.events.queue_payment",
+		"on_cancel": "nexwave_xero_connector.events.request_void",
+		"on_trash": "nexwave_xero_connector.events.detach_on_delete",
+	},
+	"Journal Entry": {
+		"on_submit": "nexwave_xero_connector.journal_entries.queue_journal_entry",
 		"on_cancel": "nexwave_xero_connector.events.request_void",
 		"on_trash": "nexwave_xero_connector.events.detach_on_delete",
 	},

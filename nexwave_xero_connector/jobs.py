@@ -15,6 +15,7 @@ from nexwave_xero_connector.constants import (
 	XERO_TYPES,
 )
 from nexwave_xero_connector.events import enqueue_drain
+from nexwave_xero_connector.journal_entries import with_system_accounts
 from nexwave_xero_connector.sync.journal import (
 	flag_cancelled_but_synced,
 	flag_cancelled_without_row,
@@ -68,7 +69,7 @@ def organisation_facts(tenant_id: str, gateway):
 	key = f"{ORG_CACHE_KEY}:{tenant_id}"
 	facts = frappe.cache.get_value(key)
 	if facts is None:
-		facts = gateway.get_organisation(tenant_id)
+		facts = with_system_accounts(gateway.get_organisation(tenant_id), tenant_id, gateway)
 		frappe.cache.set_value(key, facts, expires_in_sec=ORG_CACHE_SECONDS)
 	return facts
 

@@ -44,6 +44,8 @@ class TenantLink:
 	# With payments owned by Xero: payments recorded there become submitted Payment Entries here (off by
 	# default; sync/payments_from_xero.py).
 	pull_payments: bool = False
+	# Submitted Journal Entries become Manual Journals in Xero (off by default; sync/kinds/manual_journals.py).
+	send_journal_entries: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,12 @@ class SyncConfig:
 		link = next((t for t in self.tenants if t.company == company), None)
 		owner = link.payments_owned_by if link else None
 		return owner if owner in (PAYMENTS_IN_ERPNEXT, PAYMENTS_IN_XERO) else PAYMENTS_NOT_SYNCED
+
+	def sends_journal_entries(self, company: str) -> bool:
+		"""Whether this company's submitted Journal Entries go to Xero as Manual Journals (opted in on its
+		binding; off by default)."""
+		link = next((t for t in self.tenants if t.company == company), None)
+		return self.enabled and bool(link and link.tenant_id and link.send_journal_entries)
 
 	def tenant_for(self, company: str) -> str | None:
 		"""Return the Xero tenant bound to `company`, or None when it has none."""

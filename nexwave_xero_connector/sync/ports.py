@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from .manual_journal_mapping import ManualJournalRecord
 from .model import (
 	ContactRecord,
 	ContactRequest,
@@ -69,10 +70,33 @@ class PaymentGateway(Protocol):
 		"""POST /Payments/{id} Status DELETED: the deleted payment, or Xero's refusal."""
 
 
+class ManualJournalGateway(Protocol):
+	"""Xero's ManualJournals endpoint (xero/manual_journals.py). Whole-call failures raise XeroError."""
+
+	def create_journals(
+		self, tenant_id: str, bodies: Sequence[dict], idempotency_key: str, send_by: float | None = None
+	) -> list[ManualJournalRecord | tuple[str, ...]]:
+		"""PUT /ManualJournals (summarizeErrors=false): each result is the journal or Xero's messages."""
+
+	def set_statuses(
+		self, tenant_id: str, changes: Sequence[tuple[str, str, str]], idempotency_key: str
+	) -> list[ManualJournalRecord | tuple[str, ...]]:
+		"""POST (journal ID, narration, status) changes such as VOIDED in one request, results in order."""
+
+	def find_journals(
+		self, tenant_id: str, urls: Sequence[str], dates: Sequence[date], since: datetime | None
+	) -> list[ManualJournalRecord]:
+		"""Every journal (any status) carrying one of `urls`, dated one of `dates`, changed since `since`."""
+
+	def system_accounts(self, tenant_id: str) -> frozenset[str]:
+		"""Codes of the organisation's system accounts, which take no manual journal line."""
+
+
 class XeroGateway(Protocol):
 	"""Calls to one Xero organisation (tenant). Raises sync.errors.XeroError for whole-call failures."""
 
 	payments: PaymentGateway  # Xero's Payments endpoint, for the payment kinds
+	manual_journals: ManualJournalGateway  # Xero's ManualJournals endpoint, for the Journal Entry kind
 
 	def find_documents(
 		self, tenant_id: str, kind: Kind, numbers: Sequence[str], contact_ids: Sequence[str] = ()

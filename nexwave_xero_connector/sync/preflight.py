@@ -29,6 +29,9 @@ class OrgInfo:
 	period_lock_date: date | None = None
 	end_of_year_lock_date: date | None = None
 	timezone: str = ""  # the organisation's time zone name, e.g. "Pacific/Auckland"; informational
+	# Codes of the accounts Xero keeps for its own postings (SystemAccount set: receivables, payables, GST,
+	# retained earnings...), which take no manual journal line; None when the chart was not read.
+	system_accounts: frozenset[str] | None = None
 
 	def has_currency(self, currency: str) -> bool:
 		"""Whether the organisation can take documents in `currency` (its base currency always counts)."""

@@ -19,6 +19,7 @@ from ..sync.preflight import OrgInfo
 from .contacts import SdkContacts
 from .documents import SdkDocuments
 from .errors import explain
+from .manual_journals import SdkManualJournals
 from .payments import SdkPayments
 from .plumbing import SdkCalls, enum_value
 
@@ -48,6 +49,8 @@ class SdkGateway(XeroGateway):
 		self.contacts = SdkContacts(self.sdk)
 		# The Payments endpoint, for the payment kinds (sync.ports.PaymentGateway and PaymentReader).
 		self.payments = SdkPayments(self.sdk)
+		# The ManualJournals endpoint, for the Journal Entry kind (sync.ports.ManualJournalGateway).
+		self.manual_journals = SdkManualJournals(self.sdk)
 
 	@property
 	def api(self) -> AccountingApi:

@@ -7,6 +7,7 @@ from the emulator's counters; drain time is emulator-clock time in Xero minutes.
 
 	python -m tests.benchmarks.backlog --invoices 2000 [--workers 4] [--time-scale 300] [--day-limit 5000]
 	python -m tests.benchmarks.backlog --backfill 5000   # adds the backfill scenario (tests/benchmarks/backfill.py)
+	python -m tests.benchmarks.backlog --journals 1000   # adds Journal Entries (tests/benchmarks/journals_backlog.py)
 """
 
 from __future__ import annotations
@@ -342,6 +343,9 @@ def main(argv: list[str] | None = None) -> Result:
 	parser.add_argument(
 		"--backfill", type=int, default=0, help="also run an adopt-only backfill of N documents"
 	)
+	parser.add_argument(
+		"--journals", type=int, default=0, help="also drain N Journal Entries as Manual Journals"
+	)
 	args = parser.parse_args(argv)
 	started = time.monotonic()
 	result = run(
@@ -370,6 +374,17 @@ def main(argv: list[str] | None = None) -> Result:
 		print()
 		print(backfilled.table())
 		last_line += " " + backfilled.last_line_suffix()
+	if args.journals:
+		from tests.benchmarks.journals_backlog import run_journals_bench
+
+		journals = run_journals_bench(
+			args.journals,
+			workers=args.workers,
+			time_scale=args.time_scale,
+			day_limit=args.day_limit,
+			log=lambda s: print(s, flush=True),
+		)
+		last_line += " " + journals.last_line_suffix()
 	print(last_line)
 	return result
 

@@ -57,6 +57,7 @@ from tests.support.erp import SqlErp
 from tests.support.payment_entries import payment_entry
 from tests.support.world import COMPANY, SITE_URL, clone, emulator_gateway
 
+from . import journals as chaos_journals
 from . import worker as chaos_worker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -364,6 +365,8 @@ class Harness:
 		self.entries: dict[str, Entry] = {}  # push: the run's Payment Entries
 		self.pulled = Counter()
 		self.pushed = Counter()
+		# --journals: Journal Entries submitted, cancelled and name-reused during the run (journals.py)
+		self.journals = chaos_journals.JournalChaos(self, args.journals, TENANT) if args.journals else None
 
 	# -- setup and teardown ---------------------------------------------------------------------
 
@@ -373,6 +376,8 @@ class Harness:
 		self.erp = SqlErp(self.db, datetime.now)
 		self.journal = SqlJournal(self.db, datetime.now, worker="scheduler")
 		self.erp.add_company(COMPANY, "NZD")
+		if self.journals:
+			self.journals.start()
 		self.erp.add_party("Customer", "Tui Hardware Ltd", "accounts@tui.example")
 		self.erp.add_party("Customer", OTHER_CUSTOMER)
 		self.erp.add_party("Supplier", "Southern Packaging Ltd")
@@ -451,6 +456,7 @@ class Harness:
 			chaos_worker.IN_FLIGHT_ENV: str(self.in_flight_seconds()),
 			chaos_worker.CLOCK_OFFSET_ENV: f"{skew:.3f}",
 			chaos_worker.PAYMENTS_ENV: self.mode,
+			chaos_journals.JOURNALS_ENV: "1" if self.journals else "",
 			"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
 		}
 		if skew:
@@ -907,6 +913,8 @@ class Harness:
 				if self.mode == "push":
 					self.submit_entries(progress)
 					self.cancel_entries(now)
+				if self.journals:
+					self.journals.tick(now, progress)
 				if (self.args.payments or self.mode) and rng.random() < 0.25:
 					self.poll()
 				if self.args.verbose:
@@ -936,6 +944,8 @@ class Harness:
 			self.reuse_names(float("inf"))
 			if self.mode == "push":
 				self.cancel_entries(float("inf"))
+			if self.journals:
+				self.journals.tick(float("inf"), 1.0)
 			if self.mode == "pull":
 				self.poll()  # payments made or deleted late are found by the poll alone
 			self.check_workers()
@@ -1591,6 +1601,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 		default=0,
 		help="Payment Entries submitted (some cancelled) and pushed as Xero payments (issue 13)",
 	)
+	p.add_argument(
+		"--journals", type=int, default=0, help="Journal Entries submitted (some cancelled, names reused)"
+	)
 	args = p.parse_args(argv)
 	if args.pull_payments and not args.payments:
 		p.error("--pull-payments needs --payments")
@@ -1652,6 +1665,7 @@ def main(argv: list[str] | None = None) -> int:
 		quiesce_s = harness.settle()
 		resume_s, unresumed = harness.max_resume()
 		result = harness.check()
+		journals = harness.journals.check() if harness.journals else Counter()
 		mismatch = 0
 		if args.payments or harness.mode:
 			for _ in range(2):  # after quiescence the poll alone must bring every status in
@@ -1758,6 +1772,8 @@ def main(argv: list[str] | None = None) -> int:
 		)
 	for line in harness.problems:
 		print("  " + line)
-	print(last_line(args, s, faults, result, quiesce_s, resume_s, mismatch, harness.pulled, harness.pushed))
+	line = last_line(args, s, faults, result, quiesce_s, resume_s, mismatch, harness.pulled, harness.pushed)
+	print(line + (" " + harness.journals.summary(journals) if harness.journals else ""))
 	payments_bad = any(harness.pulled[k] for k in PULL_KEYS) or any(harness.pushed[k] for k in PUSH_KEYS)
-	return 1 if any(result[k] for k in VERDICT_KEYS) or mismatch or payments_bad else 0
+	bad = any(result[k] for k in VERDICT_KEYS) or mismatch or payments_bad or any(journals.values())
+	return 1 if bad else 0

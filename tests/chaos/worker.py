@@ -55,6 +55,14 @@ def chaos_config(tenant_id: str, payments: str = "", **overrides):
 	return nz_config(tenant_id, **overrides)
 
 
+def with_journal_entries(tenant_id: str, config):
+	"""With --journals, the organisation also takes a company that sends its Journal Entries."""
+	from tests.chaos.journals import JOURNALS_ENV
+	from tests.support.journal_entries import with_journals
+
+	return with_journals(config, tenant_id) if os.environ.get(JOURNALS_ENV) else config
+
+
 def _gateway(base_url: str):
 	"""The real SdkGateway against the emulator, with the chaos run's (short) read timeout."""
 	from tests.support.world import emulator_gateway
@@ -81,13 +89,16 @@ def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 			erp=SqlErp(db, worker_clock),
 			masters=NoMasters(),
 			gateway=_gateway(base_url),
-			config=chaos_config(
+			config=with_journal_entries(
 				tenant_id,
-				os.environ.get(PAYMENTS_ENV) or "",
-				batch_size=int(os.environ.get(BATCH_ENV) or 50),
-				# Above the worker's read timeout (5 s) plus any late commit the emulator plays: a lookup miss
-				# is proof of absence only after this, as Xero's would be after the production default.
-				in_flight_seconds=int(os.environ.get(IN_FLIGHT_ENV) or 15),
+				chaos_config(
+					tenant_id,
+					os.environ.get(PAYMENTS_ENV) or "",
+					batch_size=int(os.environ.get(BATCH_ENV) or 50),
+					# Above the worker's read timeout (5 s) plus any late commit the emulator plays: a lookup miss
+					# is proof of absence only after this, as Xero's would be after the production default.
+					in_flight_seconds=int(os.environ.get(IN_FLIGHT_ENV) or 15),
+				),
 			),
 		)
 		return asdict(report)

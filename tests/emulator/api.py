@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import contacts, documents, payments, seed
+from . import contacts, documents, manual_journals, payments, seed
 from .documents import CREDIT_NOTE, INVOICE, DocKind
 from .state import Ctx, Tenant, new_id
 from .where import WhereError, compile_where, field_value
@@ -220,6 +220,8 @@ class AccountingApi:
 				return self._contacts(req)
 			if resource == "Payments":
 				return self._payments(req)
+			if resource == "ManualJournals":
+				return self._manual_journals(req)
 			if method == "GET" and len(req.parts) == 1:
 				settings = {
 					"TaxRates": self._tax_rates,
@@ -489,6 +491,61 @@ class AccountingApi:
 					[{"PaymentID": parts[1], "ValidationErrors": [{"Message": m} for m in errors]}]
 				)
 			return json_reply(200, envelope(ctx.now, "Payments", [payments.render(tenant, saved)]))
+		return text_reply(404, NOT_FOUND_TEXT)
+
+	# ---- manual journals -----------------------------------------------------------------------
+
+	def _manual_journals(self, req: ApiRequest) -> Reply:
+		"""GET (list, by ID), PUT (create) and POST (status changes) /ManualJournals."""
+		parts, method, tenant = req.parts, req.method, req.tenant
+		if len(parts) == 1 and method == "GET":
+			predicate = compile_where(req.query.get("where"))
+			rows = [j for j in manual_journals.listed(tenant, _since(req.headers)) if predicate(j)]
+			rows, pagination = _page(_order(rows, req.query.get("order")), req.query)
+			items = [manual_journals.render(j) for j in rows]
+			return json_reply(200, envelope(self.clock.now(), "ManualJournals", items, pagination))
+		if len(parts) == 2 and method == "GET":
+			journal = manual_journals.store(tenant).get(parts[1])
+			if journal is None:
+				return text_reply(404, NOT_FOUND_TEXT)
+			return json_reply(
+				200, envelope(self.clock.now(), "ManualJournals", [manual_journals.render(journal)])
+			)
+		if method in ("PUT", "POST") and len(parts) in (1, 2):
+			elements = _elements(req.body, "ManualJournals")
+			if elements is None:
+				return bad_request(
+					"The request body could not be parsed as JSON.", "PostDataInvalidException", 14
+				)
+			if len(parts) == 2:
+				elements = [
+					{**(e if isinstance(e, dict) else {}), "ManualJournalID": parts[1]} for e in elements
+				]
+			ctx = self.ctx(req)
+			apply = manual_journals.create_journal if method == "PUT" else manual_journals.change_status
+			summarize = is_true(req.query.get("summarizeErrors"), True)
+			items, failed = [], []
+			for element in elements:
+				mark = ctx.txn.mark()
+				saved, errors = apply(ctx, element)
+				if errors:
+					ctx.txn.rollback(mark)
+					echo = {
+						**(element if isinstance(element, dict) else {}),
+						"StatusAttributeString": "ERROR",
+						"ValidationErrors": [{"Message": m} for m in errors],
+					}
+					items.append(echo)
+					failed.append(echo)
+				else:
+					rendered = manual_journals.render(saved)
+					if not summarize:
+						rendered.update(StatusAttributeString="OK", ValidationErrors=[])
+					items.append(rendered)
+			if failed and (summarize or len(parts) == 2):
+				ctx.txn.rollback()
+				return validation_error(failed)
+			return json_reply(200, envelope(ctx.now, "ManualJournals", items))
 		return text_reply(404, NOT_FOUND_TEXT)
 
 	# ---- contacts ------------------------------------------------------------------------------

@@ -236,6 +236,14 @@ class XeroEmulator:
 			rows += [documents.ledger_row(tenant, CREDIT_NOTE, d) for d in tenant.credit_notes.values()]
 		return sorted(rows, key=lambda r: r["seq"])
 
+	def manual_journals(self, tenant_id: str) -> list[dict]:
+		"""Every manual journal ever created in the tenant, oldest first, as plain dicts (any status)."""
+		from . import manual_journals
+
+		with self._lock:
+			journals = list(manual_journals.store(self._tenant(tenant_id)).values())
+			return sorted((manual_journals.ledger_row(j) for j in journals), key=lambda r: r["seq"])
+
 	def contacts(self, tenant_id: str) -> list[dict]:
 		"""Every contact of the tenant as {contact_id, name, number, status}, oldest first."""
 		with self._lock:

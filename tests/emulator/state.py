@@ -40,6 +40,7 @@ class Tenant:
 	invoices: dict[str, dict] = field(default_factory=dict)
 	credit_notes: dict[str, dict] = field(default_factory=dict)
 	payments: dict[str, dict] = field(default_factory=dict)
+	manual_journals: dict[str, dict] = field(default_factory=dict)
 	# webhook events by sequence number (documents created or changed), delivered by webhooks.delivery
 	events: dict[int, dict] = field(default_factory=dict)
 	counters: dict[str, int] = field(default_factory=dict)

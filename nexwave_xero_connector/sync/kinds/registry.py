@@ -7,8 +7,9 @@ its payment. Adding a kind is one module and one line here (docs/architecture.md
 from __future__ import annotations
 
 from .invoices import INVOICES
+from .manual_journals import MANUAL_JOURNALS
 from .payments_in import PAYMENTS_IN
 from .payments_out import PAYMENTS_OUT
 from .protocol import KindRegistry
 
-REGISTRY = KindRegistry((INVOICES, PAYMENTS_OUT, PAYMENTS_IN), default=INVOICES)
+REGISTRY = KindRegistry((INVOICES, PAYMENTS_OUT, PAYMENTS_IN, MANUAL_JOURNALS), default=INVOICES)
