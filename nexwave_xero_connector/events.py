@@ -35,6 +35,7 @@ from nexwave_xero_connector.sync.journal import (
 	request_cancel,
 	requeue_on_submit,
 )
+from nexwave_xero_connector.sync.manual_journal_mapping import JOURNAL_ENTRY, MANUAL_JOURNAL, marker_identity
 from nexwave_xero_connector.sync.model import Status
 from nexwave_xero_connector.sync.payment_mapping import PAYMENT, PAYMENT_ENTRY
 from nexwave_xero_connector.sync.states import Actor, sources
@@ -120,13 +121,21 @@ def settle_untracked(doc, *, deleted: bool) -> None:
 	"""A cancelled or deleted document with no row that may have left something live in Xero: queue a
 	row that undoes it. An invoice: the copy its Xero ID names is voided. A Payment Entry whose company's
 	payments ERPNext pushes: its payments, found by the entry's name (their Reference), are deleted; not a
-	draft, and not an entry made from a Xero payment (the pull owns those)."""
+	draft, and not an entry made from a Xero payment (the pull owns those). A Journal Entry of a company
+	that sends them: its journal, found by our Url marker and date, is voided."""
 	config = scope_config()
+	identity = None
 	if doc.doctype == PAYMENT_ENTRY:
 		pushed = doc.payment_type in ("Receive", "Pay") and config.pushes_payments(doc.company)
 		if doc.docstatus == 0 or doc.get("xero_payment_id") or not pushed:
 			return
 		xero_type, xero_id, xero_status = PAYMENT, None, None
+	elif doc.doctype == JOURNAL_ENTRY:
+		# keeps no Xero ID: its journal, if one was sent, is found by our marker and its date
+		if doc.docstatus == 0 or not config.sends_journal_entries(doc.company):
+			return
+		xero_type, xero_id, xero_status = MANUAL_JOURNAL, None, None
+		identity = marker_identity(frappe.utils.get_url(), doc.name, doc.posting_date)
 	else:
 		xero_id = doc.get(XERO_ID_FIELD)
 		if not xero_id or (doc.get(XERO_STATUS_FIELD) or "").upper() in GONE_IN_XERO:
@@ -149,6 +158,7 @@ def settle_untracked(doc, *, deleted: bool) -> None:
 		xero_status=xero_status,
 		now=now_datetime(),
 		deleted=deleted,
+		identity=identity,
 	)
 	enqueue_drain(tenant_id)
 

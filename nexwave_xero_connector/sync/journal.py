@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from .model import Outcome, Status, SyncRow, Write, XeroRecord
-from .payment_mapping import PAYMENT_ENTRY, PULLED, WAITING_PREFIX
+from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED, WAITING_PREFIX
 from .ports import SqlDb
 from .states import CLEARABLE, Actor, sources, sql_list
 
@@ -646,11 +646,13 @@ def queue_void_of_cleared(
 	xero_id: str | None = None,
 	xero_status: str | None = None,
 	deleted: bool = False,
+	identity: dict | None = None,
 ) -> str:
 	"""A cancelled (or deleted) document whose row was cleared: queue a row that undoes what it left in
 	Xero. An invoice still carries its Xero ID: the row voids that copy (or shows it as an Orphan). A
 	Payment Entry (no `xero_id`) names none of its payments, but each carries the entry's name as
-	Reference: the row is marked as possibly sent, so the drain looks them up by it and deletes them.
+	Reference; a Journal Entry keeps no Xero ID, but its journal carries our Url marker (`identity`, what
+	the drain looks it up by). Such a row is marked as possibly sent, so the drain looks for what it left.
 	Does not commit."""
 	row = insert_row(
 		db,
@@ -660,14 +662,19 @@ def queue_void_of_cleared(
 		tenant_id=tenant_id,
 		xero_type=xero_type,
 		now=now,
-		title=f"{name} to be voided in Xero" if xero_id else f"{name}: its payments to be deleted in Xero",
+		title=f"{name}: its payments to be deleted in Xero"
+		if xero_type == PAYMENT
+		else f"{name} to be voided in Xero",
 		xero_id=xero_id,
 		xero_status=xero_status,
 		cancel_requested=True,
 		deleted=deleted,
 	)
 	if not xero_id:
-		db.execute(f"UPDATE {LOG_TABLE} SET send_started = 1 WHERE name = %(name)s", {"name": row})
+		db.execute(
+			f"UPDATE {LOG_TABLE} SET send_started = 1, sent_identity = %(identity)s WHERE name = %(name)s",
+			{"name": row, "identity": json.dumps(identity) if identity else None},
+		)
 	return row
 
 

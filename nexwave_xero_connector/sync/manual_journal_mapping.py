@@ -158,7 +158,10 @@ def is_sent_journal(identity: dict, record: ManualJournalRecord) -> bool:
 		and bool(record.url)
 		and record.url == identity.get("url")
 		and (record.date is None or record.date.isoformat() == identity.get("date"))
-		and sorted(tuple(x) for x in record.lines) == sorted(tuple(x) for x in identity.get("lines") or [])
+		and (
+			"lines" not in identity  # only the marker is known (the row was cleared before the cancel)
+			or sorted(tuple(x) for x in record.lines) == sorted(tuple(x) for x in identity["lines"])
+		)
 	)
 
 
@@ -252,6 +255,16 @@ def as_date(value: object) -> date | None:
 	if isinstance(value, date):
 		return value
 	return date.fromisoformat(str(value)[:10])
+
+
+def marker_identity(site_url: str, name: str, posting_date) -> dict:
+	"""What a cancelled Journal Entry whose row was cleared is looked up by: our marker and its date (the
+	lines it was sent with are not known any more)."""
+	return {
+		"kind": MANUAL_JOURNAL,
+		"url": desk_url(site_url, name),
+		"date": as_date(posting_date).isoformat(),
+	}
 
 
 def desk_url(site_url: str, name: str) -> str:

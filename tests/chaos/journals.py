@@ -80,11 +80,11 @@ class JournalChaos:
 					continue
 			elif plan.cancel_at > now:
 				continue
-			self.h.user(self.h.erp.cancel, JOURNAL_ENTRY, plan.name)
+			self.h.user(self.h.erp.cancel, JOURNAL_ENTRY, plan.name, self.tenant_id)
 			plan.cancelled = True
 			self.stats["cancelled"] += 1
 			if plan.reuse:
-				self.h.user(self.h.erp.delete, JOURNAL_ENTRY, plan.name)
+				self.h.user(self.h.erp.delete, JOURNAL_ENTRY, plan.name, self.tenant_id)
 				self._submit(plan.name)  # the same name, a new entry: it needs its own journal
 				self.stats["reused"] += 1
 			self.h.wake(self.tenant_id)

@@ -114,6 +114,18 @@ def test_cancel_voids_the_manual_journal(jworld):
 	assert (jworld.log(name)["status"], jworld.log(name)["xero_status"]) == ("Voided", "VOIDED")
 
 
+def test_a_cancel_after_log_settings_cleared_the_row_still_voids_the_journal(jworld):
+	"""A Journal Entry keeps no Xero ID of its own: the row queued on its cancel finds the journal by our
+	marker and date (found by the chaos run with log clean-ups: the journal stayed posted)."""
+	name = _submit(jworld)
+	jworld.drain()
+	jworld.db.execute("DELETE FROM `tabXero Sync Log` WHERE reference_name = %(n)s", {"n": name})
+	jworld.db.commit("test: Log Settings cleared the row")
+	assert jworld.erp.cancel(JE, name, jworld.tenant_id) == 1
+	assert jworld.drain().voided == 1
+	assert _journals(jworld, name) == [] and jworld.log(name)["status"] == "Voided"
+
+
 def test_cancelled_before_it_was_sent_is_skipped_and_nothing_reaches_xero(jworld):
 	name = _submit(jworld)
 	jworld.erp.cancel(JE, name)

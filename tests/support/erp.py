@@ -23,6 +23,7 @@ from nexwave_xero_connector.sync.journal import (
 	request_cancel,
 	requeue_on_submit,
 )
+from nexwave_xero_connector.sync.manual_journal_mapping import JOURNAL_ENTRY, MANUAL_JOURNAL, marker_identity
 from nexwave_xero_connector.sync.model import ContactRequest, EntryPlan, EntryRefused, Kind
 from nexwave_xero_connector.sync.payment_mapping import PAYMENT, PAYMENT_ENTRY, Target
 
@@ -290,6 +291,27 @@ class SqlErp:
 		"""No row, but the document's own Xero ID is live: queue a row that voids that copy. A Payment Entry
 		(not one the pull made from a Xero payment) gets a row that deletes its payments, as
 		events.settle_untracked does."""
+		if doctype == JOURNAL_ENTRY:
+			from .world import SITE_URL  # world builds this stand-in: import it only when needed
+
+			rows = self.db.query(
+				f"SELECT company, posting_date FROM `tab{JOURNAL_ENTRY}` WHERE name = %(name)s",
+				{"name": name},
+			)
+			if not rows:
+				return False
+			queue_void_of_cleared(
+				self.db,
+				doctype=doctype,
+				name=name,
+				company=rows[0]["company"],
+				tenant_id=tenant_id,
+				xero_type=MANUAL_JOURNAL,
+				now=now,
+				deleted=deleted,
+				identity=marker_identity(SITE_URL, name, rows[0]["posting_date"]),
+			)
+			return True
 		if doctype == PAYMENT_ENTRY:
 			rows = self.db.query(
 				"SELECT company, xero_payment_id FROM `tabPayment Entry` WHERE name = %(name)s",
