@@ -1,4 +1,4 @@
-"""Background jobs: drain one Xero organisation's queue; wake queues nobody is draining; the hourly scans."""
+"""Background jobs: drain one Xero organisation's queue; wake queues nobody is draining; the orphan scan."""
 
 from __future__ import annotations
 
@@ -88,8 +88,8 @@ def resume_after_reconnect() -> list[str]:
 
 def scan_orphans() -> None:
 	"""Hourly: catch documents cancelled while our hook could not run (connector off, data fixes, log
-	cleared). Documents someone voided or deleted in Xero are found by the status poll (status_job, every
-	10 minutes), whose one listing per organisation serves both the status write-back and the drift scan.
+	cleared). Documents someone voided or deleted in Xero are found by the background read (status_job.read_due,
+	paced by the organisation's budget), whose one listing serves the status write-back and the drift scan.
 	A failing part is logged and skipped."""
 	if not is_ready():
 		return
