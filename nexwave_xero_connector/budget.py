@@ -104,7 +104,7 @@ def day_use(tenant_id: str, record: ReadRecord, pushes: int, now: datetime) -> D
 		remaining = wiring.make_governor().day_remaining(tenant_id)
 	except Exception:
 		remaining = None  # Redis unreachable: the log and the record still bound the spend
-	return DayUse(pushes=pushes, background=record.spent(now.date()), remaining=remaining)
+	return record.use(now.date(), pushes=pushes, remaining=remaining)
 
 
 def organisations(config=None) -> list[tuple[str, str, list[str]]]:

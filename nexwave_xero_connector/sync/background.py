@@ -4,7 +4,8 @@ Every scheduled read of an organisation (status poll, drift, payments listing, u
 every read a webhook wakes comes out of one daily budget: a share of the plan's daily limit (2% when
 webhooks are configured, since they carry freshness and the poll is only the safety net; 10% without).
 Pushes come first: when today's pushes are on course to need the calls, the budget shrinks to what they
-leave, down to nothing.
+leave, down to nothing. Webhook reads come next (they carry freshness): the scheduled reads are paced on
+what is left once the webhooks' pace today is set aside.
 
 The cadence follows from the budget: what is left of it today, spread over what is left of the day, at
 what a read costs; never more often than the freshness target needs (with webhooks an hour, as a safety
@@ -41,6 +42,9 @@ WEBHOOK_SHARE = 0.02  # of the plan's daily limit, when webhooks are configured
 POLL_SHARE = 0.10  # without webhooks
 # Kept for pushes whatever their pace today (a burst of submits after a quiet morning).
 PUSH_RESERVE_SHARE = 0.05
+# Of a webhook plan's budget, kept for webhook reads whatever their pace today (changes after a quiet
+# morning); they are never refused, so this is what keeps a late burst inside the day's budget.
+HINT_RESERVE_SHARE = 0.15
 # Today's push pace is measured over at least this long (one early push is not a trend).
 PACE_WINDOW = HOUR
 # The longest a change made in Xero may wait to reach ERPNext: with webhooks the delivery brings it (the
@@ -101,26 +105,37 @@ class Plan:
 	def push_reserve(self) -> int:
 		return math.ceil(self.daily_limit * PUSH_RESERVE_SHARE)
 
+	@property
+	def hint_reserve(self) -> int:
+		return math.ceil(self.budget * HINT_RESERVE_SHARE) if self.webhooks else 0
+
 
 @dataclass(frozen=True)
 class DayUse:
 	"""An organisation's calls today (UTC day)."""
 
 	pushes: int = 0  # the drains' calls (the sync log's attempts)
-	background: int = 0  # background reading's calls (the record)
+	background: int = 0  # background reading's calls (the record), webhook reads included
+	hints: int = 0  # of those, the reads webhooks woke
 	remaining: int | None = None  # Xero's X-DayLimit-Remaining as last seen (other apps included)
 
 
-def allowance(plan: Plan, use: DayUse, seconds_into_day: float) -> int:
-	"""Background calls still allowed today: the budget's rest, less whatever pushes are on course to need
-	(today's pace over the rest of the day, plus a reserve). Zero when pushes need everything."""
-	left = plan.budget - use.background
+def _on_course(spent: int, seconds_into_day: float) -> int:
+	"""What today's pace of `spent` comes to over the rest of the day."""
 	elapsed = max(seconds_into_day, PACE_WINDOW)
-	push_need = math.ceil(use.pushes * max(DAY - seconds_into_day, 0) / elapsed)
+	return math.ceil(spent * max(DAY - seconds_into_day, 0) / elapsed)
+
+
+def allowance(plan: Plan, use: DayUse, seconds_into_day: float) -> int:
+	"""Calls the scheduled reads may still spend today: the budget's rest, less what webhook reads are on
+	course to take from it (they carry freshness; at least a reserve), and never what pushes are on course
+	to need (today's pace over the rest of the day, plus a reserve). Zero when pushes need everything."""
+	hints_ahead = max(_on_course(use.hints, seconds_into_day), plan.hint_reserve)
+	left = plan.budget - use.background - hints_ahead
 	day_left = plan.daily_limit - use.pushes - use.background
 	if use.remaining is not None:
 		day_left = min(day_left, use.remaining)
-	spare = day_left - push_need - plan.push_reserve
+	spare = day_left - _on_course(use.pushes, seconds_into_day) - plan.push_reserve
 	return max(0, min(left, spare))
 
 
@@ -176,14 +191,13 @@ def payments_needed(
 
 @dataclass
 class ReadRecord:
-	"""Per organisation: each read's last run and calls, the spend per UTC day, the running estimate of
-	what a scheduled read costs beyond its listings, and the next read as last decided."""
+	"""Per organisation: each read's last run and calls, the spend per UTC day (and the webhook reads'
+	part of it), the running estimate of what a scheduled read costs beyond its listings."""
 
 	last: dict[str, dict] = field(default_factory=dict)  # read -> {"at": iso, "calls": n}
 	days: dict[str, int] = field(default_factory=dict)  # "YYYY-MM-DD" -> background calls
+	hint_days: dict[str, int] = field(default_factory=dict)  # "YYYY-MM-DD" -> of which webhook reads
 	extra_cost: float = 0.0
-	next_at: str | None = None
-	next_reason: str = ""
 
 	@classmethod
 	def loads(cls, text: str | None) -> ReadRecord:
@@ -193,7 +207,8 @@ class ReadRecord:
 			data = json.loads(text)
 		except ValueError:
 			return cls()
-		known = {k: data[k] for k in ("last", "days", "extra_cost", "next_at", "next_reason") if k in data}
+		names = ("last", "days", "hint_days", "extra_cost")
+		known = {k: data[k] for k in names if k in data}
 		return cls(**known)
 
 	def dumps(self) -> str:
@@ -206,6 +221,13 @@ class ReadRecord:
 	def spent(self, day: date) -> int:
 		return int(self.days.get(day.isoformat(), 0))
 
+	def hinted(self, day: date) -> int:
+		"""Calls webhook reads spent on `day`."""
+		return int(self.hint_days.get(day.isoformat(), 0))
+
+	def use(self, day: date, *, pushes: int = 0, remaining: int | None = None) -> DayUse:
+		return DayUse(pushes=pushes, background=self.spent(day), hints=self.hinted(day), remaining=remaining)
+
 	def note(self, read: str, at: datetime, calls: int, *, listings: int | None = None) -> None:
 		"""Record a read: its time and calls, today's spend; a scheduled read (`listings` given) also
 		updates the estimate of its calls beyond the listings (reads by ID, payments, untracked copies)."""
@@ -213,8 +235,11 @@ class ReadRecord:
 		self.last[read] = {"at": at.isoformat(), "calls": int(calls)}
 		key = at.date().isoformat()
 		self.days[key] = self.spent(at.date()) + int(calls)
-		for old in sorted(self.days)[:-DAYS_KEPT]:
-			del self.days[old]
+		if read == HINTS:
+			self.hint_days[key] = self.hinted(at.date()) + int(calls)
+		for days in (self.days, self.hint_days):
+			for old in sorted(days)[:-DAYS_KEPT]:
+				del days[old]
 		if listings is not None:
 			extra = max(0, calls - listings)
 			self.extra_cost = (1 - COST_WEIGHT) * self.extra_cost + COST_WEIGHT * extra

@@ -46,11 +46,11 @@ def test_the_budget_is_a_share_of_the_plan_and_the_floor_its_freshness(
 def test_an_idle_starter_organisation_with_webhooks_reads_every_few_hours():
 	plan = Plan(STARTER, webhooks=True)
 	allowed = allowance(plan, DayUse(), 0)
-	assert allowed == 20
-	# a read listing invoices and credit notes (two calls): ten reads a day, every 2.4 hours
-	assert interval(plan, allowed, 2, DAY) == pytest.approx(2.4 * 3600)
-	# invoices alone (no credit note of ours in play): every 72 minutes
-	assert interval(plan, allowed, 1, DAY) == pytest.approx(72 * 60)
+	assert allowed == 17  # 20, three of them kept for webhook reads
+	# a read listing invoices and credit notes (two calls): eight reads a day, every 2.8 hours
+	assert interval(plan, allowed, 2, DAY) == pytest.approx(DAY * 2 / 17)
+	# invoices alone (no credit note of ours in play): every 85 minutes
+	assert interval(plan, allowed, 1, DAY) == pytest.approx(DAY / 17)
 
 
 def test_without_webhooks_the_freshness_target_sets_the_pace_within_the_budget():
@@ -65,11 +65,11 @@ def test_without_webhooks_the_freshness_target_sets_the_pace_within_the_budget()
 def test_what_was_spent_slows_the_rest_of_the_day():
 	plan = Plan(STARTER, webhooks=True)
 	noon = DAY / 2
-	# webhook reads took 15 of the 20 by noon: five left for twelve hours
-	allowed = allowance(plan, DayUse(background=15), noon)
+	# reads took 12 of the 20 by noon: five left for twelve hours, three kept for webhook reads
+	allowed = allowance(plan, DayUse(background=12), noon)
 	assert allowed == 5
 	assert interval(plan, allowed, 1, DAY - noon) == pytest.approx(DAY / 2 / 5)
-	assert interval(plan, allowance(plan, DayUse(background=20), noon), 1, DAY - noon) is None
+	assert interval(plan, allowance(plan, DayUse(background=17), noon), 1, DAY - noon) is None
 
 
 def test_pushes_come_first():
@@ -155,3 +155,17 @@ def test_the_untracked_scan_reuses_the_listing_unless_it_asks_further_back():
 	assert gateway.asked == [old - timedelta(hours=5)]
 	assert listed.get_documents("t") == "read"
 	assert len(ListedOnce(gateway, records, None).live_since("t", old - timedelta(days=9))) == 2
+
+
+def test_webhook_reads_come_before_the_scheduled_ones():
+	plan = Plan(STARTER, webhooks=True)
+	noon = DAY / 2
+	# six calls of webhook reads by noon are on course for six more: the polls pace on what is left
+	assert allowance(plan, DayUse(background=10, hints=6), noon) == 20 - 10 - 6
+	# a quiet morning: the reserve is kept all the same
+	assert allowance(plan, DayUse(background=10, hints=0), noon) == 20 - 10 - 3
+	assert Plan(STARTER, webhooks=False).hint_reserve == 0
+	record = ReadRecord()
+	record.note(HINTS, MIDNIGHT + timedelta(hours=3), 2)
+	record.note(STATUS, MIDNIGHT + timedelta(hours=4), 1, listings=1)
+	assert record.use(MIDNIGHT.date(), pushes=7) == DayUse(pushes=7, background=3, hints=2)
