@@ -19,7 +19,6 @@ from frappe import _
 from frappe.utils import get_system_timezone
 
 from nexwave_xero_connector import adapters, wiring
-from nexwave_xero_connector.constants import LOG_DOCTYPE
 from nexwave_xero_connector.permissions import require_manager
 from nexwave_xero_connector.sync.background import (
 	PAYMENTS,
@@ -75,24 +74,23 @@ def _utc_day_in_site_time(day: date) -> datetime:
 	return start.astimezone(ZoneInfo(get_system_timezone())).replace(tzinfo=None)
 
 
+PUSH_CALLS_SQL = """
+SELECT log.tenant_id, DATE_FORMAT(attempt.started_at, '%%Y-%%m-%%d %%H:00:00') AS hour, SUM(attempt.calls)
+FROM `tabXero Sync Attempt` attempt JOIN `tabXero Sync Log` log ON attempt.parent = log.name
+WHERE attempt.started_at >= %(since)s AND log.tenant_id IS NOT NULL {tenants}
+GROUP BY log.tenant_id, hour
+"""
+
+
 def push_calls(since_day: date, tenant_ids=None) -> dict[tuple[str, date], int]:
 	"""Calls the drains made (the log's attempts) per (organisation, UTC day) from `since_day` on."""
-	attempt, log = frappe.qb.DocType("Xero Sync Attempt"), frappe.qb.DocType(LOG_DOCTYPE)
-	hour = frappe.qb.functions("DATE_FORMAT", attempt.started_at, "%Y-%m-%d %H:00:00")
-	query = (
-		frappe.qb.from_(attempt)
-		.join(log)
-		.on(attempt.parent == log.name)
-		.select(log.tenant_id, hour.as_("hour"), frappe.qb.functions("SUM", attempt.calls).as_("calls"))
-		.where(attempt.started_at >= _utc_day_in_site_time(since_day))
-		.where(log.tenant_id.isnotnull())
-		.groupby(log.tenant_id, hour)
-	)
+	params: dict = {"since": _utc_day_in_site_time(since_day)}
+	tenants = ""
 	if tenant_ids:
-		query = query.where(log.tenant_id.isin(list(tenant_ids)))
+		tenants, params["tenants"] = "AND log.tenant_id IN %(tenants)s", tuple(tenant_ids)
 	site = ZoneInfo(get_system_timezone())
 	totals: dict[tuple[str, date], int] = defaultdict(int)
-	for tenant_id, hour_text, calls in query.run():
+	for tenant_id, hour_text, calls in frappe.db.sql(PUSH_CALLS_SQL.format(tenants=tenants), params):
 		local = datetime.fromisoformat(str(hour_text)).replace(tzinfo=site)
 		totals[(tenant_id, local.astimezone(timezone.utc).date())] += int(calls or 0)
 	return totals
