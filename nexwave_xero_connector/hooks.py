@@ -47,16 +47,18 @@ doc_events = {
 after_request = ["nexwave_xero_connector.webhook.refuse_unsigned"]
 
 # Scheduled tasks: every minute wake drains for queues nobody is draining (new, retry due, or lease
-# expired); every 10 minutes read Xero's status and amounts back (and what was voided or deleted there);
-# every hour look for documents cancelled behind our back
+# expired), and read back from Xero (status, amounts, drift, untracked copies, payments) for each
+# organisation whose background budget says a read is due (sync/background.py: 2% of the plan's daily
+# calls with webhooks, 10% without, pushes first); every hour look for documents cancelled behind our back
 scheduler_events = {
 	"cron": {
-		"* * * * *": ["nexwave_xero_connector.jobs.sweep"],
-		"*/10 * * * *": ["nexwave_xero_connector.status_job.poll_statuses"],
+		"* * * * *": [
+			"nexwave_xero_connector.jobs.sweep",
+			"nexwave_xero_connector.status_job.read_due",
+		],
 	},
 	"hourly": [
 		"nexwave_xero_connector.jobs.scan_orphans",
-		"nexwave_xero_connector.reconcile_job.reconcile_untracked",
 		"nexwave_xero_connector.backfill_job.resume_paused",
 	],
 	"daily": ["nexwave_xero_connector.oauth.refresh_idle_connection"],

@@ -1,4 +1,4 @@
-"""Background jobs: drain one Xero organisation's queue; wake queues nobody is draining; the hourly scans."""
+"""Background jobs: drain one Xero organisation's queue; wake queues nobody is draining; the orphan scan."""
 
 from __future__ import annotations
 
@@ -89,8 +89,8 @@ def resume_after_reconnect() -> list[str]:
 
 def scan_orphans() -> None:
 	"""Hourly: catch documents cancelled while our hook could not run (connector off, data fixes, log
-	cleared). Documents someone voided or deleted in Xero are found by the status poll (status_job, every
-	10 minutes), whose one listing per organisation serves both the status write-back and the drift scan.
+	cleared). Documents someone voided or deleted in Xero are found by the background read (status_job.read_due,
+	paced by the organisation's budget), whose one listing serves the status write-back and the drift scan.
 	A failing part is logged and skipped."""
 	if not is_ready():
 		return
@@ -109,19 +109,6 @@ def guarded(what: str, step: Callable[[], object]) -> object | None:
 		return None
 	frappe.db.release_savepoint(savepoint)
 	return result
-
-
-def flag_drift() -> list[str]:
-	"""Run the status poll now (it is the drift scan too); return the ERP documents it failed because
-	they were voided or deleted in Xero."""
-	from nexwave_xero_connector.status_job import poll_organisations
-
-	return [
-		name
-		for report in poll_organisations().values()
-		if not isinstance(report, str)
-		for name in report.flagged
-	]
 
 
 def flag_orphans() -> list[dict]:

@@ -1,4 +1,4 @@
-"""The hourly safety net for untracked copies in Xero, and the manager's actions on what it found.
+"""The safety net for untracked copies in Xero (run with each background read), and the manager's actions on what it found.
 
 Each organisation is asked what changed since its last run (sync.untracked_scan); copies nobody tracks are
 voided there, and what cannot be voided is kept as an Orphan in Xero Untracked Document. Each
@@ -38,9 +38,10 @@ SAVEPOINT = "xero_reconcile_tenant"
 
 
 def reconcile_untracked() -> None:
-	"""Hourly (the scheduler, or `bench execute`): settle each organisation's untracked copies. Returns
-	nothing, which `bench execute` can print; findings are in Xero Untracked Document, failures in the
-	Error Log."""
+	"""Settle each organisation's untracked copies now (`bench execute`), each with a listing of its own.
+	Returns nothing, which `bench execute` can print; findings are in Xero Untracked Document, failures in
+	the Error Log. The scheduled scan is folded into the background read (status_job.read_due), which
+	hands it the status poll's listing."""
 	reconcile_organisations()
 
 
@@ -65,11 +66,17 @@ def reconcile_organisations() -> dict[str, ReconcileReport | str]:
 	return results
 
 
-def reconcile_tenant(tenant_id: str, gateway, config) -> ReconcileReport:
-	"""One organisation's run: list since its watermark, settle, record, move the watermark."""
+def scan_since(tenant_id: str, started: datetime) -> datetime:
+	"""Where the organisation's next scan starts: its watermark, or a day back on its first run."""
+	return frappe.cache.get_value(f"{UNTRACKED_SCAN_KEY}:{tenant_id}") or started - FIRST_WINDOW
+
+
+def reconcile_tenant(tenant_id: str, gateway, config, started: datetime | None = None) -> ReconcileReport:
+	"""One organisation's run: list since its watermark, settle, record, move the watermark. `started`:
+	when the caller's listing began, if the gateway answers from a listing already made."""
 	key = f"{UNTRACKED_SCAN_KEY}:{tenant_id}"
-	started = datetime.now(timezone.utc)
-	since = frappe.cache.get_value(key) or started - FIRST_WINDOW
+	started = started or datetime.now(timezone.utc)
+	since = scan_since(tenant_id, started)
 	companies = [t.company for t in config.tenants if t.tenant_id == tenant_id]
 	report = reconcile(
 		tenant_id,

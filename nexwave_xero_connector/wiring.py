@@ -129,11 +129,22 @@ def _client_options(settings) -> dict:
 	}
 
 
-def accounting_api(settings=None):
-	"""The governed AccountingApi (the drain's gateway and the settings screens use this one)."""
+def accounting_api(settings=None, counter=None):
+	"""The governed AccountingApi (the drain's gateway and the settings screens use this one). With a
+	`counter` (a collections.Counter), every call the governor lets through is counted by organisation."""
 	from nexwave_xero_connector.xero.client import build_accounting_api
 
-	return build_accounting_api(hosts(), **_client_options(settings or adapters.get_settings()))
+	options = _client_options(settings or adapters.get_settings())
+	if counter is not None:
+		governed = options["before_request"]
+
+		def counted(tenant_id, method, url):
+			governed(tenant_id, method, url)  # a call the governor refuses is not sent: not counted
+			if tenant_id:
+				counter[tenant_id] += 1
+
+		options["before_request"] = counted
+	return build_accounting_api(hosts(), **options)
 
 
 def identity_api(settings=None):
@@ -143,8 +154,8 @@ def identity_api(settings=None):
 	return build_identity_api(hosts(), **_client_options(settings or adapters.get_settings()))
 
 
-def make_gateway(settings=None):
-	"""The Xero gateway the drain and the scans use."""
+def make_gateway(settings=None, counter=None):
+	"""The Xero gateway the drain and the scans use (`counter`: see accounting_api)."""
 	from nexwave_xero_connector.xero.gateway import SdkGateway
 
-	return SdkGateway(accounting_api(settings))
+	return SdkGateway(accounting_api(settings, counter))

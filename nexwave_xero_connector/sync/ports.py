@@ -114,10 +114,17 @@ class XeroGateway(Protocol):
 		"""Every invoice, bill and credit note (any status) dated in [date_from, date_to], paged."""
 
 	def modified_since(
-		self, tenant_id: str, since: datetime | None, statuses: Sequence[str], *, summary_only: bool = False
+		self,
+		tenant_id: str,
+		since: datetime | None,
+		statuses: Sequence[str],
+		*,
+		summary_only: bool = False,
+		credit_notes: bool = True,
 	) -> list[XeroRecord]:
 		"""Documents in one of `statuses` created or changed since `since` (all of them when None); with
-		summary_only, invoice records may lack AmountPaid/AmountCredited/payments."""
+		summary_only, invoice records may lack AmountPaid/AmountCredited/payments; without credit_notes,
+		invoices and bills only (one listing)."""
 
 	def get_documents(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> list[XeroRecord]:
 		"""Return the documents with these Xero IDs (missing ones are left out)."""

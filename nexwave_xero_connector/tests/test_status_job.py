@@ -107,7 +107,7 @@ class TestStatusPoll(XeroTestCase):
 		with connected(self.gateway):
 			jobs.scan_orphans()  # the hourly orphan scan no longer lists Xero
 			self.assertEqual(self.gateway.listings, [])
-			self.assertEqual(jobs.flag_drift(), [si.name])
+			self.assertEqual(status_job.flag_drift(), [si.name])
 		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
 		self.assertEqual((row.status, row.error_class), ("Failed", "Conflict"))
 		self.assertIn("was voided in Xero", row.error_message)

@@ -104,11 +104,18 @@ class SdkDocuments:
 		return self.modified_since(tenant_id, since, _LIVE, summary_only=True)
 
 	def modified_since(
-		self, tenant_id: str, since: datetime | None, statuses: Sequence[str], *, summary_only: bool = False
+		self,
+		tenant_id: str,
+		since: datetime | None,
+		statuses: Sequence[str],
+		*,
+		summary_only: bool = False,
+		credit_notes: bool = True,
 	) -> list[XeroRecord]:
 		"""Every invoice, bill and credit note in one of `statuses` created or changed since `since`: two
 		paged GETs with If-Modified-Since (invoices by Statuses, credit notes by a where clause, since
-		GET /CreditNotes has neither Statuses nor summaryOnly). `since` None lists them all (no header)."""
+		GET /CreditNotes has neither Statuses nor summaryOnly). `since` None lists them all (no header).
+		Without `credit_notes`, the invoices' GET alone."""
 		wanted = list(dict.fromkeys(statuses))
 		extra = {"summary_only": True} if summary_only else {}
 		if since is not None:
@@ -121,13 +128,17 @@ class SdkDocuments:
 			statuses=wanted,
 			**extra,
 		)
-		notes = self.sdk.paged(
-			self.sdk.api.get_credit_notes,
-			"credit_notes",
-			tenant_id,
-			page_size=self.sdk.scan_page_size,
-			where=any_of("Status", wanted),
-			**{k: v for k, v in extra.items() if k != "summary_only"},
+		notes = (
+			self.sdk.paged(
+				self.sdk.api.get_credit_notes,
+				"credit_notes",
+				tenant_id,
+				page_size=self.sdk.scan_page_size,
+				where=any_of("Status", wanted),
+				**{k: v for k, v in extra.items() if k != "summary_only"},
+			)
+			if credit_notes
+			else []
 		)
 		return [r for r in map(invoice_record, invoices) if r] + [
 			r for r in map(credit_note_record, notes) if r

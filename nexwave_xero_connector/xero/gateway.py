@@ -74,9 +74,17 @@ class SdkGateway(XeroGateway):
 		return self.documents.live_since(tenant_id, since)
 
 	def modified_since(
-		self, tenant_id: str, since: datetime | None, statuses: Sequence[str], *, summary_only: bool = False
+		self,
+		tenant_id: str,
+		since: datetime | None,
+		statuses: Sequence[str],
+		*,
+		summary_only: bool = False,
+		credit_notes: bool = True,
 	) -> list[XeroRecord]:
-		return self.documents.modified_since(tenant_id, since, statuses, summary_only=summary_only)
+		return self.documents.modified_since(
+			tenant_id, since, statuses, summary_only=summary_only, credit_notes=credit_notes
+		)
 
 	def documents_dated(self, tenant_id: str, date_from: date, date_to: date) -> list[XeroRecord]:
 		return self.documents.documents_dated(tenant_id, date_from, date_to)

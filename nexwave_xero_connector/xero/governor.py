@@ -275,6 +275,11 @@ class RateGovernor:
 		later = [v for v in values if v is not None and v > now]
 		return max(later) if later else None
 
+	def day_remaining(self, tenant_id: str) -> int | None:
+		"""Calls left today as Xero's X-DayLimit-Remaining last said (less calls since); None unknown."""
+		value = _number(self.redis.hget(self._tenant_keys(tenant_id)[2], "day_rem"))
+		return None if value is None else max(0, int(value))
+
 	def in_flight(self, tenant_id: str) -> int:
 		"""Calls holding a live slot for the tenant now."""
 		slots = self._tenant_keys(tenant_id)[0]

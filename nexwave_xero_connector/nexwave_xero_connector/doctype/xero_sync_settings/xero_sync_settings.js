@@ -23,6 +23,7 @@ frappe.ui.form.on("Xero Sync Settings", {
 	refresh(frm) {
 		const group = __("Xero");
 		warn_if_nothing_is_sent(frm);
+		show_background_reading(frm);
 		frappe.xcall("nexwave_xero_connector.api.connection_alerts").then((alerts) => {
 			for (const alert of alerts || []) {
 				frm.dashboard.set_headline_alert(frappe.utils.escape_html(alert.message), alert.colour);
@@ -303,4 +304,47 @@ function follow_backfill(run) {
 		}
 	};
 	frappe.realtime.on("xero_backfill_progress", handler);
+}
+
+// What background reading costs each organisation a day and when its next read runs (budget.overview).
+function show_background_reading(frm) {
+	const field = frm.get_field("background_html");
+	if (!field) return;
+	frappe.xcall("nexwave_xero_connector.budget.overview").then((plan) => {
+		const esc = frappe.utils.escape_html;
+		const rows = (plan.organisations || []).map((org) => {
+			const when = org.next_read_at
+				? `${frappe.datetime.str_to_user(org.next_read_at)} (${esc(org.next_read_why)})`
+				: "";
+			const listings = org.credit_notes_listed
+				? __("invoices and credit notes")
+				: __("invoices only");
+			return `<tr>
+				<td>${esc(org.organisation)}<div class="text-muted small">${esc(org.companies.join(", "))}</div></td>
+				<td class="text-right">${org.background_today} / ${plan.budget}</td>
+				<td class="text-right">${org.background_avg_7d}</td>
+				<td class="text-right">${org.pushes_today}</td>
+				<td>${org.cost_per_read} <span class="text-muted small">(${listings})</span></td>
+				<td>${org.last_read_at ? frappe.datetime.str_to_user(org.last_read_at) : __("never")}</td>
+				<td>${when}</td>
+			</tr>`;
+		});
+		const source = plan.webhooks
+			? __("Webhooks are configured: reading spends at most {0}% of the plan's {1} calls a day; changes arrive by webhook within a minute.", [plan.share_percent, plan.daily_limit])
+			: __("No webhooks: reading spends at most {0}% of the plan's {1} calls a day and checks Xero at least every {2} minutes while the budget allows.", [plan.share_percent, plan.daily_limit, plan.freshness_minutes]);
+		field.$wrapper.html(`
+			<p class="text-muted">${esc(source)}</p>
+			<table class="table table-bordered table-sm">
+				<thead><tr>
+					<th>${__("Organisation")}</th>
+					<th class="text-right">${__("Background calls today / budget")}</th>
+					<th class="text-right">${__("Background calls a day (7-day average)")}</th>
+					<th class="text-right">${__("Push calls today")}</th>
+					<th>${__("Calls per read")}</th>
+					<th>${__("Last read")}</th>
+					<th>${__("Next read")}</th>
+				</tr></thead>
+				<tbody>${rows.join("") || `<tr><td colspan="7">${__("No organisation is bound.")}</td></tr>`}</tbody>
+			</table>`);
+	}).catch(() => field.$wrapper.empty());
 }

@@ -7,6 +7,6 @@ from frappe.model.document import Document
 class XeroUntrackedDocument(Document):
 	"""A Xero document the connector created that no Xero Sync Log row points to.
 
-	Written by the hourly reconciliation (nexwave_xero_connector/reconcile_job.py); the form is read-only
+	Written by the reconciliation run with each background read (reconcile_job.py); the form is read-only
 	and managers act on it with Void in Xero or Ignore.
 	"""
