@@ -191,7 +191,7 @@ class TestViewPaymentsInXero(PaymentDeskTestCase):
 		with self.set_user(OUTSIDER):
 			self.assertRaises(frappe.PermissionError, api.sync_status, PAYMENT_ENTRY_DOCTYPE, entry)
 			self.assertRaises(frappe.PermissionError, api.xero_url, name)
-		self.assertRaises(frappe.ValidationError, api.sync_status, "Journal Entry", entry)
+		self.assertRaises(frappe.ValidationError, api.sync_status, "Delivery Note", entry)  # not sent to Xero
 
 
 class TestPaymentWorkspace(PaymentDeskTestCase):
