@@ -115,3 +115,43 @@ def test_batches_close_at_fifty_or_at_the_byte_budget(sizes, expected):
 	for batch in batches:
 		if len(batch) > 1:
 			assert batching.request_bytes([sizes[i] for i in batch]) <= batching.MAX_REQUEST_BYTES
+
+
+class _HeldBack:
+	"""A gateway whose create is held back by the rate governor before anything leaves."""
+
+	def __init__(self, real):
+		self._real = real
+
+	def __getattr__(self, name):
+		return getattr(self._real, name)
+
+	def create_documents(self, *args, **kwargs):
+		from nexwave_xero_connector.xero.governor import _limited
+
+		raise _limited("minute", 42)
+
+
+def _attempts(world, name):
+	log = world.log(name)
+	rows = world.db.query(
+		"SELECT calls, message FROM `tabXero Sync Attempt` WHERE parent = %(p)s ORDER BY idx",
+		{"p": log["name"]},
+	)
+	return log, rows
+
+
+def test_a_try_the_governor_held_back_is_no_attempt_and_no_call(world, emulator):
+	_small(world)
+	world.drain()
+	name = _small(world)
+	world.drain(gateway=_HeldBack(world.gateway()))
+	log, rows = _attempts(world, name)
+	assert log["status"] == "Queued" and log["attempts"] == 0
+	assert "Not sent yet" in log["error_message"] and "42 seconds" in log["error_message"]
+	assert rows[-1]["calls"] == 0
+	emulator.faults.add("429", "PUT", "Invoices")  # Xero's own 429: a call was made
+	world.clock.advance(60)
+	world.drain()
+	log, rows = _attempts(world, name)
+	assert log["attempts"] == 1 and rows[-1]["calls"] == 1
