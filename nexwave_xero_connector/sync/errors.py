@@ -33,6 +33,8 @@ class XeroError(Exception):
 		detail: str = "",
 		may_have_committed: bool = False,
 		trace: str | None = None,
+		too_large: bool = False,
+		held_back: bool = False,
 	):
 		super().__init__(message)
 		self.message = message
@@ -44,6 +46,10 @@ class XeroError(Exception):
 		self.may_have_committed = may_have_committed
 		# A scrubbed traceback, for failures that are not a known Xero outcome (error_class UNEXPECTED).
 		self.trace = trace
+		# Xero refused the request for its size (HTTP 413) before reading it: split it, never retry it whole.
+		self.too_large = too_large
+		# The rate governor held the request back before it left: no call was made, so it is no attempt.
+		self.held_back = held_back
 
 	@property
 	def is_retryable(self) -> bool:

@@ -132,6 +132,11 @@ class XeroGateway(Protocol):
 	def created_by_app(self, tenant_id: str, kind: Kind, xero_ids: Sequence[str]) -> set[str]:
 		"""The IDs among these that Xero says this app created (invoices and bills; none for credit notes)."""
 
+	def wire_sizes(self, kind: Kind, bodies: Sequence[dict]) -> list[int]:
+		"""The bytes each body takes in create_documents' request, serialised as it is sent (for
+		sync.batching: batches under Xero's 3.5 MB cap). A body Xero's format cannot express raises a
+		MAPPING XeroError, as create_documents would."""
+
 	def create_documents(
 		self,
 		tenant_id: str,

@@ -243,6 +243,12 @@ class SdkDocuments:
 			SEND_BY.reset(token)
 		return _in_order(getattr(answer, family.answer), len(bodies), partial(family.record, fallback=kind))
 
+	def wire_sizes(self, kind: Kind, bodies: Sequence[dict]) -> list[int]:
+		"""The bytes each document takes in create_documents' request body."""
+		family = _family(kind)
+		label = _label(bodies, family.number_key)
+		return self.sdk.wire_sizes(family.model, [{**b, "Type": kind.value} for b in bodies], label)
+
 	def set_statuses(
 		self, tenant_id: str, kind: Kind, changes: Sequence[tuple[str, str]], idempotency_key: str
 	) -> list[ElementResult]:

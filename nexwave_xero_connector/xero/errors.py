@@ -108,7 +108,9 @@ def _http(exc: ApiException, document: str) -> XeroError:
 	body = _json(raw)
 	detail = _detail(f"HTTP {status}", _header_summary(headers), raw)
 	if status == 429:
-		return _rate_limited(headers, detail)
+		return _rate_limited(headers, detail, getattr(resp, "hold", None))
+	if status == 413:
+		return _too_large(document, detail)
 	oauth_error = body.get("error") if isinstance(body, Mapping) else None
 	if status in (401, 403) or (status == 400 and oauth_error in _OAUTH_ERRORS):
 		return XeroError(
@@ -141,17 +143,44 @@ def _http(exc: ApiException, document: str) -> XeroError:
 	return XeroError(explain(messages, document=label), error_class=error_class, status=status, detail=detail)
 
 
-def _rate_limited(headers: Mapping[str, str], detail: str) -> XeroError:
-	"""429: wait as long as Xero says (the minute, day or app-wide limit)."""
+def _rate_limited(headers: Mapping[str, str], detail: str, hold: float | None = None) -> XeroError:
+	"""429: wait as long as Xero says, or as long as the rate governor now holds this organisation back
+	(`hold`, from the transport's answer hook: a Retry-After of 5 s with a minute budget of 0 is a wait of
+	the rest of the minute), whichever is longer."""
 	problem = headers.get("X-Rate-Limit-Problem") or "unknown"
 	retry_after = parse_retry_after(headers.get("Retry-After"))
-	when = f" Sending resumes in {int(retry_after)} seconds." if retry_after is not None else ""
+	if hold is not None and hold > (retry_after or 0):
+		retry_after = hold
+	when = f" Sending resumes in {human_wait(retry_after)}." if retry_after is not None else ""
 	return XeroError(
 		f"Xero's {problem} rate limit was reached; nothing was sent.{when}",
 		error_class=ErrorClass.RATE_LIMITED,
 		status=429,
 		retry_after=retry_after,
 		detail=detail,
+	)
+
+
+def human_wait(seconds: float) -> str:
+	"""A wait as people say it: seconds, minutes or hours."""
+	if seconds < 90:
+		return f"{max(1, round(seconds))} seconds"
+	if seconds < 5400:
+		return f"{round(seconds / 60)} minutes"
+	return f"{round(seconds / 3600)} hours"
+
+
+def _too_large(document: str, detail: str) -> XeroError:
+	"""413: Xero refused the request for its size before reading it (its cap is 3.5 MB), so nothing was
+	saved. Not a retry: the sender splits the request in halves and sends each (sync.batching), down to
+	one document, which then fails with what to do."""
+	label = document or "This request"
+	return XeroError(
+		f"{label}: Xero refused the request as larger than its 3.5 MB limit (HTTP 413). {NOTHING_SENT}",
+		error_class=ErrorClass.VALIDATION,
+		status=413,
+		detail=detail,
+		too_large=True,
 	)
 
 

@@ -62,6 +62,9 @@ class SdkGateway(XeroGateway):
 
 	# --- documents ------------------------------------------------------------------------------------
 
+	def wire_sizes(self, kind: Kind, bodies: Sequence[dict]) -> list[int]:
+		return self.documents.wire_sizes(kind, bodies)
+
 	def find_documents(
 		self, tenant_id: str, kind: Kind, numbers: Sequence[str], contact_ids: Sequence[str] = ()
 	) -> list[XeroRecord]:

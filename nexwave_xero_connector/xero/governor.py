@@ -21,6 +21,7 @@ from typing import Any
 
 from ..sync.errors import XeroError
 from ..sync.model import ErrorClass
+from .errors import human_wait
 
 MINUTE = 60.0
 DAY = 86_400.0
@@ -227,7 +228,12 @@ class RateGovernor:
 				self.sleep(0.02)
 				waited += 0.02
 				continue
-			raise _limited(reason, max(0.0, float(_text(wait))))
+			wait = max(0.0, float(_text(wait)))
+			if reason != "concurrent":
+				# the first budget found spent may not be the last: say the whole wait (a 429's short pause
+				# with the minute budget at 0 is the rest of the minute)
+				wait = max(wait, self.hold(tenant_id))
+			raise _limited(reason, wait)
 
 	def end(self, tenant_id: str, token: str) -> None:
 		"""Give back the slot of a finished (or abandoned) call."""
@@ -275,6 +281,22 @@ class RateGovernor:
 		later = [v for v in values if v is not None and v > now]
 		return max(later) if later else None
 
+	def hold(self, tenant_id: str) -> float:
+		"""Seconds before this governor lets the next call to the tenant go (0 when it would go now): the
+		pause a 429 or the day set, the minute window, and a minute budget Xero's headers said is spent.
+		What a row told "rate limited" should quote, rather than the Retry-After alone."""
+		now = self.clock()
+		_slots, minute, state = self._tenant_keys(tenant_id)
+		fields = {_text(k): _number(v) for k, v in (self.redis.hgetall(state) or {}).items()}
+		waits = [(self.paused_until(tenant_id) or now) - now]
+		min_seen, min_rem = fields.get("min_seen"), fields.get("min_rem")
+		if min_seen is not None and min_rem is not None and min_rem <= 0 and now < min_seen + MINUTE:
+			waits.append(min_seen + MINUTE - now)
+		window = self.redis.zrangebyscore(minute, repr(now - MINUTE), "+inf", withscores=True)
+		if len(window) >= self.per_minute:
+			waits.append(min(score for _member, score in window) + MINUTE - now)
+		return max(0.0, *waits)
+
 	def day_remaining(self, tenant_id: str) -> int | None:
 		"""Calls left today as Xero's X-DayLimit-Remaining last said (less calls since); None unknown."""
 		value = _number(self.redis.hget(self._tenant_keys(tenant_id)[2], "day_rem"))
@@ -289,6 +311,8 @@ class RateGovernor:
 def hooks(governor: RateGovernor) -> tuple[Callable, Callable]:
 	"""(before_request, on_response) for build_accounting_api: every tenant call goes through the governor.
 
+	on_response returns, after a 429, the seconds the governor now holds the tenant back (the transport puts
+	it on the answer as `hold`, and errors.classify quotes the longer of it and Retry-After).
 	The transport calls on_response only when an answer came; a call that died on the network leaves its
 	slot held, so the same thread's next call (threads make one call at a time) gives it back first.
 	"""
@@ -303,9 +327,10 @@ def hooks(governor: RateGovernor) -> tuple[Callable, Callable]:
 			governor.end(*stale)
 		held.token = (tenant_id, governor.begin(tenant_id))
 
-	def on_response(tenant_id: str | None, status: int, headers: Mapping[str, str]) -> None:
+	def on_response(tenant_id: str | None, status: int, headers: Mapping[str, str]) -> float | None:
+		"""Learn from the answer; after a 429, say how long the governor now holds the tenant back."""
 		if tenant_id is None:
-			return
+			return None
 		current = getattr(held, "token", None)
 		try:
 			governor.observe(tenant_id, status, headers)
@@ -313,6 +338,7 @@ def hooks(governor: RateGovernor) -> tuple[Callable, Callable]:
 			if current and current[0] == tenant_id:
 				held.token = None
 				governor.end(*current)
+		return governor.hold(tenant_id) if status == 429 else None
 
 	return before_request, on_response
 
@@ -327,19 +353,12 @@ def _limited(reason: str, wait: float) -> XeroError:
 		"app": "the connector's Xero calls across all organisations are at their limit",
 	}.get(reason, "Xero's rate limit was reached")
 	return XeroError(
-		f"Not sent yet: {what}. It will be sent automatically in {_human(wait)}.",
+		f"Not sent yet: {what}. It will be sent automatically in {human_wait(wait)}.",
 		error_class=ErrorClass.RATE_LIMITED,
 		retry_after=max(1.0, wait),
 		detail=f"rate governor: {reason}, retry after {wait:.1f}s",
+		held_back=True,
 	)
-
-
-def _human(seconds: float) -> str:
-	if seconds < 90:
-		return f"{max(1, round(seconds))} seconds"
-	if seconds < 5400:
-		return f"{round(seconds / 60)} minutes"
-	return f"{round(seconds / 3600)} hours"
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

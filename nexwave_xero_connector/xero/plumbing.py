@@ -8,6 +8,7 @@ attribute_map/openapi_types, so a new field in a body needs no code here.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from xero_python.accounting import AccountingApi
+from xero_python.api_client.serializer import serialize
 from xero_python.models import BaseModel
 
 from ..sync.errors import XeroError
@@ -203,6 +205,19 @@ class SdkCalls:
 			) from None
 		field = next(k for k in wrapper_model.openapi_types if k not in ("pagination", "warnings"))
 		return wrapper_model(**{field: items})
+
+	def wire_sizes(self, element: str, bodies: Sequence[Mapping[str, Any]], label: str) -> list[int]:
+		"""The bytes each body takes in a request, serialised exactly as the SDK sends it (its serializer,
+		then rest.py's json.dumps, ASCII so a character is a byte)."""
+		element_model = getattr(_MODELS, element)
+		try:
+			return [len(json.dumps(serialize(to_model(element_model, b)))) for b in bodies]
+		except (ValueError, TypeError, AttributeError) as exc:
+			raise XeroError(
+				f"{label}: cannot be expressed in Xero's format ({exc}). Nothing was sent.",
+				error_class=ErrorClass.MAPPING,
+				detail=f"{type(exc).__name__}: {exc}",
+			) from None
 
 
 # --- SDK models -> core records ---------------------------------------------------------------------

@@ -27,8 +27,9 @@ DEFAULT_TIMEOUT: Timeout = (5, 30)
 
 # (tenant_id, method, url) before each request; tenant_id is None for token/identity calls.
 BeforeRequest = Callable[[str | None, str, str], None]
-# (tenant_id, status, headers) for every HTTP answer, success or not.
-OnResponse = Callable[[str | None, int, Mapping[str, str]], None]
+# (tenant_id, status, headers) for every HTTP answer, success or not; it may return the seconds the caller
+# is now held back from this tenant (the rate governor after a 429), kept on the answer as `hold`.
+OnResponse = Callable[[str | None, int, Mapping[str, str]], float | None]
 
 # Methods whose `fields` go into the query string (what urllib3's PoolManager.request does).
 _URL_ENCODED_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
@@ -71,8 +72,10 @@ class ResponseLost(TransportError):
 class TransportResponse:
 	"""The subset of urllib3.HTTPResponse that xero-python reads, backed by a requests.Response."""
 
-	def __init__(self, response: requests.Response, *, method: str, url: str):
+	def __init__(self, response: requests.Response, *, method: str, url: str, hold: float | None = None):
 		self._response = response
+		# seconds the answer hook says the caller is held back from this tenant (after a 429), or None
+		self.hold = hold
 		self._method = method
 		self._url = url
 		self._data: bytes | None = None
@@ -179,8 +182,8 @@ class RequestsPoolManager:
 			)
 		except requests.RequestException as exc:
 			raise to_transport_error(exc, method=method, url=url) from exc
-		self._notify(tenant_id, response)
-		result = TransportResponse(response, method=method, url=url)
+		hold = self._notify(tenant_id, response)
+		result = TransportResponse(response, method=method, url=url, hold=hold)
 		if preload_content:
 			result.data  # noqa: B018 - read now so a dropped body surfaces here as ResponseLost
 		return result
@@ -189,14 +192,16 @@ class RequestsPoolManager:
 		"""Close pooled connections (urllib3 PoolManager compatibility)."""
 		self.session.close()
 
-	def _notify(self, tenant_id: str | None, response: requests.Response) -> None:
+	def _notify(self, tenant_id: str | None, response: requests.Response) -> float | None:
 		"""Tell the hook about the answer; a broken hook must not turn a committed create into a failure."""
 		if not self.on_response:
-			return
+			return None
 		try:
-			self.on_response(tenant_id, response.status_code, response.headers)
+			hold = self.on_response(tenant_id, response.status_code, response.headers)
 		except Exception:
 			log.exception("xero on_response hook failed")
+			return None
+		return hold if isinstance(hold, int | float) and not isinstance(hold, bool) else None
 
 
 def install(

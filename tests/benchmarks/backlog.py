@@ -8,6 +8,12 @@ from the emulator's counters; drain time is emulator-clock time in Xero minutes.
 	python -m tests.benchmarks.backlog --invoices 2000 [--workers 4] [--time-scale 300] [--day-limit 5000]
 	python -m tests.benchmarks.backlog --backfill 5000   # adds the backfill scenario (tests/benchmarks/backfill.py)
 	python -m tests.benchmarks.backlog --journals 1000   # adds Journal Entries (tests/benchmarks/journals_backlog.py)
+	python -m tests.benchmarks.backlog --invoices 500 --lines 500   # big invoices: batches under 3.5 MB
+
+--lines N gives every invoice N lines with descriptions of about 400 characters (tests/support/
+big_invoices.py); the last line then says the largest request body Xero received, how many requests it
+refused as too large (413) and the byte floor: the fewest PUTs a claim of fifty such invoices can take
+under the 3,000,000-byte budget.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import redis
+from xero_python.accounting import AccountingApi
 
+from nexwave_xero_connector.sync import batching
 from nexwave_xero_connector.sync.drain import drain
 from nexwave_xero_connector.sync.errors import XeroError
 from nexwave_xero_connector.sync.journal import SqlJournal
@@ -34,6 +42,7 @@ from nexwave_xero_connector.sync.model import ErrorClass, Kind
 from nexwave_xero_connector.xero.gateway import SdkGateway
 from nexwave_xero_connector.xero.governor import RateGovernor, hooks
 from tests.emulator import XeroEmulator
+from tests.support.big_invoices import big_invoice
 from tests.support.db import PyMySqlDb, create_database, drop_database
 from tests.support.erp import SqlErp
 from tests.support.world import COMPANY, NoMasters, World, clone, emulator_gateway, nz_config
@@ -72,13 +81,19 @@ class Result:
 	naive: PathResult
 	lone: PathResult
 	calls_for_5000: int = field(default=math.ceil(5000 / BATCH))
+	max_request_bytes: int = 0
+	too_large: int = 0
+	byte_floor: float | None = None  # PUTs per invoice the byte budget allows (with --lines)
 
 	def last_line(self) -> str:
-		return (
+		line = (
 			f"calls_per_invoice={self.ours.calls_per_invoice:.4f} "
 			f"naive_calls_per_invoice={self.naive.calls_per_invoice:.4f} "
 			f"ours_429={self.ours.hits_429} drain_minutes={self.ours.drain_minutes:.2f}"
 		)
+		if self.byte_floor is not None:
+			line += f" byte_floor_calls_per_invoice={self.byte_floor:.4f}"
+		return line + f" max_request_bytes={self.max_request_bytes} 413s={self.too_large}"
 
 	def table(self) -> str:
 		rows = [
@@ -123,7 +138,8 @@ class ScaledGovernorHooks:
 		for name in list(headers):
 			if name.lower() == "retry-after":
 				headers[name] = str(float(headers[name]) * self.time_scale)
-		self._after(tenant_id, status, headers)
+		hold = self._after(tenant_id, status, headers)
+		return None if hold is None else hold / self.time_scale
 
 
 def gateway_for(emulator: XeroEmulator, scaled: ScaledGovernorHooks) -> SdkGateway:
@@ -267,6 +283,7 @@ def run(
 	time_scale: float = 300.0,
 	day_limit: int = 5000,
 	redis_url: str = REDIS_URL,
+	lines: int = 0,
 	log: Callable[[str], None] = lambda s: None,
 ) -> Result:
 	"""Run both paths in one emulator (one organisation each) and return their costs."""
@@ -293,10 +310,14 @@ def run(
 		)
 		log(f"lone invoice: {lone.calls} call(s)")
 
-		docs = [clone(TEMPLATE, f"BL-{run_id}-{i:05d}") for i in range(invoices)]
+		if lines:
+			docs = [big_invoice(f"BL-{run_id}-{i:05d}", lines) for i in range(invoices)]
+		else:
+			docs = [clone(TEMPLATE, f"BL-{run_id}-{i:05d}") for i in range(invoices)]
 		for doc in docs:
 			world.submit(doc)
 		log(f"queued {invoices} invoices; draining with {workers} workers")
+		emulator.too_large = emulator.max_request_bytes = 0
 		ours = _measure(
 			emulator,
 			ours_tenant,
@@ -304,6 +325,8 @@ def run(
 			lambda: drain_with_workers(emulator, database, ours_tenant, scaled, workers),
 		)
 		log(f"ours: {ours.calls} calls, {ours.synced} synced")
+		max_request_bytes, too_large = emulator.max_request_bytes, emulator.too_large
+		floor = _byte_floor(docs, contact) if lines else None
 
 		naive_tenant = f"naive-{run_id}"
 		emulator.add_tenant(
@@ -323,7 +346,14 @@ def run(
 			invoices,
 			lambda: naive_push(emulator, naive_tenant, naive_contact, docs, scaled, workers),
 		)
-		return Result(ours=ours, naive=naive, lone=lone)
+		return Result(
+			ours=ours,
+			naive=naive,
+			lone=lone,
+			max_request_bytes=max_request_bytes,
+			too_large=too_large,
+			byte_floor=floor,
+		)
 	finally:
 		world.close()
 		emulator.stop()
@@ -331,6 +361,20 @@ def run(
 		for key in client.scan_iter(f"{prefix}:*"):
 			client.delete(key)
 		client.close()
+
+
+def _byte_floor(docs: list[dict], contact_id: str) -> float:
+	"""PUTs per invoice at the byte budget: each claim of fifty in as few requests as its bytes allow
+	(sizes of the first claim's invoices, as the gateway measures them, stand for all: they are alike)."""
+	config = nz_config("floor")
+	gateway = SdkGateway(AccountingApi())
+	sample = docs[:BATCH]
+	bodies = [
+		build_payload(d, config=config, masters=NoMasters(), contact_id=contact_id).body for d in sample
+	]
+	mean = batching.request_bytes(gateway.wire_sizes(Kind.SALES_INVOICE, bodies)) / len(bodies)
+	claims = [min(BATCH, len(docs) - start) for start in range(0, len(docs), BATCH)]
+	return sum(math.ceil(n * mean / batching.MAX_REQUEST_BYTES) for n in claims) / len(docs)
 
 
 def main(argv: list[str] | None = None) -> Result:
@@ -344,6 +388,9 @@ def main(argv: list[str] | None = None) -> Result:
 		"--backfill", type=int, default=0, help="also run an adopt-only backfill of N documents"
 	)
 	parser.add_argument(
+		"--lines", type=int, default=0, help="lines per invoice, with descriptions of about 400 characters"
+	)
+	parser.add_argument(
 		"--journals", type=int, default=0, help="also drain N Journal Entries as Manual Journals"
 	)
 	args = parser.parse_args(argv)
@@ -353,6 +400,7 @@ def main(argv: list[str] | None = None) -> Result:
 		workers=args.workers,
 		time_scale=args.time_scale,
 		day_limit=args.day_limit,
+		lines=args.lines,
 		log=lambda s: print(s, flush=True),
 	)
 	print()

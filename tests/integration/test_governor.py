@@ -215,3 +215,39 @@ def test_token_calls_are_not_governed(client, prefix, clock):
 	before, after = hooks(gov)
 	before(None, "POST", "https://identity.xero.com/connect/token")
 	after(None, 200, {})
+
+
+class _Answer:
+	"""What the transport hands the SDK for an HTTP answer (status, headers, body, the hook's hold)."""
+
+	def __init__(self, status, headers, hold):
+		self.status, self.reason, self.data, self.hold = status, "", b"{}", hold
+		self._headers = headers
+
+	def getheaders(self):
+		return self._headers
+
+
+def test_a_429_says_the_real_wait_when_the_minute_budget_is_spent(client, prefix, clock):
+	from xero_python.exceptions import ApiException
+
+	from nexwave_xero_connector.xero.errors import classify
+
+	gov = make(client, prefix, clock)
+	before, after = hooks(gov)
+	before(TENANT, "PUT", "https://api.xero.com/api.xro/2.0/Invoices")
+	headers = {"Retry-After": "5", "X-Rate-Limit-Problem": "minute", "X-MinLimit-Remaining": "0"}
+	hold = after(TENANT, 429, headers)
+	assert hold == pytest.approx(60)  # the headers said the minute budget was 0: the rest of the minute
+	error = classify(ApiException(http_resp=_Answer(429, headers, hold)))
+	assert error.retry_after == pytest.approx(60)
+	assert "Sending resumes in 60 seconds" in error.message
+	with pytest.raises(XeroError) as held:
+		before(TENANT, "GET", "https://api.xero.com/api.xro/2.0/Invoices")
+	assert held.value.retry_after == pytest.approx(60) and held.value.held_back
+	assert after(TENANT, 200, {}) is None  # only a 429 asks for the hold
+	# Without the governor's word, Retry-After is what the message says.
+	assert (
+		"Sending resumes in 5 seconds"
+		in classify(ApiException(http_resp=_Answer(429, headers, None))).message
+	)

@@ -7,6 +7,7 @@ the emulator in tests/integration/test_stalls_and_lifecycle.py.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -143,6 +144,9 @@ class FakeGateway:
 	def get_documents(self, tenant_id, kind, xero_ids):
 		self._record("get_documents", kind, xero_ids)
 		return [d for d in self.documents if d.xero_id in xero_ids]
+
+	def wire_sizes(self, kind, bodies):
+		return [len(json.dumps(b, default=str)) for b in bodies]
 
 	def create_documents(self, tenant_id, kind, bodies, idempotency_key, send_by=None):
 		hooked = self._record("create_documents", kind, bodies)

@@ -165,10 +165,17 @@ class DrainContext:
 		self._in_call = {i.row.name for i in items}
 
 	def call(self, fn, *args, **kwargs):
-		"""Make one Xero call (the caller built it from rows `held` just confirmed)."""
+		"""Make one Xero call (the caller built it from rows `held` just confirmed). A call the rate governor
+		held back before it left is not counted: Xero got nothing."""
 		self.calls += 1
 		self.report.calls += 1
-		result = fn(*args, **kwargs)
+		try:
+			result = fn(*args, **kwargs)
+		except XeroError as exc:
+			if exc.held_back:
+				self.calls -= 1
+				self.report.calls -= 1
+			raise
 		self._in_call = set()
 		return result
 
@@ -330,7 +337,10 @@ class DrainContext:
 			# unreachable: its row stays Queued (shown Stuck) rather than leave a live copy behind a
 			# Failed row.
 			return Outcome(Status.FAILED, _gave_up(exc, attempts), ErrorClass.TRANSIENT)
-		return Outcome(Status.QUEUED, exc.message, exc.error_class, retry_in=retry_in)
+		# Held back by the rate governor before anything left: a wait, not an attempt that made a call.
+		return Outcome(
+			Status.QUEUED, exc.message, exc.error_class, retry_in=retry_in, counted=not exc.held_back
+		)
 
 
 def _gave_up(exc: XeroError, attempts: int) -> str:

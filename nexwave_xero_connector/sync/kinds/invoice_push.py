@@ -8,18 +8,20 @@ For each claim (the drain's context holds it):
      batched GET per Xero type), by what was really sent (the row's sent identity); a hit is adopted, never
      created again, and a miss proves absence only once no earlier request can still reach Xero: until
      then the row waits, it is never created a second time;
-  4. the marker is committed through the context's gate (still ours, not cancelled) right before one
-     batched PUT creates the rest under a deterministic key;
+  4. the marker is committed through the context's gate (still ours, not cancelled) right before each
+     batched PUT creates the rest under a deterministic key (a batch closes at fifty documents or at a
+     byte budget under Xero's 3.5 MB cap: sync/batching.py; a document over the cap fails unsent);
   5. each Xero ID is stored at once; then the ERP docstatus is re-read and documents cancelled meanwhile
      are undone; then outcomes are recorded (a Synced outcome refuses itself if a cancel slipped in).
-A fresh document therefore costs no lookup at all: one PUT carries up to fifty of them.
+A fresh document therefore costs no lookup at all: one PUT carries up to fifty of them (fewer when they
+are large).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .. import keys
+from .. import batching, keys
 from ..config import PURCHASE_INVOICE
 from ..errors import MappingError, XeroError
 from ..model import ElementResult, ErrorClass, Kind, Outcome, SentIdentity, Status, SyncRow, Write, XeroRecord
@@ -127,20 +129,43 @@ class InvoicePush:
 		to_send = [i for i in group if i not in in_xero and i.row.name in self.ctx.pending]
 		if not to_send:
 			return in_xero
-		marked = self.ctx.gate({i.row.name: (generations[i.row.name], i.payload.identity()) for i in to_send})
+		sizes = dict(
+			zip(
+				(i.row.name for i in to_send),
+				self.ctx.gateway.wire_sizes(kind, [i.payload.body for i in to_send]),
+				strict=True,
+			)
+		)
+		for item in to_send:
+			if not batching.fits_alone(sizes[item.row.name]):
+				self._fail_too_large(kind, item, sizes[item.row.name])
+		for batch in batching.size_batches(to_send, [sizes[i.row.name] for i in to_send]):
+			in_xero += self._send(kind, batch, generations, sizes)
+		return in_xero
+
+	def _send(
+		self, kind: Kind, batch: list[Item], generations: dict[str, int], sizes: dict[str, int]
+	) -> list[Item]:
+		"""Gate and PUT one batch under its own deterministic key; return the items now in Xero. A batch
+		Xero refuses as too large (HTTP 413, nothing saved) is sent again as two halves, down to one
+		document, which then fails with what to do: never retried whole."""
+		batch = [i for i in batch if i.row.name in self.ctx.pending]
+		if not batch:
+			return []
+		marked = self.ctx.gate({i.row.name: (generations[i.row.name], i.payload.identity()) for i in batch})
 		# The request must leave while the lease the gate just renewed is surely ours: a worker frozen
 		# past this moment drops it unsent (the transport checks right before the socket).
 		send_by = self.ctx.send_deadline()
-		for item in to_send:
+		for item in batch:
 			if item.row.name not in marked:
 				# Lost the lease (dropped by finish) or a cancel arrived before anything left: the cancel is
 				# settled by the next claim.
 				self.ctx.finish(
 					item, Outcome(Status.QUEUED, "Changed while being prepared; will be looked at again.")
 				)
-		to_send = [i for i in to_send if i.row.name in marked]
+		to_send = [i for i in batch if i.row.name in marked]
 		if not to_send:
-			return in_xero
+			return []
 		self.ctx.calling_for(to_send)
 		# Keyed by the log row, not the document name: a new document that reuses a deleted one's name
 		# (same content, too, when an accountant re-enters it) must not get Xero's cached answer for the
@@ -161,6 +186,16 @@ class InvoicePush:
 			)
 		except XeroError as exc:
 			names = [i.row.name for i in to_send]
+			if exc.too_large:
+				# Refused for its size before Xero read it: nothing was saved and nothing is in flight.
+				self.ctx.journal.unmark_sending(self.ctx.owner, names)
+				if len(to_send) == 1:
+					self._fail_too_large(kind, to_send[0], sizes.get(names[0]))
+					return []
+				first, second = batching.halves(to_send)
+				return self._send(kind, first, generations, sizes) + self._send(
+					kind, second, generations, sizes
+				)
 			if not exc.may_have_committed:
 				# Refused before it left (rate governor, 429, connection refused): nothing can be in flight.
 				self.ctx.journal.unmark_sending(self.ctx.owner, names)
@@ -169,7 +204,7 @@ class InvoicePush:
 				# nothing is still in flight, so a miss then proves absence without waiting.
 				self.ctx.journal.store_xero_ids(self.ctx.owner, {}, answered=names)
 			raise
-		created, collided = {}, []
+		created, collided, in_xero = {}, [], []
 		for item, result in zip(to_send, results, strict=True):
 			if result.ok:
 				item.record = result.record
@@ -183,6 +218,17 @@ class InvoicePush:
 				self._fail_element(item, result)
 		self.ctx.journal.store_xero_ids(self.ctx.owner, created, answered=[i.row.name for i in to_send])
 		return in_xero + self._resolve_clashes(kind, collided)
+
+	def _fail_too_large(self, kind: Kind, item: Item, size: int | None) -> None:
+		"""One document Xero cannot take in a request: Failed before (or instead of) any further call."""
+		label = _kind_label(kind)
+		message = batching.too_large_message(
+			item.row.reference_doctype,
+			item.row.document,
+			size,
+			f"split the {label} into smaller ones (fewer lines or shorter descriptions)",
+		)
+		self.ctx.finish(item, Outcome(Status.FAILED, message, ErrorClass.VALIDATION, action="Check"))
 
 	def _resolve_clashes(self, kind: Kind, collided: list[Item]) -> list[Item]:
 		"""Xero says the number exists: adopt it if it is ours, else explain the conflict."""

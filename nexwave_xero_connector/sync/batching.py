@@ -1,0 +1,80 @@
+"""Create requests that Xero accepts: at most fifty elements and well under its 3.5 MB cap per request.
+
+Xero takes any number of elements in one PUT "provided the overall request size does not exceed 3.5 MB"
+and refuses a larger one with HTTP 413 before reading it. Fifty elements is the batch Xero recommends;
+the byte budget keeps a batch of large documents (hundreds of lines with long descriptions) under the cap.
+Sizes are the bytes each element takes in the serialised request body, measured by the gateway
+(`XeroGateway.wire_sizes`) exactly as the SDK serialises it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+MAX_ELEMENTS = 50
+# Xero's cap for one request body ("3.5 MB"; the emulator refuses a body over this many bytes).
+XERO_REQUEST_CAP = 3_500_000
+# What a batch may carry: half a megabyte under the cap, for headers, proxies and rounding.
+MAX_REQUEST_BYTES = 3_000_000
+# The wrapper around the elements ({"CreditNotes": [ ... ]}); each element also costs its ", " separator.
+WRAPPER_BYTES = 32
+SEPARATOR_BYTES = 2
+
+
+def request_bytes(sizes: Sequence[int]) -> int:
+	"""The body of one request carrying elements of these sizes (at most a couple of bytes over)."""
+	return WRAPPER_BYTES + sum(s + SEPARATOR_BYTES for s in sizes)
+
+
+def fits_alone(size: int) -> bool:
+	"""Whether one element can go to Xero at all: alone in its request, under Xero's cap (an element over
+	the batch budget but under the cap goes alone)."""
+	return request_bytes([size]) <= XERO_REQUEST_CAP
+
+
+def size_batches(
+	items: Sequence[T],
+	sizes: Sequence[int],
+	*,
+	max_elements: int = MAX_ELEMENTS,
+	max_bytes: int | None = None,
+) -> list[list[T]]:
+	"""Split items, in order, into batches that close at `max_elements` or at `max_bytes` of request body,
+	whichever comes first. An item over the budget but under Xero's cap goes alone; one too large for any
+	request is in no batch (see `fits_alone`)."""
+	max_bytes = MAX_REQUEST_BYTES if max_bytes is None else max_bytes  # read now: a test may move it
+	batches: list[list[T]] = []
+	current: list[T] = []
+	used = WRAPPER_BYTES
+	for item, size in zip(items, sizes, strict=True):
+		if not fits_alone(size):
+			continue
+		cost = size + SEPARATOR_BYTES
+		if current and (len(current) >= max_elements or used + cost > max_bytes):
+			batches.append(current)
+			current, used = [], WRAPPER_BYTES
+		current.append(item)
+		used += cost
+	if current:
+		batches.append(current)
+	return batches
+
+
+def halves(items: Sequence[T]) -> tuple[list[T], list[T]]:
+	"""A request Xero refused as too large (HTTP 413), split to be sent again as two."""
+	middle = (len(items) + 1) // 2
+	return list(items[:middle]), list(items[middle:])
+
+
+def megabytes(size: int) -> str:
+	"""Bytes as Xero counts its limit (1 MB = 1,000,000 bytes), to one decimal."""
+	return f"{size / 1_000_000:.1f} MB"
+
+
+def too_large_message(what: str, document: str, size: int | None, split_hint: str) -> str:
+	"""Why one document cannot go to Xero, and what the accountant can do about it."""
+	measured = f" is {megabytes(size)} as Xero receives it," if size else " is"
+	return f"{what} {document}{measured} over Xero's 3.5 MB limit for one request: {split_hint}. Nothing was sent."
