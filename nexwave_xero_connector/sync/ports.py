@@ -78,6 +78,9 @@ class ManualJournalGateway(Protocol):
 	) -> list[ManualJournalRecord | tuple[str, ...]]:
 		"""PUT /ManualJournals (summarizeErrors=false): each result is the journal or Xero's messages."""
 
+	def wire_sizes(self, bodies: Sequence[dict]) -> list[int]:
+		"""The bytes each journal takes in create_journals' request body (sync.batching)."""
+
 	def set_statuses(
 		self, tenant_id: str, changes: Sequence[tuple[str, str, str]], idempotency_key: str
 	) -> list[ManualJournalRecord | tuple[str, ...]]:

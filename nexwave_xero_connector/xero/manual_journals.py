@@ -53,6 +53,10 @@ class SdkManualJournals:
 			raise count_mismatch(len(found), len(bodies))
 		return [_result(j) for j in found]
 
+	def wire_sizes(self, bodies: Sequence[dict]) -> list[int]:
+		"""The bytes each journal takes in create_journals' request body (sync.batching)."""
+		return self.sdk.wire_sizes("ManualJournal", bodies, _label(bodies))
+
 	def set_statuses(
 		self, tenant_id: str, changes: Sequence[tuple[str, str, str]], idempotency_key: str
 	) -> list[ManualJournalRecord | tuple[str, ...]]:

@@ -16,7 +16,7 @@ MINUTE_LIMIT = 60
 APP_MINUTE_LIMIT = 10_000
 DAY_SECONDS = 86_400
 IDEMPOTENCY_TTL = 360  # seconds: Xero keeps idempotency keys for 6 minutes
-SIMPLE_FAULTS = ("500", "503", "429", "drop_before_commit", "lost_after_commit")
+SIMPLE_FAULTS = ("500", "503", "429", "413", "drop_before_commit", "lost_after_commit")
 TIMED_FAULTS = ("latency", "late_commit")
 # late_commit:<s> holds a create for <s> seconds (past the client's read timeout), commits it, and only then
 # closes the connection without an answer: the client has given up, and the document shows up afterwards.

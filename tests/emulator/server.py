@@ -381,6 +381,10 @@ class XeroEmulator:
 			return json_reply(500, {"Title": "An error occurred", "Status": 500, "Detail": "Injected fault"})
 		if fault == "503":
 			return text_reply(503, "Service Unavailable")
+		if fault == "413":  # as if the body were over the size cap, whatever its size
+			with self._lock:
+				self.too_large += 1
+			return text_reply(413, "Request Entity Too Large")
 		if fault == "429":
 			reply = json_reply(
 				429, {"Title": "Too Many Requests", "Status": 429, "Detail": "Injected rate limit"}

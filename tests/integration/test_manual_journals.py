@@ -210,3 +210,17 @@ def test_a_reused_name_gets_its_own_journal_and_the_old_one_stays_void(jworld):
 	journals = _journals(jworld, name, live=False)
 	assert sorted(j["status"] for j in journals) == ["POSTED", "VOIDED"]
 	assert jworld.log(name)["status"] == "Synced"
+
+
+def test_long_journals_go_out_in_requests_under_xeros_size_cap(jworld, emulator, monkeypatch):
+	"""Batches close at the byte budget as invoices' do; a 413 on a batch is split and sent again."""
+	from nexwave_xero_connector.sync import batching
+
+	names = [_submit(jworld) for _ in range(4)]
+	monkeypatch.setattr(batching, "MAX_REQUEST_BYTES", 10**9)  # one batch of four...
+	emulator.inject("413", method="PUT", endpoint="ManualJournals", tenant_id=jworld.tenant_id, times=1)
+	emulator.reset_counters()
+	jworld.drain()
+	assert [len(_journals(jworld, n)) for n in names] == [1, 1, 1, 1]
+	assert emulator.calls[("PUT", "ManualJournals")] == 3  # ...refused once, then two halves
+	assert {jworld.log(n)["status"] for n in names} == {"Synced"}

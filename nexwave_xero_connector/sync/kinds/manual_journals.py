@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from .. import keys
+from .. import batching, keys
 from ..errors import MappingError, XeroError
 from ..manual_journal_mapping import (
 	JOURNAL_ENTRY,
@@ -143,16 +143,51 @@ class JournalPush:
 		to_send = [i for i in group if i not in in_xero and self.ctx.is_open(i)]
 		if not to_send:
 			return in_xero
-		marked = self.ctx.gate({i.row.name: (generations[i.row.name], i.payload.identity()) for i in to_send})
+		# Batches close at 50 journals or at the byte budget under Xero's 3.5 MB cap, as invoices' do.
+		sizes = dict(
+			zip(
+				(i.row.name for i in to_send),
+				self.ctx.gateway.manual_journals.wire_sizes([i.payload.body for i in to_send]),
+				strict=True,
+			)
+		)
+		for item in to_send:
+			if not batching.fits_alone(sizes[item.row.name]):
+				self._fail_too_large(item, sizes[item.row.name])
+		for batch in batching.size_batches(to_send, [sizes[i.row.name] for i in to_send]):
+			in_xero += self._send(batch, generations, sizes)
+		return in_xero
+
+	def _send(self, batch: list[Item], generations: dict[str, int], sizes: dict[str, int]) -> list[Item]:
+		"""Gate and PUT one batch; a batch Xero refuses as too large (413) goes again as two halves."""
+		batch = [i for i in batch if self.ctx.is_open(i)]
+		if not batch:
+			return []
+		marked = self.ctx.gate({i.row.name: (generations[i.row.name], i.payload.identity()) for i in batch})
 		send_by = self.ctx.send_deadline()
-		for item in [i for i in to_send if i.row.name not in marked]:
+		for item in [i for i in batch if i.row.name not in marked]:
 			self.ctx.finish(
 				item, Outcome(Status.QUEUED, "Changed while being prepared; will be looked at again.")
 			)
-		to_send = [i for i in to_send if i.row.name in marked]
+		to_send = [i for i in batch if i.row.name in marked]
 		if not to_send:
-			return in_xero
-		return in_xero + self._put(to_send, generations, send_by)
+			return []
+		try:
+			return self._put(to_send, generations, send_by)
+		except XeroError as exc:
+			if not exc.too_large:
+				raise
+			if len(to_send) == 1:
+				self._fail_too_large(to_send[0], sizes.get(to_send[0].row.name))
+				return []
+			first, second = batching.halves(to_send)
+			return self._send(first, generations, sizes) + self._send(second, generations, sizes)
+
+	def _fail_too_large(self, item: Item, size: int | None) -> None:
+		message = batching.too_large_message(
+			item.row.reference_doctype, item.row.document, size, "split it into smaller Journal Entries"
+		)
+		self.ctx.finish(item, Outcome(Status.FAILED, message, ErrorClass.VALIDATION, action="Check"))
 
 	def _put(self, to_send: list[Item], generations: dict[str, int], send_by: float) -> list[Item]:
 		"""One PUT for the gated rows; store each Xero ID at once."""
@@ -174,7 +209,8 @@ class JournalPush:
 				send_by=send_by,
 			)
 		except XeroError as exc:
-			if not exc.may_have_committed:
+			if exc.too_large or not exc.may_have_committed:
+				# refused before it left, or for its size before Xero read it: nothing is in flight
 				self.ctx.journal.unmark_sending(self.ctx.owner, names)
 			elif exc.status is not None:
 				self.ctx.journal.store_xero_ids(self.ctx.owner, {}, answered=names)
