@@ -144,7 +144,7 @@ def test_chaos_run_with_redis_restarts_and_killed_db_connections_keeps_every_inv
 		"--settle-timeout", "60", timeout=140,
 	)  # fmt: skip
 	assert (got["docs"], got["kills"], got["redis_restarts"]) == (200, 10, 2), run.stdout
-	# a kill finds nothing to kill now and then (an aimed one: its connection was killed meanwhile)
-	assert got["db_kills"] >= 10, run.stdout
+	# a kill may find no worker connection to kill before the run ends
+	assert got["db_kills"] >= 15, run.stdout
 	assert_verdict_zero(run, got)
 	assert run.returncode == 0, run.stdout + run.stderr[-3000:]
