@@ -204,7 +204,11 @@ WHERE status = 'Queued' AND tenant_id IS NOT NULL AND tenant_id != ''
 
 def _rerun_on_lock_conflict(method):
 	"""Each journal write is one short transaction, so when InnoDB picks it as a deadlock victim (a claim's
-	range scan crossing a finish's index update, seen under 4 workers) it is simply run again."""
+	range scan crossing a finish's index update, seen under 4 workers) it is simply run again.
+
+	The transaction is rolled back after every lock conflict, the last one included: a lock-wait timeout
+	undoes only the statement that waited, and what the transaction wrote before it must not be made
+	durable by the next commit on the connection (the drain's put-back of its rows)."""
 
 	@functools.wraps(method)
 	def rerun(self, *args, **kwargs):
@@ -212,9 +216,11 @@ def _rerun_on_lock_conflict(method):
 			try:
 				return method(self, *args, **kwargs)
 			except Exception as exc:
-				if attempt == LOCK_RETRIES or not self.db.is_lock_conflict(exc):
+				if not self.db.is_lock_conflict(exc):
 					raise
 				self.db.rollback()
+				if attempt == LOCK_RETRIES:
+					raise
 				time.sleep(random.uniform(0.005, 0.03) * attempt)
 
 	return rerun
@@ -340,9 +346,24 @@ class SqlJournal:
 
 	def unit_of_work(self) -> ErpChange:
 		"""The outcome of a row whose ERP change the caller made in this same open transaction (created or
-		cancelled a Payment Entry): committed with the outcome, or rolled back when the write is refused, and
-		never re-run after a deadlock (the database already undid it, so the error goes up)."""
-		return ErpChange(functools.partial(self._finish, erp_change=True))
+		cancelled a Payment Entry): committed with the outcome, or rolled back when the write is refused or
+		fails. Never re-run: after a deadlock the database undid it, after a lock-wait timeout only the
+		statement that waited, so the journal rolls the rest back, and the error goes up."""
+		return ErpChange(self._finish_erp_change)
+
+	def _finish_erp_change(self, owner: str, row: SyncRow, outcome: Outcome, reference: str | None) -> Write:
+		try:
+			return self._finish(owner, row, outcome, reference, erp_change=True)
+		except Exception:
+			self._rollback_quietly()
+			raise
+
+	def _rollback_quietly(self) -> None:
+		"""Undo the open transaction; a connection that is gone has nothing left to undo."""
+		try:
+			self.db.rollback()
+		except Exception:
+			pass
 
 	def _finish(
 		self, owner: str, row: SyncRow, outcome: Outcome, reference: str | None, erp_change: bool = False

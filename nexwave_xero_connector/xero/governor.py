@@ -8,10 +8,15 @@ sleeping: the drain then puts its rows back with next_attempt_at and lets go of 
 
 Times are the injected clock's seconds (never Redis TIME), so tests can drive it with a fake clock;
 concurrency slots are ZSET members scored by their expiry, so a killed worker's slot lapses by itself.
+
+Redis is not durable here: when it cannot be reached (crashed, restarting) no call is let out, and the
+refusal says nothing was sent; when it comes back empty, the budgets are relearned from the next answers'
+headers (and a 429's Retry-After), so at most the calls already on their way meet a 429.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -19,9 +24,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..sync.errors import XeroError
+from ..sync.errors import XeroError, scrub
 from ..sync.model import ErrorClass
 from .errors import human_wait
+
+log = logging.getLogger(__name__)
 
 MINUTE = 60.0
 DAY = 86_400.0
@@ -31,6 +38,8 @@ SLOT_TTL = 60.0
 DAY_PROBE = 3600.0
 # Keys live at most this long in Redis after their last use (real seconds; only garbage collection).
 KEY_TTL_MS = 2 * 86_400 * 1000
+# Redis did not answer: hold the call back this long (a restarting Redis is back within seconds).
+UNAVAILABLE_RETRY = 15.0
 
 # Takes a slot and consumes the minute/day/app budgets, or says why not and for how long.
 # KEYS: slots zset, minute zset, tenant hash, app hash, app minute counter
@@ -207,20 +216,26 @@ class RateGovernor:
 		while True:
 			now = self.clock()
 			bucket = int(now // MINUTE)
-			ok, reason, wait = self._acquire(
-				keys=[slots, minute, state, self._app_key(), f"{self._app_key()}:min:{bucket}"],
-				args=[
-					repr(now),
-					token,
-					self.max_in_flight,
-					self.per_minute,
-					self.per_day,
-					self.app_per_minute,
-					repr(self.slot_ttl),
-					repr((bucket + 1) * MINUTE),
-					KEY_TTL_MS,
-				],
-			)
+			try:
+				ok, reason, wait = self._acquire(
+					keys=[slots, minute, state, self._app_key(), f"{self._app_key()}:min:{bucket}"],
+					args=[
+						repr(now),
+						token,
+						self.max_in_flight,
+						self.per_minute,
+						self.per_day,
+						self.app_per_minute,
+						repr(self.slot_ttl),
+						repr((bucket + 1) * MINUTE),
+						KEY_TTL_MS,
+					],
+				)
+			except Exception as exc:
+				# Without its counters the governor cannot vouch for Xero's limits. Nothing has been sent:
+				# the call waits like a rate-limited one (anything else would read as "may have reached
+				# Xero", costing a lookup, an in-flight wait, and in the end a Failed row).
+				raise _unavailable(exc) from None
 			if int(ok):
 				return token
 			reason = _text(reason)
@@ -236,9 +251,13 @@ class RateGovernor:
 			raise _limited(reason, wait)
 
 	def end(self, tenant_id: str, token: str) -> None:
-		"""Give back the slot of a finished (or abandoned) call."""
+		"""Give back the slot of a finished (or abandoned) call. Best effort: a slot Redis could not take
+		back lapses by itself after slot_ttl, and the call it was for has already happened."""
 		slots, minute, _state = self._tenant_keys(tenant_id)
-		self._release(keys=[slots, minute], args=[repr(self.clock()), token])
+		try:
+			self._release(keys=[slots, minute], args=[repr(self.clock()), token])
+		except Exception:
+			log.warning("rate governor: could not give back a slot (it lapses by itself)", exc_info=True)
 
 	@contextmanager
 	def acquire(self, tenant_id: str) -> Iterator[str]:
@@ -358,6 +377,17 @@ def _limited(reason: str, wait: float) -> XeroError:
 		retry_after=max(1.0, wait),
 		detail=f"rate governor: {reason}, retry after {wait:.1f}s",
 		held_back=True,
+	)
+
+
+def _unavailable(exc: Exception) -> XeroError:
+	"""The governor's Redis did not answer: the call is held back, nothing was sent."""
+	return XeroError(
+		"Not sent yet: the connector could not check Xero's rate limits (its Redis server did not answer). "
+		f"It will be sent automatically in {human_wait(UNAVAILABLE_RETRY)}.",
+		error_class=ErrorClass.RATE_LIMITED,
+		retry_after=UNAVAILABLE_RETRY,
+		detail=f"rate governor unavailable: {type(exc).__name__}: {scrub(str(exc))[:300]}",
 	)
 
 

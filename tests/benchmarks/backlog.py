@@ -40,11 +40,12 @@ from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.sync.mapping import build_payload
 from nexwave_xero_connector.sync.model import ErrorClass, Kind
 from nexwave_xero_connector.xero.gateway import SdkGateway
-from nexwave_xero_connector.xero.governor import RateGovernor, hooks
+from nexwave_xero_connector.xero.governor import RateGovernor
 from tests.emulator import XeroEmulator
 from tests.support.big_invoices import big_invoice
 from tests.support.db import PyMySqlDb, create_database, drop_database
 from tests.support.erp import SqlErp
+from tests.support.governor import ScaledGovernorHooks
 from tests.support.world import COMPANY, NoMasters, World, clone, emulator_gateway, nz_config
 
 log = logging.getLogger(__name__)
@@ -112,34 +113,6 @@ class Result:
 		]
 		widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
 		return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
-
-
-class ScaledGovernorHooks:
-	"""The governor runs on the emulator's clock; the journal and the sleeps run on real time.
-
-	So a retry_after the governor raises (emulator seconds) is turned into real seconds for the engine's
-	next_attempt_at, and the emulator's Retry-After (real seconds) into emulator seconds for the governor.
-	"""
-
-	def __init__(self, governor: RateGovernor, time_scale: float):
-		self.time_scale = time_scale
-		self._before, self._after = hooks(governor)
-
-	def before_request(self, tenant_id, method, url):
-		try:
-			self._before(tenant_id, method, url)
-		except XeroError as exc:
-			if exc.retry_after is not None:
-				exc.retry_after = exc.retry_after / self.time_scale
-			raise
-
-	def on_response(self, tenant_id, status, headers):
-		headers = dict(headers)
-		for name in list(headers):
-			if name.lower() == "retry-after":
-				headers[name] = str(float(headers[name]) * self.time_scale)
-		hold = self._after(tenant_id, status, headers)
-		return None if hold is None else hold / self.time_scale
 
 
 def gateway_for(emulator: XeroEmulator, scaled: ScaledGovernorHooks) -> SdkGateway:

@@ -10,7 +10,10 @@ clears old finished log rows). The faults it injects, each counted in its table:
 - emulator faults, among them a create Xero commits only after the client's read timeout;
 - per-worker clock skew and a daylight-saving jump of ±1 h on some workers mid-run;
 - log clearing during the run; cancelled documents deleted and their names reused by new documents;
-- two customers sharing one name; brand-new customers whose first documents are submitted at once.
+- two customers sharing one name; brand-new customers whose first documents are submitted at once;
+- with --redis-restarts: the run's own Redis (queues, the rate governor's counters and slots, wake-up
+  keys) SIGKILLed and restarted empty; with --db-kills: the workers' MariaDB connections killed (some
+  right after Xero applied a create, before the drain records it) and a lock storm on the log rows.
 
 When the run has quiesced it compares the ERP documents and the log with the emulator's ledger and prints
 the verdict on its last line.
@@ -42,6 +45,7 @@ from pathlib import Path
 
 import pymysql
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
@@ -59,6 +63,7 @@ from tests.support.world import COMPANY, SITE_URL, clone, emulator_gateway
 
 from . import journals as chaos_journals
 from . import worker as chaos_worker
+from .infra import DbFaults, RedisServer
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT = "tenant-nz"
@@ -71,6 +76,10 @@ SLUGS = {"sales-invoice": "Sales Invoice", "purchase-invoice": "Purchase Invoice
 LOG = "`tabXero Sync Log`"
 ATTEMPTS = "`tabXero Sync Attempt`"
 LIVE = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID")
+# Xero's 429s after the governor lost its counters must stop within this many seconds of the loss.
+RATE_429_WINDOW = 60.0
+# An aimed database kill that has met no create for this long kills a random worker connection instead.
+AIMED_DB_KILL_WAIT = 10.0
 HOSTNAME = socket.gethostname()
 
 # Two customers with one name (scenario 5) and the alternative parties a reused name may get.
@@ -367,6 +376,16 @@ class Harness:
 		self.pushed = Counter()
 		# --journals: Journal Entries submitted, cancelled and name-reused during the run (journals.py)
 		self.journals = chaos_journals.JournalChaos(self, args.journals, TENANT) if args.journals else None
+		# --redis-restarts / --db-kills: the run's own Redis, the database faults, and their own random
+		# stream (a run without them draws exactly what it drew before they existed)
+		self.infra_rng = random.Random(args.seed * 104_729 + 3)
+		self.redis_url = REDIS_URL
+		self.redis_server: RedisServer | None = None
+		self.db_faults: DbFaults | None = None
+		self.armed_db_kills: list[float] = []  # aimed kills waiting for a create, until these moments
+		self.aimed_db_kills: list[tuple[float, int]] = []  # fired: (at, pid)
+		self.db_kills_due = 0  # kills of a random worker connection waiting for one to exist
+		self.spawned_at: dict[int, float] = {}
 
 	# -- setup and teardown ---------------------------------------------------------------------
 
@@ -384,7 +403,12 @@ class Harness:
 		self.erp.add_party("Supplier", OTHER_SUPPLIER)
 		for customer in SHARED_CUSTOMERS:
 			self.erp.add_named_party("Customer", customer, SHARED_NAME)
-		self.emulator = XeroEmulator(rate_limits=False)
+		if self.args.redis_restarts:
+			self.redis_server = RedisServer(self.logdir, _die_with_parent)
+			self.redis_server.start()
+			self.redis_url = self.redis_server.url
+		minute = self.args.rate_minute
+		self.emulator = XeroEmulator(rate_limits=bool(minute), minute_seconds=minute or 60.0)
 		self.emulator.start(port=0)
 		# A dropped connection makes the server thread print a BrokenPipe traceback: expected here.
 		self.emulator._server.handle_error = lambda request, address: None
@@ -395,6 +419,7 @@ class Harness:
 			base_currency="NZD",
 			currencies=("NZD", "USD"),
 			short_code="!kTl1",
+			day_limit=10**9,  # the run tests the minute and concurrency limits, not the daily one
 		)
 		faults = BASE_FAULTS
 		if self.args.late_commit_hold > 0:
@@ -405,15 +430,25 @@ class Harness:
 		self.emulator.interceptor = self.intercept
 		if self.args.contact_latency:
 			self.emulator.slow("PUT", "Contacts", self.args.contact_latency)
-		self.gateway = emulator_gateway(self.emulator.base_url)
-		self.redis = Redis.from_url(REDIS_URL)
+		# The scheduler's polls call Xero through the same governor as the drains.
+		hooks = {}
+		if minute:
+			hooks = chaos_worker.governor_hooks(self.redis_url, self.qname, minute, self.args.read_timeout)
+		self.gateway = emulator_gateway(self.emulator.base_url, **hooks)
+		self.redis = Redis.from_url(self.redis_url)
 		self.redis.ping()
 		self.queue = Queue(self.qname, connection=self.redis)
+		if self.args.db_kills:
+			self.db_faults = DbFaults(
+				self.database, {self.db.conn.thread_id()}, self.args.lock_wait, self.args.seed
+			)
 		self.t0 = time.monotonic()
 		for slot in range(self.args.workers):
 			self.spawn(slot)
 
 	def stop(self) -> None:
+		if self.db_faults:
+			self.db_faults.close()
 		for proc, _ in self.procs.values():
 			if proc.poll() is None:
 				proc.send_signal(signal.SIGKILL)
@@ -421,11 +456,14 @@ class Harness:
 		self.procs.clear()
 		for ident in self.leftovers + [s[0] for s in self.stalled]:
 			_signal(ident, signal.SIGKILL)
-		try:
-			for key in self.redis.scan_iter(f"*{self.qname}*"):
-				self.redis.delete(key)
-		except Exception:
-			pass
+		if self.redis_server:
+			self.redis_server.stop()
+		else:
+			try:
+				for key in self.redis.scan_iter(f"*{self.qname}*"):
+					self.redis.delete(key)
+			except Exception:
+				pass
 		if self.emulator:
 			self.emulator.stop()
 		try:
@@ -457,8 +495,16 @@ class Harness:
 			chaos_worker.CLOCK_OFFSET_ENV: f"{skew:.3f}",
 			chaos_worker.PAYMENTS_ENV: self.mode,
 			chaos_journals.JOURNALS_ENV: "1" if self.journals else "",
+			chaos_worker.LOCK_LOG_ENV: str(self.logdir / "lock-conflicts"),
+			chaos_worker.HELD_LOG_ENV: str(self.logdir / "governor-held"),
 			"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
 		}
+		if self.args.rate_minute:
+			env[chaos_worker.RATE_MINUTE_ENV] = str(self.args.rate_minute)
+			env[chaos_worker.GOVERNOR_REDIS_ENV] = self.redis_url
+			env[chaos_worker.GOVERNOR_PREFIX_ENV] = self.qname
+		if self.args.db_kills:
+			env[chaos_worker.LOCK_WAIT_ENV] = str(self.args.lock_wait)
 		if skew:
 			self.stats["clock_skews"] += 1
 			self.stats["max_skew_ms"] = max(self.stats["max_skew_ms"], int(abs(skew) * 1000))
@@ -479,7 +525,7 @@ class Harness:
 				"--name",
 				name,
 				"--redis",
-				REDIS_URL,
+				self.redis_url,
 			],
 			cwd=REPO,
 			env=env,
@@ -489,6 +535,7 @@ class Harness:
 		)
 		log.close()
 		self.procs[slot] = (proc, name)
+		self.spawned_at[slot] = time.monotonic()
 
 	# -- what Frappe and the users do ------------------------------------------------------------
 
@@ -500,10 +547,16 @@ class Harness:
 		return rows
 
 	def wake(self, tenant: str) -> bool:
-		"""Wake the tenant's drain, by the policy --wake names; True if a job was enqueued."""
-		if self.args.wake == "frappe":
-			return self._wake_frappe(tenant)
-		return self._wake_app(tenant)
+		"""Wake the tenant's drain, by the policy --wake names; True if a job was enqueued. With Redis down
+		the wake-up is lost (as an enqueue after commit fails in Frappe): the row is the truth, and the
+		sweeper wakes the drain again once Redis is back."""
+		try:
+			if self.args.wake == "frappe":
+				return self._wake_frappe(tenant)
+			return self._wake_app(tenant)
+		except RedisError:
+			self.stats["wakes_lost"] += 1
+			return False
 
 	def _wake_frappe(self, tenant: str) -> bool:
 		"""frappe.enqueue(..., job_id=..., deduplicate=True) in Frappe 15.92: a job with that id that is
@@ -553,7 +606,10 @@ class Harness:
 	def enqueue_duplicate(self) -> None:
 		"""A second drain beside the first (two enqueues racing past the dedup check before commit)."""
 		self.stats["duplicate_enqueues"] += 1
-		self._enqueue(f"{self.qname}--dup-{self.stats['duplicate_enqueues']}", TENANT)
+		try:
+			self._enqueue(f"{self.qname}--dup-{self.stats['duplicate_enqueues']}", TENANT)
+		except RedisError:
+			self.stats["wakes_lost"] += 1
 
 	def user(self, action, *args):
 		"""Run a user's action; a deadlock rolls it back whole, and the user simply tries again."""
@@ -683,15 +739,29 @@ class Harness:
 
 	def busy_workers(self) -> set[str]:
 		"""Names of our live workers that are running a job now (a killed one stays registered a while)."""
-		live = {name for _, name in self.procs.values()}
-		return {w.name for w in Worker.all(queue=self.queue) if w.name in live and w.get_state() == "busy"}
+		busy, _ = self._registered()
+		return {self.procs[slot][1] for slot in busy}
 
 	def _registered(self) -> tuple[list[int], list[int]]:
-		"""(busy slots, registered slots) of our workers."""
+		"""(busy slots, ready slots) of our workers: what RQ says, and what the processes say, since a
+		worker that lived through a Redis restart works on but is no longer registered (nor is its horse's
+		job): busy when it has a work horse, ready once it has had time to start listening."""
 		names = {name: slot for slot, (_, name) in self.procs.items()}
-		registered = {w.name: w.get_state() for w in Worker.all(queue=self.queue) if w.name in names}
-		busy = [names[n] for n, state in registered.items() if state == "busy"]
-		return busy, [names[n] for n in registered]
+		try:
+			registered = {w.name: w.get_state() for w in Worker.all(queue=self.queue) if w.name in names}
+		except RedisError:
+			registered = {}
+		busy = {names[n] for n, state in registered.items() if state == "busy"}
+		ready = {names[n] for n in registered}
+		for slot, (proc, _) in self.procs.items():
+			if proc.poll() is not None:
+				continue
+			if _children(proc.pid):
+				busy.add(slot)
+				ready.add(slot)
+			elif time.monotonic() - self.spawned_at.get(slot, 0.0) > 3.0:
+				ready.add(slot)
+		return sorted(busy), sorted(ready)
 
 	def _held_by(self, horse: int) -> dict[str, int]:
 		rows = self.read(
@@ -740,12 +810,17 @@ class Harness:
 		self.armed.append(self.rng.choice(("before", "after")))
 
 	def intercept(self, phase: str, method: str, endpoint: str, headers) -> None:
-		"""The emulator's interceptor, in the request's thread: fire an armed stall on a create."""
+		"""The emulator's interceptor, in the request's thread: fire an armed stall or database kill on a
+		create."""
 		pid = headers.get(chaos_worker.PID_HEADER)
 		creates = (
 			("Invoices", "CreditNotes", "Payments") if self.mode == "push" else ("Invoices", "CreditNotes")
 		)
-		if method != "PUT" or endpoint not in creates or not pid or not self.armed:
+		if method != "PUT" or endpoint not in creates or not pid:
+			return
+		if phase == "after" and self.armed_db_kills:
+			self._aimed_db_kill(int(pid), headers.get(chaos_worker.DB_HEADER))
+		if not self.armed:
 			return
 		with self.stall_lock:
 			if not self.armed or self.armed[0] != phase:
@@ -765,6 +840,21 @@ class Harness:
 		if phase == "before":
 			time.sleep(max(0.0, delay - 0.3))  # the request is applied just before its sender wakes up
 
+	def _aimed_db_kill(self, pid: int, connection: str | None) -> None:
+		"""Xero applied the create and its answer is not sent yet: kill the drain's database connection, so
+		that the commit storing the Xero ID fails (the drain dies with the create unrecorded)."""
+		with self.stall_lock:
+			if not self.armed_db_kills or not connection:
+				return
+			self.armed_db_kills.pop(0)
+		killed = self.db_faults.kill_aimed(int(connection))
+		with self.stall_lock:
+			if killed:
+				self.aimed_db_kills.append((time.monotonic() - self.t0, pid))
+			else:  # its connection was gone already (killed meanwhile): a random one instead
+				self.stats["db_kills_aimed_fallback"] += 1
+				self.db_kills_due += 1
+
 	def take_aimed(self) -> None:
 		"""Turn the aimed stalls fired since the last tick into events (the frozen horse's rows stay put)."""
 		while self.aimed:
@@ -773,6 +863,56 @@ class Harness:
 			self.events.append(Event(at, f"stall aimed {phase}", held, True))
 			self.stats[f"stalls_aimed_{phase}"] += 1
 			self.stats["stalls"] += 1
+		while self.aimed_db_kills:
+			with self.stall_lock:
+				at, pid = self.aimed_db_kills.pop(0)
+			self.events.append(Event(at, "db kill aimed", self._held_by(pid), True))
+
+	def crash_redis(self) -> bool:
+		"""SIGKILL the run's Redis; it comes back empty on the same port a moment later. False while the
+		previous crash has not come back yet."""
+		server = self.redis_server
+		if server.down:
+			return False
+		self._event("redis restart", None)
+		server.crash(self.infra_rng.uniform(0.5, 3.0))
+		self.stats["redis_restarts"] += 1
+		return True
+
+	def kill_db_connection(self) -> bool:
+		"""KILL CONNECTION of a random worker connection to the run's database. False when there is none."""
+		if not self.db_faults.kill_random():
+			return False
+		self._event("db kill", None)
+		return True
+
+	def db_kills(self, planned: list[tuple[float, bool]], now: float, next_try: float) -> float:
+		"""Arm the aimed kills that are due, turn those that met no create in time into random ones, and
+		kill a random worker connection if one is due and one exists; return when to try again."""
+		while planned and planned[0][0] <= now:
+			_, aimed = planned.pop(0)
+			with self.stall_lock:
+				if aimed:
+					self.armed_db_kills.append(now + AIMED_DB_KILL_WAIT)
+				else:
+					self.db_kills_due += 1
+		with self.stall_lock:
+			expired = [t for t in self.armed_db_kills if t <= now]
+			if expired:
+				self.armed_db_kills = [t for t in self.armed_db_kills if t > now]
+				self.stats["db_kills_aimed_fallback"] += len(expired)
+				self.db_kills_due += len(expired)
+		if not self.db_kills_due or now < next_try:
+			return next_try
+		if self.kill_db_connection():
+			with self.stall_lock:
+				self.db_kills_due -= 1
+			return now
+		if now > self.submit_s + 30:  # no worker connection to kill any more
+			with self.stall_lock:
+				self.stats["db_kills_missed"] += self.db_kills_due
+				self.db_kills_due = 0
+		return now + 0.1
 
 	def stall(self) -> bool:
 		"""SIGSTOP a busy worker's horse (the process doing HTTP) or the worker itself for longer than the
@@ -858,14 +998,38 @@ class Harness:
 		clear_at = sorted(
 			rng.uniform(self.submit_s * 0.2, self.submit_s + 2.0) for _ in range(self.args.clear_logs)
 		)
+		irng = self.infra_rng
+		redis_at = sorted(irng.uniform(0.5, self.submit_s) for _ in range(self.args.redis_restarts))
+		# (when, aimed between a create Xero applied and the commit recording it)
+		db_kill_at = sorted(
+			(irng.uniform(0.3, self.submit_s + 2.0), irng.random() < self.args.aimed_db_kills)
+			for _ in range(self.args.db_kills)
+		)
 		pending = sorted(self.docs, key=lambda d: d.submit_at)
 		pushing = sorted((d for d in self.docs if d.fate == "cancel_pushing"), key=lambda d: d.cancel_at)
+		if self.db_faults:
+			self.db_faults.start_storm()
 		self.t0 = t0 = time.monotonic()
-		next_sweep = 0.0
+		next_sweep = next_db_kill = 0.0
 		last_kill_at, last_kill_calls = 0.0, 0
 		while (
-			pending or kill_at or pushing or stall_at or self.stalled or clear_at or self.armed or self.aimed
+			pending
+			or kill_at
+			or pushing
+			or stall_at
+			or self.stalled
+			or clear_at
+			or self.armed
+			or self.aimed
+			or redis_at
+			or db_kill_at
+			or self.armed_db_kills
+			or self.aimed_db_kills
+			or self.db_kills_due
+			or self.redis_down()
 		):
+			if self.redis_server:
+				self.redis_server.tick()
 			now = time.monotonic() - t0
 			while pending and pending[0].submit_at <= now:
 				self.submit(pending.pop(0))
@@ -891,6 +1055,13 @@ class Harness:
 					self.stats["stalls_missed"] += 1
 				else:
 					stall_at[0] = now + 0.2
+			if redis_at and redis_at[0] <= now:
+				if self.crash_redis():
+					redis_at.pop(0)
+				else:
+					redis_at[0] = now + 0.5  # the previous crash is still down
+			if db_kill_at or self.armed_db_kills or self.db_kills_due:
+				next_db_kill = self.db_kills(db_kill_at, now, next_db_kill)
 			self.resume()
 			self.take_aimed()
 			if self.armed and now > self.submit_s + 30:
@@ -925,13 +1096,22 @@ class Harness:
 					self.press_retry(bulk=rng.random() < 0.4)
 			time.sleep(0.02)
 
+	def redis_down(self) -> bool:
+		"""Whether the run's own Redis is crashed and not back yet."""
+		return self.redis_server is not None and self.redis_server.down
+
 	def settle(self) -> float:
 		"""Chaos off; keep scheduling until nothing is queued or running; return the seconds it took."""
 		self.calls_in_chaos = self.emulator.total_calls(TENANT)
 		self.emulator.set_chaos(rate=0)
+		if self.db_faults:
+			self.db_faults.end_storm()
 		with self.stall_lock:
 			self.stats["stalls_missed"] += len(self.armed)
 			self.armed.clear()
+			self.stats["db_kills_missed"] += len(self.armed_db_kills) + self.db_kills_due
+			self.armed_db_kills.clear()
+			self.db_kills_due = 0
 		self.resume(force=True)
 		self.take_aimed()
 		self.press_retry(bulk=True, error_class="Transient")
@@ -1343,8 +1523,12 @@ class Harness:
 		)
 		busy = sorted(self.busy_workers())
 		calls = self.emulator.total_calls(TENANT)
+		try:
+			rq_queued = self.queue.count
+		except RedisError:
+			rq_queued = "down"
 		print(
-			f"[{t:5.1f}] queued={len(rows)} rq_queued={self.queue.count} busy={busy} calls={calls}",
+			f"[{t:5.1f}] queued={len(rows)} rq_queued={rq_queued} busy={busy} calls={calls}",
 			file=sys.stderr,
 		)
 		for r in rows[:5]:
@@ -1362,7 +1546,10 @@ class Harness:
 			return False
 		if self.read(f"SELECT name FROM {LOG} WHERE status = 'Queued' LIMIT 1"):
 			return False
-		if self.queue.count:
+		try:
+			if self.queue.count:
+				return False
+		except RedisError:
 			return False
 		return not self.busy_workers()
 
@@ -1378,6 +1565,57 @@ class Harness:
 				end = now
 			worst = max(worst, end - event.at)
 		return worst, unresolved
+
+	def check_429s(self) -> int:
+		"""Count Xero's real (not injected) 429s; return how many came later than RATE_429_WINDOW after the
+		latest Redis loss before them (or with no loss before them at all): the governor must keep to the
+		limits, and relearn them within a minute of losing its counters."""
+		crashes = self.redis_server.crashed_at if self.redis_server else []
+		late = 0
+		self.stats["rate_429"] = self.emulator.rate_limit_hits
+		latest = 0.0
+		for at, problem in self.emulator.rate_limited_at:
+			before = [c for c in crashes if c <= at]
+			since = at - before[-1] if before else None
+			if since is not None:
+				latest = max(latest, since)
+			if since is None or since > RATE_429_WINDOW:
+				late += 1
+				if late <= 5:
+					when = "no Redis loss before it" if since is None else f"{since:.1f} s after a Redis loss"
+					self.problems.append(f"rate_429: a {problem} 429 at {at - self.t0:.1f} s, {when}")
+		self.stats["rate_429_latest_s"] = latest
+		return late
+
+	def recovered_creates(self) -> tuple[int, int, int]:
+		"""Outcomes (of rows not cleared) that recorded a create an earlier, interrupted attempt made: found
+		by the lookup, found by the ID it had stored, adopted after Xero refused the number as taken."""
+		found = []
+		for note in (
+			"%Already in Xero from an earlier, interrupted attempt%",
+			"%Found the Xero ID stored by an interrupted attempt%",
+			"%an earlier response was lost); adopted it%",
+		):
+			found.append(
+				self.read(f"SELECT COUNT(*) AS n FROM {ATTEMPTS} WHERE message LIKE %(m)s", {"m": note})[0][
+					"n"
+				]
+			)
+		return tuple(found)
+
+	def lock_conflicts(self) -> Counter[int]:
+		"""The lock-wait timeouts (1205) and deadlocks (1213) the drains' journal re-ran."""
+		return Counter(int(x) for x in self._worker_log("lock-conflicts"))
+
+	def governor_held(self) -> Counter[str]:
+		"""Why the drains' rate governor held calls back: minute, concurrent, paused, unavailable, ..."""
+		return Counter(self._worker_log("governor-held"))
+
+	def _worker_log(self, name: str) -> list[str]:
+		try:
+			return (self.logdir / name).read_text().split()
+		except OSError:
+			return []
 
 	# -- the verdict ----------------------------------------------------------------------------
 
@@ -1604,7 +1842,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 	p.add_argument(
 		"--journals", type=int, default=0, help="Journal Entries submitted (some cancelled, names reused)"
 	)
+	p.add_argument(
+		"--redis-restarts",
+		type=int,
+		default=0,
+		help="SIGKILLs of the run's own Redis (queues, governor counters, locks), each restarted empty",
+	)
+	p.add_argument(
+		"--db-kills",
+		type=int,
+		default=0,
+		help="KILL CONNECTION of the workers' MariaDB connections; also runs a lock storm on the log rows",
+	)
+	p.add_argument(
+		"--aimed-db-kills",
+		type=float,
+		default=0.4,
+		help="share of --db-kills aimed between a create Xero applied and the commit that records it",
+	)
+	p.add_argument(
+		"--lock-wait",
+		type=int,
+		default=1,
+		help="innodb_lock_wait_timeout (s) of the drains' sessions with --db-kills (the storm holds longer)",
+	)
+	p.add_argument(
+		"--rate-minute",
+		type=float,
+		default=None,
+		help="Xero's rate limits (60 calls a minute, 5 in flight) enforced with a minute this many seconds "
+		"long, and the workers' rate governor keeping to them (default 10 with "
+		"--redis-restarts; 0: no limits and no governor)",
+	)
 	args = p.parse_args(argv)
+	if args.rate_minute is None:
+		args.rate_minute = 10.0 if args.redis_restarts else 0.0
 	if args.pull_payments and not args.payments:
 		p.error("--pull-payments needs --payments")
 	if args.pull_payments and args.payment_entries:
@@ -1645,12 +1917,13 @@ def last_line(
 		line += f" payment_entries={s['payment_entries']} payment_mismatch={mismatch} " + " ".join(
 			f"{k}={pushed[k]}" for k in PUSH_KEYS
 		)
-	return line
+	return line + " " + " ".join(f"{k}={s[k]}" for k in INFRA_KEYS)
 
 
 VERDICT_KEYS = ("duplicates", "lost", "desynced", "wrong_totals", "untracked", "wrong_party")
 PULL_KEYS = ("pulled_lost", "pulled_duplicates", "pulled_stale")
 PUSH_KEYS = ("pushed_lost", "pushed_duplicates", "pushed_stale")
+INFRA_KEYS = ("redis_restarts", "db_kills", "rate_429")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1683,6 +1956,10 @@ def main(argv: list[str] | None = None) -> int:
 		harness.contact_count = len(harness.emulator.contacts(TENANT))
 		faults = harness.emulator.faults_injected
 		by_fault = dict(harness.emulator.faults.by_fault)
+		late_429 = harness.check_429s()
+		recovered = harness.recovered_creates()
+		locks = harness.lock_conflicts()
+		held = harness.governor_held()
 		failed_jobs = FailedJobRegistry(queue=harness.queue)
 		job_errors = len(failed_jobs.get_job_ids())
 		first_error = ""
@@ -1700,6 +1977,10 @@ def main(argv: list[str] | None = None) -> int:
 	harness.stop()
 	s = harness.stats
 	s["stalls_missed"] += harness.aimed_misfired
+	if harness.db_faults:
+		s.update(harness.db_faults.stats)
+	down_s = harness.redis_server.down_s if harness.redis_server else 0.0
+	limits = f"60 calls a {args.rate_minute:g} s minute" if args.rate_minute else "no limits"
 	wall = time.monotonic() - started
 	table = [
 		("documents submitted (names reused)", f"{s['submitted']} ({s['names_reused']})"),
@@ -1730,7 +2011,38 @@ def main(argv: list[str] | None = None) -> int:
 		("worker clocks skewed (max ms)", f"{s['clock_skews']} ({s['max_skew_ms']})"),
 		("DST jumps on workers (+1 h / -1 h)", f"{s['dst_forward']} / {s['dst_back']}"),
 		("log clean-ups, rows cleared", f"{s['log_clears']}, {s['log_rows_cleared']}"),
-		("workers died on their own", s["worker_crashes"]),
+		("workers died on their own (restarted, as a supervisor does)", s["worker_crashes"]),
+		(
+			f"Redis restarted empty (seconds down), wake-ups lost meanwhile{'' if args.redis_restarts else ' (shared Redis)'}",
+			f"{s['redis_restarts']} ({down_s:.1f} s), {s['wakes_lost']}",
+		),
+		(
+			f"Xero 429s, not injected ({limits}; latest after a Redis loss; later)",
+			f"{s['rate_429']} ({s['rate_429_latest_s']:.1f} s; {late_429})",
+		),
+		(
+			"calls the drains' governor held back (Redis down/minute/in flight/paused)",
+			"/".join(str(held[k]) for k in ("unavailable", "minute", "concurrent", "paused"))
+			+ (
+				f" (+{sum(held.values()) - sum(held[k] for k in ('unavailable', 'minute', 'concurrent', 'paused'))} other)"
+				if set(held) - {"unavailable", "minute", "concurrent", "paused"}
+				else ""
+			),
+		),
+		(
+			"DB connections killed (in a transaction/idle/aimed after a create; aimed turned random, missed)",
+			f"{s['db_kills']} ({s['db_kills_in_trx']}/{s['db_kills_idle']}/{s['db_kills_aimed']}; "
+			f"{s['db_kills_aimed_fallback']}, {s['db_kills_missed']})",
+		),
+		(
+			"lock storm: holds, rows locked, its deadlocks/lock-wait timeouts",
+			f"{s['storm_holds']}, {s['storm_rows_locked']}, {s['storm_deadlock_victim']}/{s['storm_lock_timeouts']}",
+		),
+		("lock conflicts the drains re-ran (lock-wait timeouts/deadlocks)", f"{locks[1205]}/{locks[1213]}"),
+		(
+			"creates recorded by a later attempt (looked up/ID kept/number taken)",
+			"/".join(str(n) for n in recovered),
+		),
 		(f"drains enqueued / deduplicated (wake={args.wake})", f"{s['enqueues']} / {s['enqueues_deduped']}"),
 		("duplicate drain jobs", s["duplicate_enqueues"]),
 		("drain jobs that raised", f"{job_errors} {first_error}".strip()),
@@ -1775,5 +2087,7 @@ def main(argv: list[str] | None = None) -> int:
 	line = last_line(args, s, faults, result, quiesce_s, resume_s, mismatch, harness.pulled, harness.pushed)
 	print(line + (" " + harness.journals.summary(journals) if harness.journals else ""))
 	payments_bad = any(harness.pulled[k] for k in PULL_KEYS) or any(harness.pushed[k] for k in PUSH_KEYS)
-	bad = any(result[k] for k in VERDICT_KEYS) or mismatch or payments_bad or any(journals.values())
+	bad = (
+		any(result[k] for k in VERDICT_KEYS) or mismatch or payments_bad or late_429 or any(journals.values())
+	)
 	return 1 if bad else 0

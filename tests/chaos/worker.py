@@ -25,7 +25,19 @@ CLOCK_OFFSET_ENV = "NXC_CHAOS_CLOCK_OFFSET"  # seconds this worker's clock is ah
 DST_AT_ENV = "NXC_CHAOS_DST_AT"  # epoch seconds at which this worker's clock jumps ...
 DST_SHIFT_ENV = "NXC_CHAOS_DST_SHIFT"  # ... by this many seconds (+3600 or -3600)
 PAYMENTS_ENV = "NXC_CHAOS_PAYMENTS"  # "pull": Xero owns the payments and they are copied; "push": ERPNext's
+# The rate governor (all three set, or none): the Redis it keeps its counters in, their key prefix, and
+# how many seconds Xero's rate-limit minute lasts in the run (the emulator's is as long).
+GOVERNOR_REDIS_ENV = "NXC_CHAOS_GOVERNOR_REDIS"
+GOVERNOR_PREFIX_ENV = "NXC_CHAOS_GOVERNOR_PREFIX"
+RATE_MINUTE_ENV = "NXC_CHAOS_RATE_MINUTE"
+LOCK_WAIT_ENV = "NXC_CHAOS_LOCK_WAIT"  # innodb_lock_wait_timeout (s) of the drains' sessions
+LOCK_LOG_ENV = "NXC_CHAOS_LOCK_LOG"  # a file the drains append each lock conflict they re-run to
+HELD_LOG_ENV = "NXC_CHAOS_HELD_LOG"  # a file the governor appends the reason of each call it held back to
 PID_HEADER = "X-Chaos-Pid"
+DB_HEADER = "X-Chaos-Db"  # the MariaDB connection id of the drain making the call
+# A governor slot outlives the call's connect + read timeouts (as the production SLOT_TTL outlives the
+# production timeouts), so a killed horse's slot lapses as soon as a live call could no longer hold it.
+SLOT_MARGIN = 1.5
 
 
 def worker_clock() -> datetime:
@@ -63,32 +75,114 @@ def with_journal_entries(tenant_id: str, config):
 	return with_journals(config, tenant_id) if os.environ.get(JOURNALS_ENV) else config
 
 
-def _gateway(base_url: str):
-	"""The real SdkGateway against the emulator, with the chaos run's (short) read timeout."""
+def governor_hooks(
+	redis_url: str, prefix: str, minute_seconds: float, read_timeout: float, connect: float = 2
+):
+	"""The rate governor's before_request/on_response over the run's Redis, as wiring.make_governor builds
+	them: Xero's limits (60 calls a minute, 5 in flight; the day's is out of reach), on a clock that runs as
+	much faster as the run's minute is shorter, with a slot TTL scaled to the run's timeouts."""
+	from redis import Redis
+
+	from nexwave_xero_connector.sync.errors import XeroError
+	from nexwave_xero_connector.xero.governor import RateGovernor
+	from tests.support.governor import ScaledGovernorHooks
+
+	scale = 60.0 / minute_seconds
+	governor = RateGovernor(
+		Redis.from_url(redis_url),
+		key_prefix=prefix,
+		per_day=10**9,
+		clock=lambda: time.time() * scale,
+		slot_ttl=(connect + read_timeout + SLOT_MARGIN) * scale,
+	)
+	scaled = ScaledGovernorHooks(governor, scale)
+	held_log = os.environ.get(HELD_LOG_ENV)
+
+	def before_request(tenant_id, method, url):
+		try:
+			scaled.before_request(tenant_id, method, url)
+		except XeroError as exc:
+			if held_log:  # "rate governor: minute, retry after 3.0s" or "rate governor unavailable: ..."
+				detail = exc.detail or ""
+				reason = detail.partition(": ")[2].partition(",")[0]
+				if detail.startswith("rate governor unavailable"):
+					reason = "unavailable"
+				with open(held_log, "a") as log:
+					log.write(f"{reason or 'other'}\n")
+			raise
+
+	return {"before_request": before_request, "on_response": scaled.on_response}
+
+
+def _gateway(base_url: str, db_connection: int | None = None):
+	"""The real SdkGateway against the emulator, with the chaos run's (short) read timeout, through the
+	rate governor when the run has one."""
 	from tests.support.world import emulator_gateway
 
-	gateway = emulator_gateway(base_url, timeout=(2, float(os.environ.get(READ_TIMEOUT_ENV) or 5)))
-	# Tell the emulator which process calls, so the harness can freeze this horse at a chosen request.
-	gateway.api.api_client.rest_client.pool_manager.session.headers[PID_HEADER] = str(os.getpid())
+	read_timeout = float(os.environ.get(READ_TIMEOUT_ENV) or 5)
+	hooks = {}
+	if os.environ.get(RATE_MINUTE_ENV):
+		hooks = governor_hooks(
+			os.environ[GOVERNOR_REDIS_ENV],
+			os.environ[GOVERNOR_PREFIX_ENV],
+			float(os.environ[RATE_MINUTE_ENV]),
+			read_timeout,
+		)
+	gateway = emulator_gateway(base_url, timeout=(2, read_timeout), **hooks)
+	# Tell the emulator which process calls (and over which database connection), so the harness can
+	# freeze this horse, or kill its connection, at a chosen request.
+	headers = gateway.api.api_client.rest_client.pool_manager.session.headers
+	headers[PID_HEADER] = str(os.getpid())
+	if db_connection is not None:
+		headers[DB_HEADER] = str(db_connection)
 	return gateway
+
+
+class _ChaosDb:
+	"""The drain's PyMySqlDb with the run's short lock-wait timeout, noting each lock conflict the journal
+	re-runs (the harness counts them), and closing quietly when the harness killed its connection."""
+
+	def __init__(self, database: str):
+		from tests.support.db import PyMySqlDb
+
+		self.db = PyMySqlDb(database)
+		wait = os.environ.get(LOCK_WAIT_ENV)
+		if wait:
+			self.db.execute(f"SET SESSION innodb_lock_wait_timeout = {int(wait)}", {})
+		self.log = os.environ.get(LOCK_LOG_ENV)
+
+	def __getattr__(self, name):
+		return getattr(self.db, name)
+
+	def is_lock_conflict(self, exc: Exception) -> bool:
+		conflict = self.db.is_lock_conflict(exc)
+		if conflict and self.log:
+			with open(self.log, "a") as log:
+				log.write(f"{exc.args[0]}\n")
+		return conflict
+
+	def close(self) -> None:
+		try:
+			self.db.close()
+		except Exception:
+			pass  # already closed: the harness killed the connection
 
 
 def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 	"""One drain of the tenant, as jobs.drain_tenant does it, over MariaDB and the emulator."""
 	from nexwave_xero_connector.sync import drain as engine
 	from nexwave_xero_connector.sync.journal import SqlJournal
-	from tests.support.db import PyMySqlDb
 	from tests.support.erp import SqlErp
 	from tests.support.world import NoMasters
 
-	db = PyMySqlDb(database)
+	db = _ChaosDb(database)
 	try:
 		report = engine.drain(
 			tenant_id,
 			journal=SqlJournal(db, worker_clock, worker=f"{socket.gethostname()}:{os.getpid()}"),
 			erp=SqlErp(db, worker_clock),
 			masters=NoMasters(),
-			gateway=_gateway(base_url),
+			gateway=_gateway(base_url, db.conn.thread_id()),
 			config=with_journal_entries(
 				tenant_id,
 				chaos_config(

@@ -46,8 +46,11 @@ def fault_applies(fault: str, method: str, endpoint: str) -> bool:
 class RateLimiter:
 	"""Tracks calls per tenant and app-wide; enforces limits only when enabled."""
 
-	def __init__(self, enabled: bool):
+	def __init__(self, enabled: bool, minute_seconds: float = 60.0):
 		self.enabled = enabled
+		# How long the per-organisation "minute" lasts: 60 s, as Xero's, unless a harness that scales time
+		# down (short leases and timeouts) shortens it too.
+		self.minute_seconds = float(minute_seconds)
 		self.lock = threading.Lock()
 		self.in_flight: Counter[str] = Counter()
 		self.minute: dict[str, deque[float]] = {}
@@ -57,7 +60,7 @@ class RateLimiter:
 	def _prune(self, tenant_id: str, now: float) -> tuple[deque[float], list[float]]:
 		"""Drop calls older than a minute (rolling) and roll the fixed day window."""
 		window = self.minute.setdefault(tenant_id, deque())
-		while window and window[0] <= now - 60:
+		while window and window[0] <= now - self.minute_seconds:
 			window.popleft()
 		while self.app and self.app[0] <= now - 60:
 			self.app.popleft()
@@ -74,7 +77,7 @@ class RateLimiter:
 				if self.in_flight[tenant_id] >= CONCURRENT_LIMIT:
 					return "concurrent", 1.0
 				if len(window) >= MINUTE_LIMIT:
-					return "minute", window[0] + 60 - now
+					return "minute", window[0] + self.minute_seconds - now
 				if day[1] >= day_limit:
 					return "day", day[0] + DAY_SECONDS - now
 				if len(self.app) >= APP_MINUTE_LIMIT:

@@ -54,10 +54,17 @@ def route(path: str) -> tuple[str | None, str, list[str]]:
 class XeroEmulator:
 	"""In-process Xero: Accounting API, identity connections, OAuth tokens, faults and rate limits."""
 
-	def __init__(self, rate_limits: bool = False, time_scale: float = 1.0, strict_auth: bool = False):
+	def __init__(
+		self,
+		rate_limits: bool = False,
+		time_scale: float = 1.0,
+		strict_auth: bool = False,
+		minute_seconds: float = 60.0,
+	):
 		self.clock = Clock(time_scale)
 		self.time_scale = self.clock.time_scale
 		self.rate_limits = rate_limits
+		self.minute_seconds = minute_seconds  # the rate limit's minute (shorter in a time-scaled harness)
 		self.strict_auth = strict_auth
 		self._lock = threading.RLock()
 		# interceptor(phase, method, endpoint, headers): called in the request's thread for every Accounting
@@ -79,7 +86,7 @@ class XeroEmulator:
 		with self._lock:
 			self.tenants: dict[str, Tenant] = {}
 			self.tokens = TokenStore()
-			self.limiter = RateLimiter(self.rate_limits)
+			self.limiter = RateLimiter(self.rate_limits, self.minute_seconds)
 			self.faults = FaultPlan()
 			self.idempotency = IdempotencyStore()
 			self.api = AccountingApi(self.clock)
@@ -182,6 +189,7 @@ class XeroEmulator:
 			self.too_large = self.max_request_bytes = 0
 			self._tenant_calls.clear()
 			self.rate_limit_hits = 0
+			self.rate_limited_at: list[tuple[float, str]] = []  # (time.monotonic(), problem) of real 429s
 			self.faults.injected = 0
 			self.faults.by_fault.clear()
 			self.tokens.calls = 0
@@ -446,6 +454,7 @@ class XeroEmulator:
 		"""A real (not injected) 429."""
 		with self._lock:
 			self.rate_limit_hits += 1
+			self.rate_limited_at.append((time.monotonic(), problem_name))
 		reply = json_reply(
 			429,
 			{"Title": "Too Many Requests", "Status": 429, "Detail": f"Rate limit exceeded: {problem_name}"},

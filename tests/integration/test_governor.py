@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import threading
 import time
 import uuid
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from nexwave_xero_connector.sync.errors import XeroError
-from nexwave_xero_connector.sync.model import ErrorClass
+from nexwave_xero_connector.sync.model import ErrorClass, Kind
 from nexwave_xero_connector.xero.governor import RateGovernor, hooks
 
 REDIS_URL = os.environ.get("NXC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -251,3 +254,38 @@ def test_a_429_says_the_real_wait_when_the_minute_budget_is_spent(client, prefix
 		"Sending resumes in 5 seconds"
 		in classify(ApiException(http_resp=_Answer(429, headers, None))).message
 	)
+
+
+def _unreachable() -> redis.Redis:
+	"""A client of a Redis that is not there (crashed, restarting): every command fails at once."""
+	with socket.socket() as sock:
+		sock.bind(("127.0.0.1", 0))
+		port = sock.getsockname()[1]
+	return redis.Redis(port=port, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+
+
+def test_an_unreachable_redis_holds_the_call_back_as_not_sent(prefix, clock):
+	"""Redis gone (crashed, restarting): the governor cannot vouch for the limits, so the call waits like a
+	rate-limited one, and the engine knows nothing left (no lookup, no in-flight wait, no Failed row)."""
+	gov = make(_unreachable(), prefix, clock)
+	error = limited(gov)
+	assert not error.may_have_committed
+	assert 1 <= error.retry_after <= 60
+	assert "Not sent yet" in error.message
+	gov.end(TENANT, "a-token")  # giving a slot back is best effort: it lapses by itself anyway
+
+
+def test_a_governed_create_is_not_sent_while_redis_is_down(emulator, prefix, clock):
+	"""Through the real SDK client: the create never reaches Xero, and the error says nothing was sent."""
+	from tests.support.world import emulator_gateway
+
+	tenant = f"gov-{uuid.uuid4().hex[:8]}"
+	emulator.add_tenant(tenant, country="NZ")
+	before, after = hooks(make(_unreachable(), prefix, clock))
+	gateway = emulator_gateway(emulator.base_url, before_request=before, on_response=after)
+	calls = emulator.total_calls(tenant)
+	with pytest.raises(XeroError) as info:
+		gateway.create_documents(tenant, Kind.SALES_INVOICE, [{"InvoiceNumber": "INV-1"}], "key-1")
+	assert info.value.error_class == ErrorClass.RATE_LIMITED
+	assert not info.value.may_have_committed
+	assert emulator.total_calls(tenant) == calls

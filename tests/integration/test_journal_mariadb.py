@@ -316,6 +316,64 @@ def test_other_errors_are_not_rerun(db, erp, clock):
 	assert broken.rollbacks == 0
 
 
+class _LockedAfterFirstWrite(_DeadlockOnce):
+	"""A SqlDb on which every transaction's second write times out waiting for a row lock (1205), as
+	behind a long-held lock. MariaDB then undoes only that statement: the first write stays pending."""
+
+	def __init__(self, db: PyMySqlDb):
+		super().__init__(db)
+		self.writes = 0
+
+	def execute(self, sql, params):
+		self.writes += 1
+		if self.writes > 1:
+			raise pymysql.err.OperationalError(1205, "Lock wait timeout exceeded; try restarting transaction")
+		return self.db.execute(sql, params)
+
+	def rollback(self):
+		super().rollback()
+		self.writes = 0
+
+
+def test_a_journal_transaction_that_keeps_timing_out_leaves_nothing_behind(db, erp, clock):
+	"""After its last re-run the failed transaction is rolled back, not left open for the next commit (the
+	drain's put-back of the row) to make durable: here, a write-ahead marker for a request never sent."""
+	names = _queue(erp, 2)
+	SqlJournal(db, clock).claim(TENANT, "owner-a", 50, 60)
+	locked = _LockedAfterFirstWrite(db)
+	with pytest.raises(pymysql.err.OperationalError):
+		SqlJournal(locked, clock).mark_sending("owner-a", {n: (0, {"number": n}) for n in names}, 60)
+	db.commit("the next journal write of the same connection")
+	assert [_row(db, n)["send_started"] for n in names] == [0, 0]
+
+
+def test_a_lock_wait_timeout_on_an_outcome_takes_its_erp_change_back(database, erp, clock):
+	"""An outcome written with an ERP change (a Payment Entry recorded from Xero) that times out on its row
+	lock: InnoDB undoes the UPDATE only, so the journal undoes the ERP change too; it is not committed later
+	with whatever the drain records next (both are committed, or neither)."""
+	(name,) = _queue(erp, 1)
+	drain_db, other = PyMySqlDb(database, offset=clock.seconds), PyMySqlDb(database)
+	try:
+		drain_db.execute("SET SESSION innodb_lock_wait_timeout = 1", {})
+		journal = SqlJournal(drain_db, clock)
+		(row,) = journal.claim(TENANT, "owner-a", 50, 60)
+		drain_db.execute(
+			"UPDATE `tabSales Invoice` SET xero_status = 'PAID' WHERE name = %(n)s", {"n": "SINV-0000"}
+		)  # the ERP change, in the journal's open transaction
+		other.query("SELECT name FROM `tabXero Sync Log` WHERE name = %(n)s FOR UPDATE", {"n": name})
+		with pytest.raises(pymysql.err.OperationalError) as info:
+			journal.finish("owner-a", row, Outcome(Status.SYNCED, "recorded"), erp_change=True)
+		assert info.value.args[0] == 1205
+		other.rollback()
+		# the drain's handler puts the row back, in a transaction of its own
+		assert journal.finish("owner-a", row, Outcome(Status.QUEUED, "again", retry_in=30)) is Write.DONE
+		invoice = other.query("SELECT xero_status FROM `tabSales Invoice` WHERE name = 'SINV-0000'", {})[0]
+		assert invoice["xero_status"] != "PAID"
+	finally:
+		drain_db.close()
+		other.close()
+
+
 def test_backfill_rows_are_claimed_after_every_live_row_even_a_later_one(db, erp, clock):
 	from nexwave_xero_connector.sync.journal import insert_row
 
