@@ -362,7 +362,7 @@ def test_a_lock_wait_timeout_on_an_outcome_takes_its_erp_change_back(database, e
 		)  # the ERP change, in the journal's open transaction
 		other.query("SELECT name FROM `tabXero Sync Log` WHERE name = %(n)s FOR UPDATE", {"n": name})
 		with pytest.raises(pymysql.err.OperationalError) as info:
-			journal.finish("owner-a", row, Outcome(Status.SYNCED, "recorded"), erp_change=True)
+			journal.unit_of_work().commit("owner-a", row, Outcome(Status.SYNCED, "recorded"))
 		assert info.value.args[0] == 1205
 		other.rollback()
 		# the drain's handler puts the row back, in a transaction of its own
