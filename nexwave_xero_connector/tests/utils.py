@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from contextlib import contextmanager
 from datetime import date
@@ -115,9 +116,16 @@ class FakeGateway:
 	def removed_since(self, tenant_id, since):
 		return list(self.removed)
 
-	def modified_since(self, tenant_id, since, statuses, *, summary_only=False):
+	def modified_since(self, tenant_id, since, statuses, *, summary_only=False, credit_notes=True):
 		self.listings.append({"tenant_id": tenant_id, "since": since, "summary_only": summary_only})
-		return [r for r in [*self.removed, *self.changed] if r.status in statuses]
+		return [
+			r
+			for r in [*self.removed, *self.changed]
+			if r.status in statuses and (credit_notes or not r.kind.is_credit_note)
+		]
+
+	def wire_sizes(self, kind, bodies):
+		return [len(json.dumps(body, default=str)) for body in bodies]
 
 	def create_documents(self, tenant_id, kind, bodies, idempotency_key, send_by=None):
 		results = []
