@@ -135,9 +135,7 @@ def settle_untracked(doc, *, deleted: bool) -> None:
 		if doc.docstatus == 0 or not config.sends_journal_entries(doc.company):
 			return
 		xero_type, xero_id, xero_status = MANUAL_JOURNAL, None, None
-		identity = marker_identity(
-			frappe.utils.get_url(), doc.name, doc.posting_date, datetime.now(timezone.utc)
-		)
+		identity = marker_identity(frappe.utils.get_url(), doc.name, doc.posting_date)
 	else:
 		xero_id = doc.get(XERO_ID_FIELD)
 		if not xero_id or (doc.get(XERO_STATUS_FIELD) or "").upper() in GONE_IN_XERO:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from urllib.parse import quote
 
 from .config import SyncConfig
@@ -162,11 +162,6 @@ def is_sent_journal(identity: dict, record: ManualJournalRecord) -> bool:
 			"lines" not in identity  # only the marker is known (the row was cleared before the cancel)
 			or sorted(tuple(x) for x in record.lines) == sorted(tuple(x) for x in identity["lines"])
 		)
-		and not (
-			"before" in identity
-			and record.updated is not None
-			and _utc(record.updated) >= datetime.fromisoformat(identity["before"])
-		)
 	)
 
 
@@ -262,15 +257,13 @@ def as_date(value: object) -> date | None:
 	return date.fromisoformat(str(value)[:10])
 
 
-def marker_identity(site_url: str, name: str, posting_date, cancelled_at: datetime) -> dict:
-	"""What a cancelled Journal Entry whose row was cleared is looked up by: our marker, its date, and a
-	journal last changed before the cancel (the lines it was sent with are not known any more, and a new
-	entry reusing the name may have a journal with the same marker by the time the row is drained)."""
+def marker_identity(site_url: str, name: str, posting_date) -> dict:
+	"""What a cancelled Journal Entry whose row was cleared is looked up by: our marker and its date (the
+	lines it was sent with are not known any more)."""
 	return {
 		"kind": MANUAL_JOURNAL,
 		"url": desk_url(site_url, name),
 		"date": as_date(posting_date).isoformat(),
-		"before": cancelled_at.astimezone(timezone.utc).isoformat(),
 	}
 
 
@@ -288,7 +281,3 @@ def _url(config: SyncConfig, name: str, label: str) -> str:
 			"https://erp.example.com)."
 		)
 	return desk_url(config.site_url, name)
-
-
-def _utc(moment: datetime) -> datetime:
-	return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

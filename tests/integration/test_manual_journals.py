@@ -224,3 +224,37 @@ def test_long_journals_go_out_in_requests_under_xeros_size_cap(jworld, emulator,
 	assert [len(_journals(jworld, n)) for n in names] == [1, 1, 1, 1]
 	assert emulator.calls[("PUT", "ManualJournals")] == 3  # ...refused once, then two halves
 	assert {jworld.log(n)["status"] for n in names} == {"Synced"}
+
+
+def test_a_reused_name_never_loses_its_journal_to_the_cleared_cancel_of_the_old_entry(jworld):
+	"""Cancelled after its row was cleared, deleted, and its name submitted again: the old entry's row
+	knows only our marker, which the new entry's journal carries too. While the new entry's create is in
+	flight in another worker (its journal in Xero, its ID held by no row yet), the old row waits; then it
+	voids only the old journal (seen once in chaos: journals_lost=1)."""
+	name = _submit(jworld)
+	jworld.drain()
+	(old,) = _journals(jworld, name)
+	jworld.db.execute("DELETE FROM `tabXero Sync Log` WHERE reference_name = %(n)s", {"n": name})
+	jworld.db.commit("test: Log Settings cleared the row")
+	jworld.erp.cancel(JE, name, jworld.tenant_id)
+	jworld.erp.delete(JE, name, jworld.tenant_id)
+	submit_journal_entry(jworld, journal_entry(name))  # the same name and lines: a new entry
+	with pytest.raises(Crash):  # the new entry's worker dies after Xero made its journal
+		jworld.drain(journal=CrashAfter(jworld.journal(), "store_xero_ids"))
+	jworld.db.rollback()
+	# another worker claims the old entry's row meanwhile (the new one's stays with the dead worker)
+	jworld.db.execute(
+		"UPDATE `tabXero Sync Log` SET lease_owner = NULL, lease_expires_at = NULL WHERE deleted_reference = %(n)s",
+		{"n": name},
+	)
+	jworld.db.commit("test: the old row is free for another worker")
+	jworld.drain()
+	assert len(_journals(jworld, name)) == 2  # nothing voided while the new ID is held by no row
+	jworld.clock.advance(LEASE_SECONDS + 1)
+	jworld.drain()
+	jworld.clock.advance(LEASE_SECONDS + 1)
+	jworld.drain()
+	(new,) = _journals(jworld, name)
+	assert new["xero_id"] != old["xero_id"] and jworld.log(name)["status"] == "Synced"
+	voided = [j for j in _journals(jworld, name, live=False) if j["status"] == "VOIDED"]
+	assert [j["xero_id"] for j in voided] == [old["xero_id"]]

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 from nexwave_xero_connector.sync.config import PURCHASE_INVOICE, SALES_INVOICE
@@ -309,7 +309,7 @@ class SqlErp:
 				xero_type=MANUAL_JOURNAL,
 				now=now,
 				deleted=deleted,
-				identity=marker_identity(SITE_URL, name, rows[0]["posting_date"], datetime.now(timezone.utc)),
+				identity=marker_identity(SITE_URL, name, rows[0]["posting_date"]),
 			)
 			return True
 		if doctype == PAYMENT_ENTRY:

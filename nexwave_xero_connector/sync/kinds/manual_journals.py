@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 
 from .. import batching, keys
 from ..errors import MappingError, XeroError
+from ..journal import LOG_TABLE
 from ..manual_journal_mapping import (
 	JOURNAL_ENTRY,
 	MANUAL_JOURNAL,
@@ -40,6 +41,14 @@ from .protocol import Context, Item
 # Xero's clock and ours may disagree: a lookup reaches this much further back than the earliest send.
 CLOCK_MARGIN = timedelta(hours=1)
 GONE = ("VOIDED", "DELETED")
+NAME_REUSE_WAIT_SECONDS = 30
+# Another row of an entry with this name still on its way (its journal's ID may not be held yet).
+NAME_REUSED_SQL = f"""
+SELECT name FROM {LOG_TABLE}
+WHERE reference_doctype = '{JOURNAL_ENTRY}' AND reference_name = %(name)s AND name != %(row)s
+	AND status = 'Queued' AND cancel_requested = 0
+LIMIT 1
+"""
 
 
 class ManualJournals:
@@ -307,6 +316,21 @@ class JournalUndo:
 	def _find_sent(self, items: list[Item]) -> None:
 		"""Cancelled rows whose journal may be in Xero without a stored ID: look it up by what was sent."""
 		items = [i for i in items if i.row.sent_identity]
+		for item in [i for i in items if "lines" not in i.row.sent_identity and self._name_reused(i)]:
+			# Only the marker is known (its row was cleared): a new entry of the same name, still on its way
+			# to Xero, may have a journal with that marker whose ID no row holds yet. Wait for it to settle.
+			self.ctx.finish(
+				item,
+				Outcome(
+					Status.QUEUED,
+					f"Waiting for the new {item.row.document} to finish syncing before the cancelled one's "
+					"journal is looked for.",
+					retry_in=NAME_REUSE_WAIT_SECONDS,
+					counted=False,
+					action="Wait",
+				),
+			)
+		items = [i for i in items if self.ctx.is_open(i)]
 		found = lookup(self.ctx, items) if items else []
 		for item in [i for i in items if self.ctx.is_open(i)]:
 			record = next(
@@ -327,6 +351,12 @@ class JournalUndo:
 					item,
 					"Cancelled in ERPNext; the interrupted attempt never reached Xero, so nothing to void.",
 				)
+
+	def _name_reused(self, item: Item) -> bool:
+		"""Whether another row of an entry with this name is still Queued (a name reused after a delete)."""
+		return bool(
+			self.ctx.journal.db.query(NAME_REUSED_SQL, {"name": item.row.document, "row": item.row.name})
+		)
 
 	def _skip(self, item: Item, message: str) -> None:
 		self.ctx.finish(item, Outcome(Status.SKIPPED, message, action="Void"))
