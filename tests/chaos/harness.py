@@ -62,7 +62,7 @@ from tests.support.payment_entries import payment_entry
 from tests.support.world import COMPANY, SITE_URL, clone, emulator_gateway
 
 from . import worker as chaos_worker
-from .infra import DbFaults, RedisServer
+from .infra import DbFaults, RedisServer, fail_fast
 
 REPO = Path(__file__).resolve().parents[2]
 TENANT = "tenant-nz"
@@ -430,7 +430,7 @@ class Harness:
 		if minute:
 			hooks = chaos_worker.governor_hooks(self.redis_url, self.qname, minute, self.args.read_timeout)
 		self.gateway = emulator_gateway(self.emulator.base_url, **hooks)
-		self.redis = Redis.from_url(self.redis_url)
+		self.redis = Redis.from_url(self.redis_url, retry=fail_fast())
 		self.redis.ping()
 		self.queue = Queue(self.qname, connection=self.redis)
 		if self.args.db_kills:
