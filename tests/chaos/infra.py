@@ -2,8 +2,9 @@
 connections killed and locked.
 
 - `RedisServer`: a redis-server of the run's own (a free port, no persistence) for the RQ queues, the rate
-  governor's counters and slots and the wake-up keys; `crash()` SIGKILLs it and `restart()` starts it again
-  EMPTY on the same port, as a Redis without persistence comes back after an OOM kill or a host restart.
+  governor's counters and slots and the wake-up keys; `crash()` SIGKILLs it and `tick()` starts it again
+  EMPTY on the same port when its time came, as a Redis without persistence comes back after an OOM kill
+  or a host restart.
 - `DbFaults`: `KILL CONNECTION` of the workers' connections to the run's database (found in
   information_schema.PROCESSLIST by the database's name, never any other), at random or aimed at a drain
   between a create Xero applied and the commit that records it; and a lock storm, a thread that takes row
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import pymysql
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tests.support.db import connect
 
@@ -34,6 +37,12 @@ BALLAST = "`chaos_ballast`"
 # A lock storm's transaction first changes this many rows of a table of its own: InnoDB then picks the
 # drain, not the storm, as a deadlock's victim (it rolls back the transaction that changed fewer rows).
 BALLAST_ROWS = 64
+
+
+def fail_fast() -> Retry:
+	"""No retries: the harness's own Redis calls fail at once while its Redis is down (redis-py retries a
+	refused connection for about 4 s by default, which would hold the whole run up)."""
+	return Retry(NoBackoff(), 0)
 
 
 def free_port() -> int:
@@ -86,7 +95,7 @@ class RedisServer:
 			preexec_fn=self.preexec_fn,
 		)
 		log.close()
-		client = Redis(port=self.port, socket_connect_timeout=0.2)
+		client = Redis(port=self.port, socket_connect_timeout=0.2, retry=fail_fast())
 		deadline = time.monotonic() + 10
 		while True:
 			try:
