@@ -135,7 +135,7 @@ class _HeldBack:
 def _attempts(world, name):
 	log = world.log(name)
 	rows = world.db.query(
-		"SELECT calls, message FROM `tabXero Sync Attempt` WHERE parent = %(p)s ORDER BY idx",
+		"SELECT calls, message FROM `tabXero Sync Attempt` WHERE parent = %(p)s ORDER BY idx, creation",
 		{"p": log["name"]},
 	)
 	return log, rows

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..config import SyncConfig
 from ..errors import XeroError, trace_of
-from ..kinds.protocol import Item, KindRegistry
+from ..kinds.protocol import CHANGED_WHILE_PREPARED, Item, KindRegistry
 from ..model import ErrorClass, Outcome, Status, SyncRow, Write
 from ..ports import ErpSource, Journal, MasterData, XeroGateway
 
@@ -183,6 +183,16 @@ class DrainContext:
 		"""The gate before a create: commit the write-ahead marker for the rows still ours and not cancelled
 		(Journal.mark_sending); return the names that may be sent now."""
 		return self.journal.mark_sending(self.owner, sends, LEASE_SECONDS)
+
+	def gate_items(self, items: Sequence[Item], generations: dict[str, int]) -> list[Item]:
+		"""The gate for items whose payload goes as it is: the rows still ours and not cancelled are marked
+		and returned; the others go back to the queue (lost the lease, or a cancel arrived before anything
+		left: the next claim settles it)."""
+		marked = self.gate({i.row.name: (generations[i.row.name], i.payload.identity()) for i in items})
+		for item in items:
+			if item.row.name not in marked:
+				self.finish(item, Outcome(Status.QUEUED, CHANGED_WHILE_PREPARED))
+		return [i for i in items if i.row.name in marked]
 
 	def send_deadline(self) -> float:
 		"""When (time.monotonic()) a request gated just now must have left: while the lease the gate renewed

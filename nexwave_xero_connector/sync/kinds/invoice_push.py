@@ -152,18 +152,10 @@ class InvoicePush:
 		batch = [i for i in batch if i.row.name in self.ctx.pending]
 		if not batch:
 			return []
-		marked = self.ctx.gate({i.row.name: (generations[i.row.name], i.payload.identity()) for i in batch})
+		to_send = self.ctx.gate_items(batch, generations)
 		# The request must leave while the lease the gate just renewed is surely ours: a worker frozen
 		# past this moment drops it unsent (the transport checks right before the socket).
 		send_by = self.ctx.send_deadline()
-		for item in batch:
-			if item.row.name not in marked:
-				# Lost the lease (dropped by finish) or a cancel arrived before anything left: the cancel is
-				# settled by the next claim.
-				self.ctx.finish(
-					item, Outcome(Status.QUEUED, "Changed while being prepared; will be looked at again.")
-				)
-		to_send = [i for i in batch if i.row.name in marked]
 		if not to_send:
 			return []
 		self.ctx.calling_for(to_send)

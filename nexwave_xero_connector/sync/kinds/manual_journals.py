@@ -172,13 +172,8 @@ class JournalPush:
 		batch = [i for i in batch if self.ctx.is_open(i)]
 		if not batch:
 			return []
-		marked = self.ctx.gate({i.row.name: (generations[i.row.name], i.payload.identity()) for i in batch})
+		to_send = self.ctx.gate_items(batch, generations)
 		send_by = self.ctx.send_deadline()
-		for item in [i for i in batch if i.row.name not in marked]:
-			self.ctx.finish(
-				item, Outcome(Status.QUEUED, "Changed while being prepared; will be looked at again.")
-			)
-		to_send = [i for i in batch if i.row.name in marked]
 		if not to_send:
 			return []
 		try:

@@ -51,7 +51,7 @@ from ..payment_mapping import (
 	plan_payment,
 )
 from ..ports import PaymentGateway, PaymentSource
-from .protocol import Context, Item
+from .protocol import CHANGED_WHILE_PREPARED, Context, Item
 
 MAX_PER_CALL = 50
 WAIT_FIRST_SECONDS = 60
@@ -331,7 +331,7 @@ class PaymentPush:
 				finish_pay(
 					self.ctx,
 					pay,
-					Outcome(Status.QUEUED, "Changed while being prepared; will be looked at again."),
+					Outcome(Status.QUEUED, CHANGED_WHILE_PREPARED),
 				)
 		to_send = [p for p in to_send if p.row.name in marked]
 		for chunk in _chunks(to_send):

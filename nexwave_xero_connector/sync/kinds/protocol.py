@@ -28,6 +28,10 @@ class Item:
 	notes: list[str] = field(default_factory=list)
 
 
+# A row the gate refused (lease lost, or a cancel arrived before anything left): back to the queue.
+CHANGED_WHILE_PREPARED = "Changed while being prepared; will be looked at again."
+
+
 class Context(Protocol):
 	"""The drain's public face to a kind for one claim (sync/drain/context.py implements it)."""
 
@@ -56,6 +60,10 @@ class Context(Protocol):
 
 	def gate(self, sends: dict[str, tuple[int, dict]]) -> set[str]:
 		"""Commit the write-ahead marker before a create; return the names that may be sent now."""
+
+	def gate_items(self, items: Sequence[Item], generations: dict[str, int]) -> list[Item]:
+		"""The gate for items whose payload goes as it is; the others go back to the queue. Returns the
+		items that may be sent now."""
 
 	def send_deadline(self) -> float:
 		"""When a request gated just now must have left (time.monotonic())."""
