@@ -10,7 +10,7 @@ import pytest
 from nexwave_xero_connector.sync.drain import LEASE_SECONDS
 from nexwave_xero_connector.sync.model import Kind
 from tests.integration.test_push_engine import Crash, CrashAfter
-from tests.support.world import COMPANY, SITE_URL, World, clone
+from tests.support.world import SITE_URL, World, clone
 
 
 def _uid() -> str:
@@ -322,34 +322,14 @@ def test_drift_scan_fails_a_synced_invoice_someone_voided_in_xero(world, emulato
 def test_cancelling_a_document_whose_xero_copy_was_adopted_never_voids_it_by_itself(make_world, emulator):
 	"""A Backfill adopted a sales invoice a person keyed into Xero (no Url marker): this app did not make it,
 	so the cancel shows it as an Orphan with the reason, and only a person's Void in Xero voids it."""
-	import datetime
-
-	from nexwave_xero_connector.sync.backfill import ADOPT_ONLY, backfill
 	from nexwave_xero_connector.sync.journal import confirm_void
-	from nexwave_xero_connector.sync.mapping import owed_total
-	from tests.support.seeding import StandInBackfillSource, hand_key, insert_document
+	from tests.support.seeding import keyed_and_adopted
 
 	world = make_world()
-	name, day = f"SINV-{_uid()}", datetime.date(2026, 10, 5)
-	doc = clone("si_nz_inclusive", name, posting_date=day.isoformat())
-	insert_document(world, doc)
+	name = f"SINV-{_uid()}"
+	doc = clone("si_nz_inclusive", name, posting_date="2026-10-05")
 	customer = emulator.add_contact(world.tenant_id, "Tui Hardware Ltd")
-	xero_id = hand_key(
-		world.gateway(), world.tenant_id, Kind.SALES_INVOICE, name, customer, abs(owed_total(doc)), day
-	)
-	adopted = backfill(
-		world.tenant_id,
-		COMPANY,
-		(Kind.SALES_INVOICE,),
-		day,
-		day,
-		ADOPT_ONLY,
-		source=StandInBackfillSource(world),
-		gateway=world.gateway(),
-		db=world.db,
-		clock=world.clock,
-	)
-	assert adopted.adopted == 1 and world.log(name)["xero_id"] == xero_id
+	xero_id = keyed_and_adopted(world, doc, Kind.SALES_INVOICE, name, customer)
 	world.erp.cancel("Sales Invoice", name)
 	world.drain()
 	log = world.log(name)

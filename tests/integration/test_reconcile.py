@@ -202,30 +202,12 @@ def test_a_supplier_credit_note_copy_is_shown_never_voided(world):
 
 def _adopted_bill(world, emulator, bill_no: str, day) -> tuple[str, str, str]:
 	"""A bill keyed into Xero by hand before go-live and adopted by a Backfill: (name, Xero ID, contact)."""
-	from nexwave_xero_connector.sync.backfill import ADOPT_ONLY, backfill
-	from nexwave_xero_connector.sync.mapping import owed_total
-	from tests.support.seeding import StandInBackfillSource, hand_key, insert_document
+	from tests.support.seeding import keyed_and_adopted
 
 	name = f"PINV-OCT-{_uid()}"
 	doc = clone("pi_nz_freight", name, bill_no=bill_no, posting_date=day.isoformat())
-	insert_document(world, doc)
 	supplier = emulator.add_contact(world.tenant_id, "Southern Packaging Ltd")  # keyed by hand too
-	xero_id = hand_key(
-		world.gateway(), world.tenant_id, Kind.BILL, bill_no, supplier, abs(owed_total(doc)), day
-	)
-	report = backfill(
-		world.tenant_id,
-		COMPANY,
-		(Kind.BILL,),
-		day,
-		day,
-		ADOPT_ONLY,
-		source=StandInBackfillSource(world),
-		gateway=world.gateway(),
-		db=world.db,
-		clock=world.clock,
-	)
-	assert report.adopted == 1 and world.log(name)["xero_id"] == xero_id
+	xero_id = keyed_and_adopted(world, doc, Kind.BILL, bill_no, supplier)
 	return name, xero_id, supplier
 
 

@@ -91,6 +91,33 @@ def hand_key(
 	return result.record.xero_id
 
 
+def keyed_and_adopted(world, doc: dict, kind: Kind, number: str, contact_id: str) -> str:
+	"""An ERP document posted before go-live, keyed into Xero by a person (no Url marker) and adopted by
+	an adopt-only Backfill of its day; returns the adopted Xero ID."""
+	from nexwave_xero_connector.sync.backfill import ADOPT_ONLY, backfill
+	from nexwave_xero_connector.sync.mapping import owed_total
+
+	from .world import COMPANY
+
+	day = datetime.date.fromisoformat(str(doc["posting_date"])[:10])
+	insert_document(world, doc)
+	xero_id = hand_key(world.gateway(), world.tenant_id, kind, number, contact_id, abs(owed_total(doc)), day)
+	report = backfill(
+		world.tenant_id,
+		COMPANY,
+		(kind,),
+		day,
+		day,
+		ADOPT_ONLY,
+		source=StandInBackfillSource(world),
+		gateway=world.gateway(),
+		db=world.db,
+		clock=world.clock,
+	)
+	assert report.adopted == 1 and world.log(doc["name"])["xero_id"] == xero_id
+	return xero_id
+
+
 def person_in_xero(gateway):
 	"""A gateway to the same emulator that acts as a person working in Xero, not as this app."""
 	from .world import PERSON_TOKEN, emulator_gateway
