@@ -63,6 +63,12 @@ def size_batches(
 	return batches
 
 
+def split_by_size(items: Sequence[T], sizes: Sequence[int]) -> tuple[list[tuple[T, int]], list[list[T]]]:
+	"""(the items too large for any request, with their sizes; the batches the others go in)."""
+	too_large = [(item, size) for item, size in zip(items, sizes, strict=True) if not fits_alone(size)]
+	return too_large, size_batches(items, sizes)
+
+
 def halves(items: Sequence[T]) -> tuple[list[T], list[T]]:
 	"""A request Xero refused as too large (HTTP 413), split to be sent again as two."""
 	middle = (len(items) + 1) // 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..config import SyncConfig
 from ..errors import XeroError, trace_of
@@ -259,6 +260,34 @@ class DrainContext:
 		return None
 
 	# -- in flight is not absent ----------------------------------------------------------------
+
+	def adopt_or_wait(
+		self,
+		items: Sequence[Item],
+		found: Sequence[Any],
+		match: Callable[[Item, list[Any]], Any],
+		generations: dict[str, int],
+	) -> list[Item]:
+		"""Rows whose earlier create may have reached Xero, after one lookup (`found`): each adopts the
+		record `match` picks among those no row of this claim took (its ID stored at once), waits while an
+		earlier request may still land, or is proven absent and gets a fresh key (never Xero's cached
+		answer). Returns the items adopted."""
+		adopted: dict[str, Any] = {}
+		in_xero: list[Item] = []
+		for item in [i for i in items if self.is_open(i)]:
+			record = match(item, [r for r in found if r.xero_id not in self.adopted])
+			if record:
+				self.adopted.add(record.xero_id)
+				item.record = record
+				item.notes.append("Already in Xero from an earlier, interrupted attempt; not sent again.")
+				adopted[item.row.name] = record
+				in_xero.append(item)
+			elif self.may_be_in_flight(item):
+				self.wait_for_in_flight(item)
+			else:
+				generations[item.row.name] += 1
+		self.journal.store_xero_ids(self.owner, adopted)
+		return in_xero
 
 	def may_be_in_flight(self, item: Item) -> bool:
 		"""Whether an earlier create request of this row could still commit in Xero."""

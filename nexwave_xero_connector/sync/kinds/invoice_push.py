@@ -107,39 +107,24 @@ class InvoicePush:
 			in_xero.append(item)
 		group = [i for i in group if not i.row.xero_id]
 		generations = {i.row.name: i.row.key_generation for i in group}
-		adopted: dict[str, XeroRecord] = {}
 		maybe_sent = [i for i in group if i.row.send_started]
 		if maybe_sent:
 			found = free(self.ctx, lookup(self.ctx, kind, maybe_sent))
-			for item in maybe_sent:
-				if item.row.name not in self.ctx.pending:
-					continue
-				record = identity_of(item).find_in([r for r in found if r.xero_id not in self.ctx.adopted])
-				if record:
-					self.ctx.adopted.add(record.xero_id)
-					item.record = record
-					item.notes.append("Already in Xero from an earlier, interrupted attempt; not sent again.")
-					adopted[item.row.name] = record
-					in_xero.append(item)
-				elif self.ctx.may_be_in_flight(item):
-					self.ctx.wait_for_in_flight(item)
-				else:
-					generations[item.row.name] += 1  # proven absent: a fresh key, never Xero's cached answer
-		self.ctx.journal.store_xero_ids(self.ctx.owner, adopted)
+			in_xero += self.ctx.adopt_or_wait(
+				maybe_sent,
+				found,
+				lambda item, free_records: identity_of(item).find_in(free_records),
+				generations,
+			)
 		to_send = [i for i in group if i not in in_xero and i.row.name in self.ctx.pending]
 		if not to_send:
 			return in_xero
-		sizes = dict(
-			zip(
-				(i.row.name for i in to_send),
-				self.ctx.gateway.wire_sizes(kind, [i.payload.body for i in to_send]),
-				strict=True,
-			)
-		)
-		for item in to_send:
-			if not batching.fits_alone(sizes[item.row.name]):
-				self._fail_too_large(kind, item, sizes[item.row.name])
-		for batch in batching.size_batches(to_send, [sizes[i.row.name] for i in to_send]):
+		measured = self.ctx.gateway.wire_sizes(kind, [i.payload.body for i in to_send])
+		sizes = {i.row.name: size for i, size in zip(to_send, measured, strict=True)}
+		too_large, batches = batching.split_by_size(to_send, measured)
+		for item, size in too_large:
+			self._fail_too_large(kind, item, size)
+		for batch in batches:
 			in_xero += self._send(kind, batch, generations, sizes)
 		return in_xero
 

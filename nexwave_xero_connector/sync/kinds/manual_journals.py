@@ -131,39 +131,24 @@ class JournalPush:
 		maybe_sent = [i for i in group if i.row.send_started]
 		if maybe_sent:
 			found = lookup(self.ctx, maybe_sent)
-			adopted = {}
-			for item in [i for i in maybe_sent if self.ctx.is_open(i)]:
+
+			def sent_journal(
+				item: Item, free_records: list[ManualJournalRecord]
+			) -> ManualJournalRecord | None:
 				identity = item.row.sent_identity or item.payload.identity()
-				record = next(
-					(r for r in found if r.xero_id not in self.ctx.adopted and is_sent_journal(identity, r)),
-					None,
-				)
-				if record:
-					self.ctx.adopted.add(record.xero_id)
-					item.record = record
-					item.notes.append("Already in Xero from an earlier, interrupted attempt; not sent again.")
-					adopted[item.row.name] = record
-					in_xero.append(item)
-				elif self.ctx.may_be_in_flight(item):
-					self.ctx.wait_for_in_flight(item)
-				else:
-					generations[item.row.name] += 1  # proven absent: a fresh key, never Xero's cached answer
-			self.ctx.journal.store_xero_ids(self.ctx.owner, adopted)
+				return next((r for r in free_records if is_sent_journal(identity, r)), None)
+
+			in_xero += self.ctx.adopt_or_wait(maybe_sent, found, sent_journal, generations)
 		to_send = [i for i in group if i not in in_xero and self.ctx.is_open(i)]
 		if not to_send:
 			return in_xero
 		# Batches close at 50 journals or at the byte budget under Xero's 3.5 MB cap, as invoices' do.
-		sizes = dict(
-			zip(
-				(i.row.name for i in to_send),
-				self.ctx.gateway.manual_journals.wire_sizes([i.payload.body for i in to_send]),
-				strict=True,
-			)
-		)
-		for item in to_send:
-			if not batching.fits_alone(sizes[item.row.name]):
-				self._fail_too_large(item, sizes[item.row.name])
-		for batch in batching.size_batches(to_send, [sizes[i.row.name] for i in to_send]):
+		measured = self.ctx.gateway.manual_journals.wire_sizes([i.payload.body for i in to_send])
+		sizes = {i.row.name: size for i, size in zip(to_send, measured, strict=True)}
+		too_large, batches = batching.split_by_size(to_send, measured)
+		for item, size in too_large:
+			self._fail_too_large(item, size)
+		for batch in batches:
 			in_xero += self._send(batch, generations, sizes)
 		return in_xero
 

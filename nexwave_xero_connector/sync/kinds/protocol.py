@@ -80,6 +80,15 @@ class Context(Protocol):
 	def org(self) -> Any:
 		"""The organisation facts for the pre-flight."""
 
+	def adopt_or_wait(
+		self,
+		items: Sequence[Item],
+		found: Sequence[Any],
+		match: Callable[[Item, list[Any]], Any],
+		generations: dict[str, int],
+	) -> list[Item]:
+		"""After one lookup: adopt what `match` picks, wait while a request may land, else a fresh key."""
+
 	def may_be_in_flight(self, item: Item) -> bool:
 		"""Whether an earlier create request of this row could still commit in Xero."""
 
