@@ -288,9 +288,20 @@ class SqlErp:
 	def _settle_untracked(
 		self, doctype: str, name: str, tenant_id: str, now: datetime, deleted: bool
 	) -> bool:
-		"""No row, but the document's own Xero ID is live: queue a row that voids that copy. A Payment Entry
-		(not one the pull made from a Xero payment) gets a row that deletes its payments, as
-		events.settle_untracked does."""
+		"""No row, but something may be live in Xero: queue a row that undoes it, as events.settle_untracked
+		does. An invoice whose own Xero ID is live: that copy is voided. A Payment Entry (not one the pull
+		made from a Xero payment): its payments are deleted. A Journal Entry: its journal, found by our
+		marker and date, is voided."""
+		what = self._left_in_xero(doctype, name)
+		if what is None:
+			return False
+		queue_void_of_cleared(
+			self.db, doctype=doctype, name=name, tenant_id=tenant_id, now=now, deleted=deleted, **what
+		)
+		return True
+
+	def _left_in_xero(self, doctype: str, name: str) -> dict | None:
+		"""What a cleared row's void needs to know of the document, or None when nothing can be in Xero."""
 		if doctype == JOURNAL_ENTRY:
 			from .world import SITE_URL  # world builds this stand-in: import it only when needed
 
@@ -299,57 +310,30 @@ class SqlErp:
 				{"name": name},
 			)
 			if not rows:
-				return False
-			queue_void_of_cleared(
-				self.db,
-				doctype=doctype,
-				name=name,
-				company=rows[0]["company"],
-				tenant_id=tenant_id,
-				xero_type=MANUAL_JOURNAL,
-				now=now,
-				deleted=deleted,
-				identity=marker_identity(SITE_URL, name, rows[0]["posting_date"]),
-			)
-			return True
+				return None
+			identity = marker_identity(SITE_URL, name, rows[0]["posting_date"])
+			return {"company": rows[0]["company"], "xero_type": MANUAL_JOURNAL, "identity": identity}
 		if doctype == PAYMENT_ENTRY:
 			rows = self.db.query(
 				"SELECT company, xero_payment_id FROM `tabPayment Entry` WHERE name = %(name)s",
 				{"name": name},
 			)
 			if not rows or rows[0]["xero_payment_id"]:
-				return False
-			queue_void_of_cleared(
-				self.db,
-				doctype=doctype,
-				name=name,
-				company=rows[0]["company"],
-				tenant_id=tenant_id,
-				xero_type=PAYMENT,
-				now=now,
-				deleted=deleted,
-			)
-			return True
+				return None
+			return {"company": rows[0]["company"], "xero_type": PAYMENT}
 		rows = self.db.query(
 			f"SELECT company, is_return, xero_id, xero_status FROM `tab{doctype}` WHERE name = %(name)s",
 			{"name": name},
 		)
 		if not rows or not rows[0]["xero_id"] or (rows[0]["xero_status"] or "") in ("VOIDED", "DELETED"):
-			return False
+			return None
 		doc = rows[0]
-		queue_void_of_cleared(
-			self.db,
-			doctype=doctype,
-			name=name,
-			company=doc["company"],
-			tenant_id=tenant_id,
-			xero_type=xero_type({"doctype": doctype, "is_return": doc["is_return"]}),
-			xero_id=doc["xero_id"],
-			xero_status=doc["xero_status"],
-			now=now,
-			deleted=deleted,
-		)
-		return True
+		return {
+			"company": doc["company"],
+			"xero_type": xero_type({"doctype": doctype, "is_return": doc["is_return"]}),
+			"xero_id": doc["xero_id"],
+			"xero_status": doc["xero_status"],
+		}
 
 	def add_named_party(self, party_type: str, name: str, title: str, email: str | None = None) -> None:
 		"""A party whose ID and display name differ (two Customers may share a customer_name)."""
