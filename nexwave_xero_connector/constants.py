@@ -47,7 +47,7 @@ XERO_TYPES = {
 DRAIN_JOB = "nexwave_xero_connector.jobs.drain_tenant"
 DRAIN_QUEUE = "long"
 DRAIN_JOB_ID_PREFIX = "xero-drain::"
-# frappe.cache key (per tenant) of the id of the latest drain job enqueued for it
+# frappe.cache key (per tenant) that exists while a drain of it is pending (events.wake_drain)
 DRAIN_JOB_KEY = "xero-drain-job"
 
 # Roles: managers may push, retry and void; Accounts User only reads the log

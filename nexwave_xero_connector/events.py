@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import datetime, timedelta, timezone
 
 import frappe
 from frappe import _
 from frappe.utils import cint, now_datetime
+from redis.exceptions import RedisError
 
 from nexwave_xero_connector.adapters import FrappeDb, scope_config
 from nexwave_xero_connector.constants import (
@@ -44,9 +44,9 @@ from nexwave_xero_connector.sync.states import Actor, sources
 REQUEUE_ON_SUBMIT = sources(Actor.SUBMIT, Status.QUEUED)
 # Xero statuses of a document that no longer counts there: nothing to void after a cancel or delete.
 GONE_IN_XERO = ("VOIDED", "DELETED")
-# A drain job still waiting in the queue is trusted to see new rows; one enqueued longer ago than this
-# and no longer in the queue's list may have been taken by a worker that died before starting it.
-QUEUED_GRACE_SECONDS = 120
+# A pending wake-up (a drain job waiting in the queue, or a drain holding for its batch to fill) is
+# trusted for this long: a job taken by a worker that died before starting it frees the key then.
+WAKE_TTL_SECONDS = 120
 
 
 def queue_push(doc, method=None):
@@ -239,40 +239,40 @@ def enqueue_drain(tenant_id: str, *, after_commit: bool = True) -> None:
 
 
 def wake_drain(tenant_id: str) -> str | None:
-	"""Enqueue a drain for the tenant unless its latest one is still waiting to start; return the new
-	job's id, or None when suppressed.
+	"""Enqueue a drain for the tenant unless a wake-up is already pending; return the new job's id, or None
+	when suppressed.
 
-	Never deduplicated by a fixed job id: Frappe's `deduplicate` counts a `started` job as present, and
-	the job of a worker killed mid-drain stays `started` until RQ's cleanup, so the organisation would
-	sleep for ten minutes or more. The row leases make two drains of one tenant safe."""
-	key = f"{DRAIN_JOB_KEY}:{tenant_id}"
-	latest = frappe.cache.get_value(key)
-	if latest and is_waiting(latest):
-		return None
+	One Redis SET NX decides (a submit pays one round trip when a drain is already coming): the wake key
+	exists while a drain job waits in the queue or a drain holds for its batch to fill, and either sees the
+	new row. The drain deletes the key when it starts, so a row queued after that wakes another; a job lost
+	with a killed worker frees the key after WAKE_TTL_SECONDS, and the minute sweep wakes the tenant then.
+	Never deduplicated by RQ's job id: Frappe's `deduplicate` counts a `started` job as present. The row
+	leases make two drains of one tenant safe."""
 	job_id = f"{DRAIN_JOB_ID_PREFIX}{tenant_id}::{uuid.uuid4().hex[:12]}"
-	frappe.enqueue(DRAIN_JOB, queue=DRAIN_QUEUE, job_id=job_id, tenant_id=tenant_id)
-	# no expiry: set_value with one would leave this process's local cache holding the previous id
-	frappe.cache.set_value(key, job_id)
+	key = wake_key(tenant_id)
+	try:
+		if not frappe.cache.set(key, job_id, nx=True, ex=WAKE_TTL_SECONDS):
+			return None
+		frappe.enqueue(DRAIN_JOB, queue=DRAIN_QUEUE, job_id=job_id, tenant_id=tenant_id)
+	except RedisError:
+		# The submit has committed; its row waits Queued and the minute sweep wakes the tenant once Redis
+		# answers again. Saying "failed" to the user now would be wrong.
+		frappe.logger("nexwave_xero_connector").warning(f"xero: drain wake-up of {tenant_id} deferred")
+		forget_wake(tenant_id)
+		return None
 	return job_id
 
 
-def is_waiting(job_id: str) -> bool:
-	"""Whether the drain job is queued and will start by itself: still in its queue's list, or enqueued
-	so recently that a worker may just have taken it. Started, finished, failed or missing: no."""
-	from frappe.utils.background_jobs import get_job
-	from rq.job import JobStatus
+def wake_key(tenant_id: str) -> str:
+	return frappe.cache.make_key(f"{DRAIN_JOB_KEY}:{tenant_id}")
 
-	job = get_job(job_id)
-	if job is None or job.get_status(refresh=True) != JobStatus.QUEUED:
-		return False
-	if job.get_position() is not None:
-		return True
-	enqueued_at = job.enqueued_at
-	if enqueued_at is None:
-		return False
-	if enqueued_at.tzinfo is None:
-		enqueued_at = enqueued_at.replace(tzinfo=timezone.utc)  # RQ stores UTC
-	return datetime.now(timezone.utc) - enqueued_at < timedelta(seconds=QUEUED_GRACE_SECONDS)
+
+def forget_wake(tenant_id: str) -> None:
+	"""No drain of the tenant is pending any more (a drain starts or ends): the next row wakes one."""
+	try:
+		frappe.cache.delete(wake_key(tenant_id))
+	except RedisError:
+		pass  # gone with Redis anyway
 
 
 def queue_payment(doc, method=None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 
 import frappe
@@ -9,31 +10,46 @@ from frappe.utils import cint, now_datetime
 
 from nexwave_xero_connector import adapters, wiring
 from nexwave_xero_connector.constants import (
+	DRAIN_QUEUE,
 	LOG_DOCTYPE,
 	ORG_CACHE_KEY,
 	ORG_CACHE_SECONDS,
 	XERO_TYPES,
 )
-from nexwave_xero_connector.events import enqueue_drain
+from nexwave_xero_connector.events import enqueue_drain, forget_wake, wake_key
 from nexwave_xero_connector.journal_entries import with_system_accounts
+from nexwave_xero_connector.sync import batching
 from nexwave_xero_connector.sync.journal import (
 	flag_cancelled_but_synced,
 	flag_cancelled_without_row,
 )
 from nexwave_xero_connector.sync.model import ErrorClass
 
+# Batches one drain job pushes before it goes to the back of the queue (fairness across organisations).
+SLICE_BATCHES = 2
+# A drain holding for its batch to fill sleeps this long at a time, and keeps the tenant's wake key this
+# long after each step (a holder that dies frees it soon).
+HOLD_STEP_SECONDS = 1.0
+HOLD_KEY_SECONDS = 10
+
 
 def drain_tenant(tenant_id: str) -> None:
-	"""Push every claimable row of one Xero organisation (several drains of one tenant are safe: each
-	row is leased to one of them).
+	"""Push one Xero organisation's claimable rows, a slice at a time (several drains of one tenant are
+	safe: each row is leased to one of them).
 
-	A broken or missing connection leaves the rows Queued with no attempt spent; reconnecting and the
-	next sweep resume them."""
+	The job takes at most SLICE_BATCHES batches, then goes to the back of the queue while rows are left, so
+	a backlog of one organisation never keeps the others waiting on shared workers. When the day's calls
+	are tight, a small batch may wait up to 30 s to fill (sync/batching.py), holding the worker only while
+	no other job waits for it. A broken or missing connection leaves the rows Queued with no attempt spent;
+	reconnecting and the next sweep resume them."""
 	from nexwave_xero_connector.sync.drain import drain
 
+	forget_wake(tenant_id)  # from here on a row queued for this tenant wakes another drain
 	if not is_ready():
 		return
 	gateway = wiring.make_gateway()
+	settings = adapters.get_settings()
+	hold = WorkerHold(tenant_id, batch_fill_window(tenant_id, settings))
 	report = drain(
 		tenant_id,
 		journal=wiring.make_journal(),
@@ -42,8 +58,60 @@ def drain_tenant(tenant_id: str) -> None:
 		gateway=gateway,
 		config=adapters.load_config(),
 		org=lambda: organisation_facts(tenant_id, gateway),
+		max_batches=SLICE_BATCHES,
+		hold=hold.as_hold(),
 	)
 	frappe.logger("nexwave_xero_connector").info(f"xero drain {tenant_id}: {report}")
+	forget_wake(tenant_id)
+	if (
+		report.more
+		or (report.held and not hold.gave_way)
+		or (not report.stopped_by and wiring.make_journal().pending(tenant_id).count)
+	):
+		# rows left: the back of the line (or rows that came while this drain was finishing)
+		enqueue_drain(tenant_id, after_commit=False)
+
+
+def batch_fill_window(tenant_id: str, settings) -> float:
+	"""Seconds a small batch may wait to fill: the plan's daily limit and what Xero says is left today."""
+	try:
+		remaining = wiring.make_governor(settings).day_remaining(tenant_id)
+	except Exception:
+		remaining = None  # Redis unreachable: the plan alone decides
+	return batching.fill_window(wiring.daily_limit(settings), remaining)
+
+
+class WorkerHold:
+	"""The pause of a drain holding for its batch to fill, on an RQ worker: it keeps the tenant's wake key
+	(new rows then need no job: this drain sees them) and sleeps a little at a time, and gives up when
+	another job waits for a worker (it goes to the back of the line) or another drain of the tenant is
+	already coming (that one takes over)."""
+
+	def __init__(self, tenant_id: str, window: float):
+		self.tenant_id = tenant_id
+		self.window = window
+		self.mark = f"holding::{frappe.generate_hash(length=12)}"
+		self.gave_way = False
+
+	def as_hold(self):
+		from nexwave_xero_connector.sync.drain import Hold
+
+		return Hold(window=self.window, pause=self.pause)
+
+	def pause(self, seconds: float) -> bool:
+		from frappe.utils.background_jobs import get_queue
+
+		if get_queue(DRAIN_QUEUE).count:
+			return False
+		key = wake_key(self.tenant_id)
+		if not frappe.cache.set(key, self.mark, nx=True, ex=HOLD_KEY_SECONDS):
+			current = frappe.cache.get(key)
+			if (current.decode() if isinstance(current, bytes) else current) != self.mark:
+				self.gave_way = True
+				return False
+			frappe.cache.expire(key, HOLD_KEY_SECONDS)
+		time.sleep(min(seconds, HOLD_STEP_SECONDS))
+		return True
 
 
 def sweep() -> None:

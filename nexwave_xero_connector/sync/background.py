@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
+from .batching import STARTER_DAILY_LIMIT
 from .journal import LOG_TABLE, SqlDb
 from .model import LIVE_XERO_STATUSES, Kind, XeroRecord
 from .ports import XeroGateway
@@ -37,7 +38,6 @@ from .status_poll import ALL_STATUSES, OVERLAP, PollReport, Watermarks, apply_re
 
 DAY = 86_400
 HOUR = 3_600
-STARTER_DAILY_LIMIT = 1_000
 WEBHOOK_SHARE = 0.02  # of the plan's daily limit, when webhooks are configured
 POLL_SHARE = 0.10  # without webhooks
 # Kept for pushes whatever their pace today (a burst of submits after a quiet morning).

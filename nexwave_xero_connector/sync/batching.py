@@ -10,6 +10,7 @@ Sizes are the bytes each element takes in the serialised request body, measured 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -84,3 +85,43 @@ def too_large_message(what: str, document: str, size: int | None, split_hint: st
 	"""Why one document cannot go to Xero, and what the accountant can do about it."""
 	measured = f" is {megabytes(size)} as Xero receives it," if size else " is"
 	return f"{what} {document}{measured} over Xero's 3.5 MB limit for one request: {split_hint}. Nothing was sent."
+
+
+# -- letting a batch fill --------------------------------------------------------------------------------
+#
+# A drain sends what has arrived, so invoices submitted one at a time go out in small batches: a steady
+# four a second cost about 0.4 calls each, forty times the floor. When the day's budget is tight a drain
+# waits for a batch to fill, never longer than FILL_WINDOW_SECONDS after the oldest row was queued; with
+# calls to spare it sends at once.
+
+FILL_WINDOW_SECONDS = 30
+STARTER_DAILY_LIMIT = 1_000  # Xero's Starter plan: calls a day per organisation
+# A larger plan counts as tight too once Xero says less than this share of its day is left.
+TIGHT_REMAINING_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Pending:
+	"""An organisation's claimable rows as a drain sees them before it claims."""
+
+	count: int = 0
+	retried: bool = False  # one has been tried before: it waited already
+	age_seconds: float = 0.0  # since the oldest was queued
+
+
+def fill_window(daily_limit: int | None, remaining: int | None) -> float:
+	"""Seconds a drain may wait for a batch to fill: FILL_WINDOW_SECONDS when the day's calls are tight (a
+	Starter plan, or less than half of a larger plan's day left, as Xero last said), else none."""
+	if daily_limit and daily_limit <= STARTER_DAILY_LIMIT:
+		return float(FILL_WINDOW_SECONDS)
+	if daily_limit and remaining is not None and remaining < daily_limit * TIGHT_REMAINING_SHARE:
+		return float(FILL_WINDOW_SECONDS)
+	return 0.0
+
+
+def fill_wait(pending: Pending, *, window: float, batch: int = MAX_ELEMENTS) -> float:
+	"""Seconds to wait before claiming so more rows join the batch; 0: claim now (nothing to wait for, a
+	full batch is there, a row was tried before, or the oldest has waited the whole window)."""
+	if window <= 0 or not pending.count or pending.count >= batch or pending.retried:
+		return 0.0
+	return max(0.0, window - pending.age_seconds)

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from .batching import Pending
 from .model import Outcome, Status, SyncRow, Write, XeroRecord
 from .payment_mapping import PAYMENT, PAYMENT_ENTRY, PULLED, WAITING_PREFIX
 from .ports import SqlDb
@@ -192,6 +193,17 @@ UPDATE {LOG_TABLE} SET next_attempt_at = NULL
 WHERE tenant_id = %(tenant_id)s AND status = 'Queued' AND xero_type IN %(xero_types)s
 	AND next_attempt_at > {DB_NOW} AND error_message LIKE %(waiting)s
 	AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW})
+"""
+
+# What a drain would claim now, before it claims (sync/batching.py: letting a batch fill). The age is on
+# the site's clock, like the row's creation.
+PENDING_SQL = f"""
+SELECT COUNT(*) AS n, COALESCE(MAX(attempts), 0) AS tried,
+	TIMESTAMPDIFF(MICROSECOND, MIN(creation), %(now)s) AS age_us
+FROM {LOG_TABLE}
+WHERE status = 'Queued' AND tenant_id = %(tenant_id)s
+	AND (lease_expires_at IS NULL OR lease_expires_at < {DB_NOW})
+	AND (next_attempt_at IS NULL OR next_attempt_at <= {DB_NOW})
 """
 
 TENANTS_WITH_WORK_SQL = f"""
@@ -434,6 +446,16 @@ class SqlJournal:
 		)
 		self.db.commit("wake: invoices were synced, so payments waiting for them may go")
 		return woken
+
+	def pending(self, tenant_id: str) -> Pending:
+		"""The tenant's claimable rows: how many, whether one was tried before, the oldest one's age."""
+		self.db.commit("pending: a fresh snapshot, to see rows queued since the last look")
+		row = self.db.query(PENDING_SQL, {"tenant_id": tenant_id, "now": self.now()})[0]
+		return Pending(
+			count=int(row["n"] or 0),
+			retried=int(row["tried"] or 0) > 0,
+			age_seconds=max(0.0, float(row["age_us"] or 0) / 1_000_000),
+		)
 
 	def tenants_with_work(self) -> list[str]:
 		"""Tenants whose queue has rows a drain could claim now."""

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from .batching import Pending
 from .manual_journal_mapping import ManualJournalRecord
 from .model import (
 	ContactRecord,
@@ -246,6 +247,10 @@ class Journal(Protocol):
 
 	def rows_holding(self, xero_ids: Sequence[str]) -> set[str]:
 		"""Which of these Xero IDs a log row already holds."""
+
+	def pending(self, tenant_id: str) -> Pending:
+		"""The tenant's claimable rows before a claim: how many, whether one was tried, the oldest's age
+		(in a fresh snapshot, so rows queued since the last look count)."""
 
 	def tenants_with_work(self) -> list[str]:
 		"""Tenants that have claimable rows now (used by the sweep to wake drains)."""

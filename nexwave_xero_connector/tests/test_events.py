@@ -1,15 +1,12 @@
 """on_submit / on_cancel / on_trash hooks and the drain wake-up policy (run with bench run-tests)."""
 
-from datetime import datetime, timedelta
 from unittest.mock import patch
 
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
-from frappe.utils.background_jobs import get_redis_conn
-from rq.job import Job, JobStatus
 
-from nexwave_xero_connector import adapters, events
-from nexwave_xero_connector.constants import DRAIN_JOB, DRAIN_JOB_KEY, LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
+from nexwave_xero_connector import adapters, events, jobs
+from nexwave_xero_connector.constants import DRAIN_JOB, LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.tests.site_state import XeroTestCase
 from nexwave_xero_connector.tests.utils import (
 	TEST_COMPANY,
@@ -264,7 +261,7 @@ class TestRolledBackSubmit(XeroTestCase):
 
 
 class TestWakePolicy(XeroTestCase):
-	"""A wake-up is suppressed only while the tenant's latest drain job is really waiting to start."""
+	"""A wake-up is suppressed only while a drain of the tenant is pending: one Redis SET NX decides."""
 
 	tenant = "tenant-wake-policy"
 
@@ -273,65 +270,43 @@ class TestWakePolicy(XeroTestCase):
 		patcher = patch("frappe.enqueue", self.enqueue)
 		patcher.start()
 		self.addCleanup(patcher.stop)
-		self.key = f"{DRAIN_JOB_KEY}:{self.tenant}"
-		self.addCleanup(frappe.cache.delete_value, self.key)
-		self.jobs = []
-		self.addCleanup(lambda: [job.delete() for job in self.jobs])
+		events.forget_wake(self.tenant)
+		self.addCleanup(events.forget_wake, self.tenant)
 
-	def fake_job(self, status: JobStatus, *, in_queue: bool = False) -> str:
-		"""A drain job in RQ as a worker left it, remembered as the tenant's latest. Its queue is one of its
-		own that no worker listens to: a worker of the site's queues would take it and run it."""
-		from frappe.utils.background_jobs import create_job_id
-		from rq import Queue
-
-		job_id = f"xero-drain::{self.tenant}::{frappe.generate_hash(length=8)}"
-		queue = Queue(f"xero-test-no-worker-{frappe.generate_hash(length=8)}", connection=get_redis_conn())
-		job = Job.create(
-			"frappe.utils.background_jobs.execute_job",
-			id=create_job_id(job_id),
-			connection=get_redis_conn(),
-			origin=queue.name,
-		)
-		job.save()
-		job.set_status(status)
-		if in_queue:
-			queue.push_job_id(job.id)
-			self.addCleanup(queue.remove, job.id)
-		self.jobs.append(job)
-		frappe.cache.set_value(self.key, job_id)
-		return job_id
-
-	def test_the_started_job_of_a_killed_worker_does_not_keep_the_organisation_asleep(self):
-		dead = self.fake_job(JobStatus.STARTED)  # SIGKILLed work horse: RQ still says started
-		new = events.wake_drain(self.tenant)
-		self.assertIsNotNone(new)
-		self.assertNotEqual(new, dead)
+	def test_a_pending_drain_suppresses_a_second_job(self):
+		first = events.wake_drain(self.tenant)
+		self.assertIsNotNone(first)
+		self.assertIsNone(events.wake_drain(self.tenant))
 		[call] = self.enqueue.calls
 		self.assertEqual((call["method"], call["queue"], call["tenant_id"]), (DRAIN_JOB, "long", self.tenant))
-		self.assertEqual(call["job_id"], new)
+		self.assertEqual(call["job_id"], first)
 		self.assertNotIn("deduplicate", call)
-		self.assertEqual(frappe.cache.get_value(self.key), new)
 
-	def test_finished_failed_or_unknown_jobs_do_not_suppress(self):
-		for status in (JobStatus.FINISHED, JobStatus.FAILED):
-			self.fake_job(status)
-			self.assertIsNotNone(events.wake_drain(self.tenant), status)
-		frappe.cache.set_value(self.key, "xero-drain::no-such-job")
-		self.assertIsNotNone(events.wake_drain(self.tenant))
-		self.assertEqual(len(self.enqueue.calls), 3)
+	def test_a_drain_that_starts_lets_the_next_row_wake_another(self):
+		first = events.wake_drain(self.tenant)
+		with patch.object(jobs, "is_ready", return_value=False):
+			jobs.drain_tenant(self.tenant)  # the job begins by forgetting its wake-up
+		second = events.wake_drain(self.tenant)
+		self.assertIsNotNone(second)
+		self.assertNotEqual(second, first)
+		self.assertEqual(len(self.enqueue.calls), 2)
 
-	def test_a_job_waiting_in_the_queue_suppresses_a_second_one(self):
-		self.fake_job(JobStatus.QUEUED, in_queue=True)
-		self.assertIsNone(events.wake_drain(self.tenant))
+	def test_the_wake_up_of_a_job_lost_with_its_worker_expires(self):
+		events.wake_drain(self.tenant)
+		ttl = frappe.cache.ttl(events.wake_key(self.tenant))
+		self.assertTrue(0 < ttl <= events.WAKE_TTL_SECONDS, ttl)
+
+	def test_redis_down_after_the_commit_defers_the_wake_up_to_the_sweep_without_an_error(self):
+		from redis.exceptions import ConnectionError as RedisConnectionError
+
+		with patch.object(frappe.cache, "set", side_effect=RedisConnectionError("refused")):
+			self.assertIsNone(events.wake_drain(self.tenant))
 		self.assertEqual(self.enqueue.calls, [])
+		self.assertIsNotNone(events.wake_drain(self.tenant))  # nothing left behind to suppress the next one
 
-	def test_a_queued_job_missing_from_the_queue_suppresses_only_while_recent(self):
-		job_id = self.fake_job(JobStatus.QUEUED)  # taken off the list by a worker that died at once
-		job = self.jobs[-1]
-		job.enqueued_at = datetime.utcnow()  # RQ keeps naive UTC
-		job.save()
-		self.assertIsNone(events.wake_drain(self.tenant))
-		job.enqueued_at = job.enqueued_at - timedelta(minutes=5)
-		job.save()
-		self.assertNotEqual(events.wake_drain(self.tenant), job_id)
-		self.assertEqual(len(self.enqueue.calls), 1)
+	def test_an_enqueue_that_fails_leaves_no_wake_up_pending(self):
+		from redis.exceptions import ConnectionError as RedisConnectionError
+
+		with patch("frappe.enqueue", side_effect=RedisConnectionError("queue down")):
+			self.assertIsNone(events.wake_drain(self.tenant))
+		self.assertIsNotNone(events.wake_drain(self.tenant))

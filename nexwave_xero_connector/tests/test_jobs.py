@@ -7,13 +7,13 @@ claim-then-select still works; what this does not test is visibility to a second
 """
 
 from datetime import datetime, timedelta
-from unittest.mock import MagicMock, patch
+from unittest.mock import MagicMock, PropertyMock, patch
 
 import frappe
 from erpnext.accounts.doctype.sales_invoice.test_sales_invoice import create_sales_invoice
 from frappe.utils import now_datetime
 
-from nexwave_xero_connector import jobs, wiring
+from nexwave_xero_connector import adapters, events, jobs, wiring
 from nexwave_xero_connector.constants import LOG_DOCTYPE, SALES_INVOICE_DOCTYPE
 from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.tests.site_state import XeroTestCase
@@ -206,3 +206,74 @@ class TestScans(XeroTestCase):
 		[row] = log_rows(SALES_INVOICE_DOCTYPE, si.name)
 		self.assertEqual((row.status, row.cancel_requested, row.xero_id), ("Queued", 1, "inv-cleared"))
 		self.assertEqual(pending_wakes(), [TEST_TENANT])
+
+
+class TestDrainSlicesAndHolds(XeroTestCase):
+	"""A drain job takes a slice and goes to the back of the line; a drain holding for its batch to fill
+	keeps the tenant's wake-up and gives way to other work (the core's loop is proven over MariaDB in
+	tests/integration/test_batch_fill.py)."""
+
+	def setUp(self):
+		isolate_jobs(self)
+
+	def test_a_backlog_is_drained_a_slice_at_a_time_from_the_back_of_the_line(self):
+		for _ in range(3):
+			create_sales_invoice()
+		forget_wakes()
+		gateway = FakeGateway()
+		with connected(gateway), patch.object(jobs, "SLICE_BATCHES", 1):
+			batch_size = adapters.get_settings().batch_size
+			frappe.db.set_single_value("Xero Sync Settings", "batch_size", 1)
+			try:
+				jobs.drain_tenant(TEST_TENANT)
+			finally:
+				frappe.db.set_single_value("Xero Sync Settings", "batch_size", batch_size)
+		synced = frappe.get_all(
+			LOG_DOCTYPE, filters={"tenant_id": TEST_TENANT, "status": "Synced"}, pluck="name"
+		)
+		self.assertEqual(len(synced), 1)  # one batch of one, then the job stopped
+		self.assertEqual(self.enqueue.tenants(), [TEST_TENANT])  # and put itself at the back of the line
+		frappe.db.delete(LOG_DOCTYPE, {"tenant_id": TEST_TENANT})
+
+	def test_holding_keeps_the_wake_up_so_new_rows_need_no_job(self):
+		events.forget_wake(TEST_TENANT)
+		hold = jobs.WorkerHold(TEST_TENANT, window=30)
+		with patch.object(jobs.time, "sleep") as sleep, queue_count(0):
+			self.assertTrue(hold.pause(25))
+		sleep.assert_called_once_with(jobs.HOLD_STEP_SECONDS)
+		self.assertIsNone(events.wake_drain(TEST_TENANT))  # a submit now: the holder will see its row
+		self.assertEqual(self.enqueue.calls, [])
+		self.assertTrue(0 < frappe.cache.ttl(events.wake_key(TEST_TENANT)) <= jobs.HOLD_KEY_SECONDS)
+		events.forget_wake(TEST_TENANT)
+
+	def test_holding_gives_way_when_another_job_waits_for_a_worker(self):
+		hold = jobs.WorkerHold(TEST_TENANT, window=30)
+		with patch.object(jobs.time, "sleep") as sleep, queue_count(2):
+			self.assertFalse(hold.pause(25))
+		sleep.assert_not_called()
+		self.assertFalse(hold.gave_way)  # it goes to the back of the line: drain_tenant wakes it again
+
+	def test_holding_gives_way_to_a_drain_of_the_tenant_already_coming(self):
+		events.forget_wake(TEST_TENANT)
+		self.assertIsNotNone(events.wake_drain(TEST_TENANT))  # a job waits in the queue
+		hold = jobs.WorkerHold(TEST_TENANT, window=30)
+		with patch.object(jobs.time, "sleep") as sleep, queue_count(0):
+			self.assertFalse(hold.pause(25))
+		sleep.assert_not_called()
+		self.assertTrue(hold.gave_way)  # that job takes over: no third one
+		events.forget_wake(TEST_TENANT)
+
+	def test_a_starter_plan_holds_small_batches_and_a_standard_one_sends_at_once(self):
+		settings = adapters.get_settings()
+		with patch("nexwave_xero_connector.xero.governor.RateGovernor.day_remaining", return_value=None):
+			settings.xero_plan = "Starter"
+			self.assertEqual(jobs.batch_fill_window(TEST_TENANT, settings), 30)
+			settings.xero_plan = "Standard or higher"
+			self.assertEqual(jobs.batch_fill_window(TEST_TENANT, settings), 0)
+		with patch("nexwave_xero_connector.xero.governor.RateGovernor.day_remaining", return_value=1000):
+			self.assertEqual(jobs.batch_fill_window(TEST_TENANT, settings), 30)  # most of today is gone
+
+
+def queue_count(jobs_waiting: int):
+	"""The drain queue's length as RQ reports it (Queue.count is a property)."""
+	return patch("rq.queue.Queue.count", new_callable=PropertyMock, return_value=jobs_waiting)

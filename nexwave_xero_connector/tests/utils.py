@@ -14,7 +14,7 @@ import frappe
 from frappe.utils import getdate
 
 from nexwave_xero_connector import adapters
-from nexwave_xero_connector.constants import LOG_DOCTYPE
+from nexwave_xero_connector.constants import DRAIN_JOB_KEY, LOG_DOCTYPE
 from nexwave_xero_connector.sync.model import (
 	ContactRecord,
 	ElementResult,
@@ -187,6 +187,7 @@ def isolate_jobs(testcase, *extra_patches: tuple[str, object]) -> None:
 	past FrappeTestCase's class rollback. `extra_patches` are more (target, value) pairs."""
 	configure_settings()
 	forget_wakes()
+	frappe.cache.delete_keys(f"{DRAIN_JOB_KEY}:")  # no drain left pending by an earlier test
 	testcase.enqueue = EnqueueRecorder()
 	testcase.commits = []
 	for target, value in (

@@ -8,13 +8,15 @@ and applies one failure policy when a whole call fails. The kinds use only the c
 from __future__ import annotations
 
 from .context import LEASE_SECONDS, UNEXPECTED_ATTEMPTS, DrainContext, DrainReport, Item, StopDrain
-from .loop import drain
+from .loop import SEND_AT_ONCE, Hold, drain
 
 __all__ = [
 	"LEASE_SECONDS",
+	"SEND_AT_ONCE",
 	"UNEXPECTED_ATTEMPTS",
 	"DrainContext",
 	"DrainReport",
+	"Hold",
 	"Item",
 	"StopDrain",
 	"drain",

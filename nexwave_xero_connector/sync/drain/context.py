@@ -47,6 +47,8 @@ class DrainReport:
 	requeued: int = 0
 	calls: int = 0
 	stopped_by: str = ""
+	more: bool = False  # max_batches was used up with rows still claimable
+	held: bool = False  # the hold's pause gave up waiting for a batch to fill
 
 	def count(self, outcome: Outcome) -> None:
 		attr = {
