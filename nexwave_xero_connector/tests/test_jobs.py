@@ -6,6 +6,7 @@ FrappeTestCase's class rollback. One connection sees its own uncommitted writes,
 claim-then-select still works; what this does not test is visibility to a second worker.
 """
 
+import dataclasses
 from datetime import datetime, timedelta
 from unittest.mock import MagicMock, PropertyMock, patch
 
@@ -221,13 +222,13 @@ class TestDrainSlicesAndHolds(XeroTestCase):
 			create_sales_invoice()
 		forget_wakes()
 		gateway = FakeGateway()
-		with connected(gateway), patch.object(jobs, "SLICE_BATCHES", 1):
-			batch_size = adapters.get_settings().batch_size
-			frappe.db.set_single_value("Xero Sync Settings", "batch_size", 1)
-			try:
-				jobs.drain_tenant(TEST_TENANT)
-			finally:
-				frappe.db.set_single_value("Xero Sync Settings", "batch_size", batch_size)
+		one_a_batch = dataclasses.replace(adapters.load_config(), batch_size=1)
+		with (
+			connected(gateway),
+			patch.object(jobs, "SLICE_BATCHES", 1),
+			patch.object(adapters, "load_config", return_value=one_a_batch),
+		):
+			jobs.drain_tenant(TEST_TENANT)
 		synced = frappe.get_all(
 			LOG_DOCTYPE, filters={"tenant_id": TEST_TENANT, "status": "Synced"}, pluck="name"
 		)
@@ -263,13 +264,13 @@ class TestDrainSlicesAndHolds(XeroTestCase):
 		self.assertTrue(hold.gave_way)  # that job takes over: no third one
 		events.forget_wake(TEST_TENANT)
 
-	def test_a_starter_plan_holds_small_batches_and_a_standard_one_sends_at_once(self):
+	def test_a_starter_plan_lets_small_batches_fill_and_a_standard_one_only_lingers(self):
 		settings = adapters.get_settings()
 		with patch("nexwave_xero_connector.xero.governor.RateGovernor.day_remaining", return_value=None):
 			settings.xero_plan = "Starter"
 			self.assertEqual(jobs.batch_fill_window(TEST_TENANT, settings), 30)
 			settings.xero_plan = "Standard or higher"
-			self.assertEqual(jobs.batch_fill_window(TEST_TENANT, settings), 0)
+			self.assertEqual(jobs.batch_fill_window(TEST_TENANT, settings), 2)
 		with patch("nexwave_xero_connector.xero.governor.RateGovernor.day_remaining", return_value=1000):
 			self.assertEqual(jobs.batch_fill_window(TEST_TENANT, settings), 30)  # most of today is gone
 

@@ -169,11 +169,13 @@ def simple_mapper(doc: dict, *, contact_id: str, **_kwargs) -> XeroPayload:
 
 @contextmanager
 def connected(gateway):
-	"""Run the app's jobs as if Xero were connected: `gateway` answers, with the stand-in mapper."""
+	"""Run the app's jobs as if Xero were connected: `gateway` answers, with the stand-in mapper. Drains
+	claim at once (no batch filling: test_jobs.TestDrainSlicesAndHolds covers it)."""
 	from nexwave_xero_connector import jobs
 
 	with (
 		patch.object(jobs, "is_ready", return_value=True),
+		patch.object(jobs, "batch_fill_window", return_value=0.0),
 		patch.object(jobs, "organisation_facts", return_value=None),
 		patch("nexwave_xero_connector.wiring.make_gateway", return_value=gateway),
 		patch("nexwave_xero_connector.sync.drain.loop.default_mapper", return_value=simple_mapper),

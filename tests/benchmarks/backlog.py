@@ -9,6 +9,11 @@ from the emulator's counters; drain time is emulator-clock time in Xero minutes.
 	python -m tests.benchmarks.backlog --backfill 5000   # adds the backfill scenario (tests/benchmarks/backfill.py)
 	python -m tests.benchmarks.backlog --journals 1000   # adds Journal Entries (tests/benchmarks/journals_backlog.py)
 	python -m tests.benchmarks.backlog --invoices 500 --lines 500   # big invoices: batches under 3.5 MB
+	python -m tests.benchmarks.backlog --trickle 2000 --rate 4 --plan starter   # tests/benchmarks/trickle.py
+	python -m tests.benchmarks.backlog --orgs 50 --invoices 25000 --workers 4  # tests/benchmarks/many_orgs.py
+
+--trickle and --orgs run their scenario (and its comparison) instead of the one-organisation backlog;
+with --orgs, --invoices is the total over all organisations.
 
 --lines N gives every invoice N lines with descriptions of about 400 characters (tests/support/
 big_invoices.py); the last line then says the largest request body Xero received, how many requests it
@@ -23,6 +28,7 @@ import logging
 import math
 import os
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -366,8 +372,16 @@ def main(argv: list[str] | None = None) -> Result:
 	parser.add_argument(
 		"--journals", type=int, default=0, help="also drain N Journal Entries as Manual Journals"
 	)
+	parser.add_argument("--trickle", type=int, default=0, help="submit N invoices one at a time instead")
+	parser.add_argument("--rate", type=float, default=4.0, help="--trickle: invoices per Xero second")
+	parser.add_argument("--plan", choices=("starter", "standard"), default="starter", help="--trickle: plan")
+	parser.add_argument("--orgs", type=int, default=0, help="spread --invoices over N organisations instead")
 	args = parser.parse_args(argv)
 	started = time.monotonic()
+	if args.trickle:
+		return _trickle(args)
+	if args.orgs:
+		return _orgs(args)
 	result = run(
 		args.invoices,
 		workers=args.workers,
@@ -408,6 +422,41 @@ def main(argv: list[str] | None = None) -> Result:
 		last_line += " " + journals.last_line_suffix()
 	print(last_line)
 	return result
+
+
+def _trickle(args) -> object:
+	from tests.benchmarks import trickle
+
+	scale = args.time_scale if "--time-scale" in sys.argv else trickle.TIME_SCALE
+	ours, at_once = trickle.run_trickle_bench(
+		args.trickle,
+		rate=args.rate,
+		plan=args.plan,
+		time_scale=scale,
+		workers=args.workers,
+		log=lambda s: print(s, flush=True),
+	)
+	print()
+	print(trickle.table([ours, at_once]))
+	print(trickle.last_line(args.plan, ours, at_once))
+	return ours
+
+
+def _orgs(args) -> object:
+	from tests.benchmarks import many_orgs
+
+	def log(text: str) -> None:
+		print(text, flush=True)
+
+	scale = args.time_scale if "--time-scale" in sys.argv else many_orgs.TIME_SCALE
+	ours = many_orgs.run_orgs(args.orgs, args.invoices, workers=args.workers, time_scale=scale, log=log)
+	whole = many_orgs.run_orgs(
+		args.orgs, args.invoices, workers=args.workers, slice_batches=None, time_scale=scale, log=log
+	)
+	print()
+	print(many_orgs.table([ours, whole]))
+	print(many_orgs.last_line(ours, whole))
+	return ours
 
 
 if __name__ == "__main__":

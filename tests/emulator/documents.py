@@ -809,6 +809,7 @@ def ledger_row(tenant: Tenant, kind: DocKind, doc: dict) -> dict:
 			for a in doc.get("_allocations", [])
 		],
 		"seq": doc["_seq"],
+		"updated": doc["_updated"],  # emulator time of the last change (its creation, if never changed)
 	}
 	if kind.is_invoice:
 		row.update(

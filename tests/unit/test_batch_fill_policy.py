@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from nexwave_xero_connector.sync.batching import FILL_WINDOW_SECONDS, Pending, fill_wait, fill_window
+from nexwave_xero_connector.sync.batching import (
+	FILL_WINDOW_SECONDS,
+	LINGER_SECONDS,
+	Pending,
+	fill_wait,
+	fill_window,
+)
 
 
 def test_a_starter_plan_is_always_tight():
@@ -10,15 +16,16 @@ def test_a_starter_plan_is_always_tight():
 	assert fill_window(1000, 990) == FILL_WINDOW_SECONDS
 
 
-def test_a_larger_plan_sends_at_once_until_half_its_day_is_gone():
-	assert fill_window(5000, None) == 0
-	assert fill_window(5000, 2600) == 0
+def test_a_larger_plan_only_lingers_until_half_its_day_is_gone():
+	assert fill_window(5000, None) == LINGER_SECONDS
+	assert fill_window(5000, 2600) == LINGER_SECONDS
 	assert fill_window(5000, 2400) == FILL_WINDOW_SECONDS
 
 
-def test_an_unknown_plan_sends_at_once():
-	assert fill_window(None, None) == 0
-	assert fill_window(0, 10) == 0
+def test_an_unknown_plan_lingers():
+	assert fill_window(None, None) == LINGER_SECONDS
+	assert fill_window(0, 10) == LINGER_SECONDS
+	assert 0 < LINGER_SECONDS < FILL_WINDOW_SECONDS
 
 
 def test_the_wait_is_what_is_left_of_the_window_for_the_oldest_row():
