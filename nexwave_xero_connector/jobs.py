@@ -84,8 +84,8 @@ def batch_fill_window(tenant_id: str, settings) -> float:
 class WorkerHold:
 	"""The pause of a drain holding for its batch to fill, on an RQ worker: it keeps the tenant's wake key
 	(new rows then need no job: this drain sees them) and sleeps a little at a time, and gives up when
-	another job waits for a worker (it goes to the back of the line) or another drain of the tenant is
-	already coming (that one takes over)."""
+	another job waits for a worker (after one step, then to the back of the line) or another drain of the
+	tenant is already coming (at once: that one takes over)."""
 
 	def __init__(self, tenant_id: str, window: float):
 		self.tenant_id = tenant_id
@@ -102,6 +102,9 @@ class WorkerHold:
 		from frappe.utils.background_jobs import get_queue
 
 		if get_queue(DRAIN_QUEUE).count:
+			# a step first: with more organisations holding than workers, a job that went straight to the
+			# back of the line would spin through the queue
+			time.sleep(min(seconds, HOLD_STEP_SECONDS))
 			return False
 		key = wake_key(self.tenant_id)
 		if not frappe.cache.set(key, self.mark, nx=True, ex=HOLD_KEY_SECONDS):

@@ -236,6 +236,23 @@ class TestDrainSlicesAndHolds(XeroTestCase):
 		self.assertEqual(self.enqueue.tenants(), [TEST_TENANT])  # and put itself at the back of the line
 		frappe.db.delete(LOG_DOCTYPE, {"tenant_id": TEST_TENANT})
 
+	def test_a_small_batch_held_while_other_jobs_wait_goes_to_the_back_of_the_line_unsent(self):
+		si = create_sales_invoice()
+		forget_wakes()
+		gateway = FakeGateway()
+		with (
+			connected(gateway),
+			patch.object(jobs, "batch_fill_window", return_value=30.0),
+			patch.object(jobs.time, "sleep"),
+			queue_count(1),
+		):
+			jobs.drain_tenant(TEST_TENANT)
+		row = log_rows(SALES_INVOICE_DOCTYPE, si.name)[0]
+		self.assertEqual((row.status, row.attempts), ("Queued", 0))  # waiting is not an attempt
+		self.assertEqual(gateway.created, [])  # nothing sent
+		self.assertEqual(self.enqueue.tenants(), [TEST_TENANT])
+		frappe.db.delete(LOG_DOCTYPE, {"name": row.name})
+
 	def test_holding_keeps_the_wake_up_so_new_rows_need_no_job(self):
 		events.forget_wake(TEST_TENANT)
 		hold = jobs.WorkerHold(TEST_TENANT, window=30)
@@ -251,7 +268,7 @@ class TestDrainSlicesAndHolds(XeroTestCase):
 		hold = jobs.WorkerHold(TEST_TENANT, window=30)
 		with patch.object(jobs.time, "sleep") as sleep, queue_count(2):
 			self.assertFalse(hold.pause(25))
-		sleep.assert_not_called()
+		sleep.assert_called_once_with(jobs.HOLD_STEP_SECONDS)  # one step, so holders never spin the queue
 		self.assertFalse(hold.gave_way)  # it goes to the back of the line: drain_tenant wakes it again
 
 	def test_holding_gives_way_to_a_drain_of_the_tenant_already_coming(self):

@@ -121,7 +121,8 @@ class DrainJobs:
 		def pause(seconds: float) -> bool:
 			nonlocal gave_way
 			if self.jobs.qsize():
-				return False  # another job waits for a worker: to the back of the line
+				time.sleep(min(seconds, self.hold_step))
+				return False  # another job waits for a worker: a step, then to the back of the line
 			with self.lock:
 				holder = self.pending.setdefault(tenant_id, mark)
 			if holder != mark:

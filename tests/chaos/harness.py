@@ -36,7 +36,6 @@ import tempfile
 import threading
 import time
 import traceback
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -68,8 +67,6 @@ from .infra import DbFaults, RedisServer, fail_fast
 REPO = Path(__file__).resolve().parents[2]
 TENANT = "tenant-nz"
 REDIS_URL = os.environ.get("NXC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-DRAIN_JOB = "tests.chaos.worker.drain_job"
-DRAIN_TIMEOUT = 1500  # Frappe's "long" queue, where the app's drain runs
 BASE_FAULTS = ("500", "503", "429", "latency:0.3", "drop_before_commit", "lost_after_commit")
 FINAL = ("Synced", "Voided", "Failed", "Skipped", "Orphan")
 SLUGS = {"sales-invoice": "Sales Invoice", "purchase-invoice": "Purchase Invoice"}
@@ -494,6 +491,9 @@ class Harness:
 			chaos_worker.IN_FLIGHT_ENV: str(self.in_flight_seconds()),
 			chaos_worker.CLOCK_OFFSET_ENV: f"{skew:.3f}",
 			chaos_worker.PAYMENTS_ENV: self.mode,
+			chaos_worker.WAKE_ENV: self.args.wake,
+			# a job lost between its dequeue and its start frees the wake key after a lease, as in production
+			chaos_worker.WAKE_TTL_ENV: str(self.args.lease),
 			chaos_journals.JOURNALS_ENV: "1" if self.journals else "",
 			chaos_worker.LOCK_LOG_ENV: str(self.logdir / "lock-conflicts"),
 			chaos_worker.HELD_LOG_ENV: str(self.logdir / "governor-held"),
@@ -574,32 +574,19 @@ class Harness:
 		return True
 
 	def _wake_app(self, tenant: str) -> bool:
-		"""The app's policy: suppress only while the tenant's latest drain job is queued and really waiting
-		in the queue; started, finished, failed or missing ⇒ a new job with a fresh id."""
-		latest_key = f"{self.qname}:latest-drain:{tenant}"
-		latest = self.redis.get(latest_key)
-		if latest:
-			latest = latest.decode()
-			try:
-				job = Job.fetch(latest, connection=self.redis)
-				if job.get_status(refresh=False) == JobStatus.QUEUED and latest in self.queue.get_job_ids():
-					self.stats["enqueues_deduped"] += 1
-					return False
-			except NoSuchJobError:
-				pass
-		job_id = f"{self.qname}::xero-drain::{tenant}::{uuid.uuid4().hex[:10]}"
-		self._enqueue(job_id, tenant)
-		self.redis.set(latest_key, job_id, ex=86_400)
+		"""The app's policy (events.wake_drain): one SET NX on the tenant's wake key decides; the drain
+		deletes the key when it starts and ends (worker.drain_job)."""
+		if not chaos_worker.wake(
+			self.redis, self.qname, tenant, (self.database, self.emulator.base_url, tenant)
+		):
+			self.stats["enqueues_deduped"] += 1
+			return False
+		self.stats["enqueues"] += 1
 		return True
 
 	def _enqueue(self, job_id: str, tenant: str) -> None:
-		self.queue.enqueue(
-			DRAIN_JOB,
-			args=(self.database, self.emulator.base_url, tenant),
-			job_id=job_id,
-			job_timeout=DRAIN_TIMEOUT,
-			result_ttl=600,  # Frappe's rq_results_ttl
-			failure_ttl=7 * 86_400,
+		chaos_worker.enqueue_drain(
+			self.redis, self.qname, job_id, (self.database, self.emulator.base_url, tenant)
 		)
 		self.stats["enqueues"] += 1
 

@@ -14,6 +14,7 @@ import importlib
 import os
 import socket
 import time
+import uuid
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
@@ -33,11 +34,19 @@ RATE_MINUTE_ENV = "NXC_CHAOS_RATE_MINUTE"
 LOCK_WAIT_ENV = "NXC_CHAOS_LOCK_WAIT"  # innodb_lock_wait_timeout (s) of the drains' sessions
 LOCK_LOG_ENV = "NXC_CHAOS_LOCK_LOG"  # a file the drains append each lock conflict they re-run to
 HELD_LOG_ENV = "NXC_CHAOS_HELD_LOG"  # a file the governor appends the reason of each call it held back to
+WAKE_ENV = "NXC_CHAOS_WAKE"  # "app": drains wake as the app's (events.wake_drain, jobs.drain_tenant)
+WAKE_TTL_ENV = "NXC_CHAOS_WAKE_TTL"  # seconds a pending wake-up is trusted (events.WAKE_TTL_SECONDS)
 PID_HEADER = "X-Chaos-Pid"
 DB_HEADER = "X-Chaos-Db"  # the MariaDB connection id of the drain making the call
 # A governor slot outlives the call's connect + read timeouts (as the production SLOT_TTL outlives the
 # production timeouts), so a killed horse's slot lapses as soon as a live call could no longer hold it.
 SLOT_MARGIN = 1.5
+DRAIN_JOB = "tests.chaos.worker.drain_job"
+DRAIN_TIMEOUT = 1500  # Frappe's "long" queue, where the app's drain runs
+# As jobs.py: batches a drain job takes before the back of the line; a holder's steps and key lifetime.
+SLICE_BATCHES = 2
+HOLD_STEP_SECONDS = 0.5
+HOLD_KEY_SECONDS = 10
 
 
 def worker_clock() -> datetime:
@@ -169,17 +178,28 @@ class _ChaosDb:
 
 
 def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
-	"""One drain of the tenant, as jobs.drain_tenant does it, over MariaDB and the emulator."""
+	"""One drain of the tenant, as jobs.drain_tenant does it, over MariaDB and the emulator: with the app's
+	wake-ups (WAKE_ENV "app") it forgets the tenant's wake-up first, takes a slice, lets a small batch
+	linger as on a Standard plan, and goes to the back of the line while rows are left."""
+	from rq import get_current_job
+
+	from nexwave_xero_connector.sync import batching
 	from nexwave_xero_connector.sync import drain as engine
 	from nexwave_xero_connector.sync.journal import SqlJournal
 	from tests.support.erp import SqlErp
 	from tests.support.world import NoMasters
 
+	app_wakes = os.environ.get(WAKE_ENV) == "app"
+	job = get_current_job()
+	if app_wakes:
+		_forget_wake(job.connection, job.origin, tenant_id)
 	db = _ChaosDb(database)
 	try:
+		journal = SqlJournal(db, worker_clock, worker=f"{socket.gethostname()}:{os.getpid()}")
+		hold = _Hold(job.connection, job.origin, tenant_id)
 		report = engine.drain(
 			tenant_id,
-			journal=SqlJournal(db, worker_clock, worker=f"{socket.gethostname()}:{os.getpid()}"),
+			journal=journal,
 			erp=SqlErp(db, worker_clock),
 			masters=NoMasters(),
 			gateway=_gateway(base_url, db.conn.thread_id()),
@@ -194,10 +214,91 @@ def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 					in_flight_seconds=int(os.environ.get(IN_FLIGHT_ENV) or 15),
 				),
 			),
+			max_batches=SLICE_BATCHES if app_wakes else None,
+			hold=engine.Hold(window=batching.LINGER_SECONDS, pause=hold.pause)
+			if app_wakes
+			else engine.SEND_AT_ONCE,
 		)
+		if app_wakes:
+			_forget_wake(job.connection, job.origin, tenant_id)
+			if (
+				report.more
+				or (report.held and not hold.gave_way)
+				or (not report.stopped_by and journal.pending(tenant_id).count)
+			):
+				wake(job.connection, job.origin, tenant_id, (database, base_url, tenant_id))
 		return asdict(report)
 	finally:
 		db.close()
+
+
+def wake_key(qname: str, tenant_id: str) -> str:
+	return f"{qname}:drain-wake:{tenant_id}"
+
+
+def wake(conn, qname: str, tenant_id: str, args: tuple) -> bool:
+	"""events.wake_drain: one SET NX decides; a new job only when no drain of the tenant is pending."""
+	job_id = f"{qname}::xero-drain::{tenant_id}::{uuid.uuid4().hex[:10]}"
+	ttl = int(os.environ.get(WAKE_TTL_ENV) or 120)
+	if not conn.set(wake_key(qname, tenant_id), job_id, nx=True, ex=ttl):
+		return False
+	try:
+		enqueue_drain(conn, qname, job_id, args)
+	except Exception:
+		_forget_wake(conn, qname, tenant_id)
+		raise
+	return True
+
+
+def enqueue_drain(conn, qname: str, job_id: str, args: tuple) -> None:
+	from rq import Queue
+
+	Queue(qname, connection=conn).enqueue(
+		DRAIN_JOB,
+		args=args,
+		job_id=job_id,
+		job_timeout=DRAIN_TIMEOUT,
+		result_ttl=600,  # Frappe's rq_results_ttl
+		failure_ttl=7 * 86_400,
+	)
+
+
+def _forget_wake(conn, qname: str, tenant_id: str) -> None:
+	from redis.exceptions import RedisError
+
+	try:
+		conn.delete(wake_key(qname, tenant_id))
+	except RedisError:
+		pass  # gone with Redis anyway
+
+
+class _Hold:
+	"""jobs.WorkerHold: keep the tenant's wake key while a small batch lingers, a step at a time; give up
+	after a step when another job waits, at once when another drain of the tenant is coming."""
+
+	def __init__(self, conn, qname: str, tenant_id: str):
+		self.conn, self.qname, self.key = conn, qname, wake_key(qname, tenant_id)
+		self.mark = f"holding::{uuid.uuid4().hex[:12]}"
+		self.gave_way = False
+
+	def pause(self, seconds: float) -> bool:
+		from redis.exceptions import RedisError
+		from rq import Queue
+
+		step = min(seconds, HOLD_STEP_SECONDS)
+		try:
+			if Queue(self.qname, connection=self.conn).count:
+				time.sleep(step)
+				return False
+			if not self.conn.set(self.key, self.mark, nx=True, ex=HOLD_KEY_SECONDS):
+				if (self.conn.get(self.key) or b"").decode() != self.mark:
+					self.gave_way = True
+					return False
+				self.conn.expire(self.key, HOLD_KEY_SECONDS)
+		except RedisError:
+			pass  # no key to keep: hold on the database's clock alone (extra wake-ups are harmless)
+		time.sleep(step)
+		return True
 
 
 def main() -> None:
