@@ -27,10 +27,12 @@ from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.sync.mapping import build_payload, owed_total
 from nexwave_xero_connector.sync.model import ErrorClass, Kind
 from nexwave_xero_connector.xero.governor import RateGovernor
-from tests.benchmarks.backlog import CUSTOMER, REDIS_URL, TEMPLATE, ScaledGovernorHooks
+from tests.benchmarks.backlog import CUSTOMER, TEMPLATE
+from tests.benchmarks.rig import REDIS_URL, format_table
 from tests.emulator import XeroEmulator
 from tests.support.db import PyMySqlDb, create_database, drop_database
 from tests.support.erp import SqlErp
+from tests.support.governor import ScaledGovernorHooks
 from tests.support.seeding import StandInBackfillSource, insert_document
 from tests.support.world import COMPANY, NoMasters, World, clone, emulator_gateway, nz_config
 
@@ -97,8 +99,7 @@ class BackfillResult:
 			),
 			("no backfill", "-", "-", "-", "-", "-", "-", "-", self.baseline.latency()),
 		]
-		widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-		return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+		return format_table(rows)
 
 	def last_line_suffix(self) -> str:
 		return f"backfill_calls_per_doc={self.ours.calls_per_doc:.4f} backfill_429={self.ours.hits_429}"

@@ -26,17 +26,14 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import os
 import queue
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import redis
 from xero_python.accounting import AccountingApi
 
 from nexwave_xero_connector.sync import batching
@@ -46,19 +43,18 @@ from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.sync.mapping import build_payload
 from nexwave_xero_connector.sync.model import ErrorClass, Kind
 from nexwave_xero_connector.xero.gateway import SdkGateway
-from nexwave_xero_connector.xero.governor import RateGovernor
+from tests.benchmarks.rig import REDIS_URL, format_table, gateway_for, scaled_rig
 from tests.emulator import XeroEmulator
 from tests.support.big_invoices import big_invoice
-from tests.support.db import PyMySqlDb, create_database, drop_database
+from tests.support.db import PyMySqlDb
 from tests.support.erp import SqlErp
 from tests.support.governor import ScaledGovernorHooks
-from tests.support.world import COMPANY, NoMasters, World, clone, emulator_gateway, nz_config
+from tests.support.world import COMPANY, NoMasters, World, clone, nz_config
 
 log = logging.getLogger(__name__)
 TEMPLATE = "si_nz_exclusive_discount"
 CUSTOMER = "Tui Hardware Ltd"
 BATCH = 50
-REDIS_URL = os.environ.get("NXC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -117,18 +113,7 @@ class Result:
 				for name, p in (("ours", self.ours), ("ours, lone invoice", self.lone), ("naive", self.naive))
 			),
 		]
-		widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-		return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
-
-
-def gateway_for(emulator: XeroEmulator, scaled: ScaledGovernorHooks) -> SdkGateway:
-	"""A gateway of our own (SDK clients are not shared across threads) going through the governor."""
-	return emulator_gateway(
-		emulator.identity_url,
-		timeout=(5, 30),
-		before_request=scaled.before_request,
-		on_response=scaled.on_response,
-	)
+		return format_table(rows)
 
 
 def _queued(db: PyMySqlDb, tenant_id: str) -> tuple[int, datetime | None]:
@@ -266,80 +251,72 @@ def run(
 	log: Callable[[str], None] = lambda s: None,
 ) -> Result:
 	"""Run both paths in one emulator (one organisation each) and return their costs."""
-	run_id = uuid.uuid4().hex[:8]
-	emulator = XeroEmulator(rate_limits=True, time_scale=time_scale)
-	emulator.start(port=0)
-	database = create_database("nxc_bench")
-	client = redis.Redis.from_url(redis_url)
-	prefix = f"nxc-bench-{run_id}"
-	governor = RateGovernor(client, key_prefix=prefix, per_day=day_limit, clock=emulator.now)
-	scaled = ScaledGovernorHooks(governor, emulator.time_scale)
-	world = World(emulator, database, tenant_id=f"ours-{run_id}")
-	try:
-		ours_tenant = world.tenant_id
-		emulator.tenants[ours_tenant].day_limit = day_limit
-		# The contact is already known (as after the first invoice to this customer).
-		contact = emulator.add_contact(ours_tenant, CUSTOMER)
-		world.erp.set_contact_id("Customer", CUSTOMER, ours_tenant, contact)
-		world.db.commit("bench: contact known")
+	with scaled_rig("bench", time_scale=time_scale, day_limit=day_limit, redis_url=redis_url) as rig:
+		emulator, database, scaled, run_id = rig.emulator, rig.database, rig.scaled, rig.run_id
+		world = World(emulator, database, tenant_id=f"ours-{run_id}")
+		try:
+			ours_tenant = world.tenant_id
+			emulator.tenants[ours_tenant].day_limit = day_limit
+			# The contact is already known (as after the first invoice to this customer).
+			contact = emulator.add_contact(ours_tenant, CUSTOMER)
+			world.erp.set_contact_id("Customer", CUSTOMER, ours_tenant, contact)
+			world.db.commit("bench: contact known")
 
-		world.submit(clone(TEMPLATE, f"LONE-{run_id}"))
-		lone = _measure(
-			emulator, ours_tenant, 1, lambda: drain_with_workers(emulator, database, ours_tenant, scaled, 1)
-		)
-		log(f"lone invoice: {lone.calls} call(s)")
+			world.submit(clone(TEMPLATE, f"LONE-{run_id}"))
+			lone = _measure(
+				emulator,
+				ours_tenant,
+				1,
+				lambda: drain_with_workers(emulator, database, ours_tenant, scaled, 1),
+			)
+			log(f"lone invoice: {lone.calls} call(s)")
 
-		if lines:
-			docs = [big_invoice(f"BL-{run_id}-{i:05d}", lines) for i in range(invoices)]
-		else:
-			docs = [clone(TEMPLATE, f"BL-{run_id}-{i:05d}") for i in range(invoices)]
-		for doc in docs:
-			world.submit(doc)
-		log(f"queued {invoices} invoices; draining with {workers} workers")
-		emulator.too_large = emulator.max_request_bytes = 0
-		ours = _measure(
-			emulator,
-			ours_tenant,
-			invoices,
-			lambda: drain_with_workers(emulator, database, ours_tenant, scaled, workers),
-		)
-		log(f"ours: {ours.calls} calls, {ours.synced} synced")
-		max_request_bytes, too_large = emulator.max_request_bytes, emulator.too_large
-		floor = _byte_floor(docs, contact) if lines else None
+			if lines:
+				docs = [big_invoice(f"BL-{run_id}-{i:05d}", lines) for i in range(invoices)]
+			else:
+				docs = [clone(TEMPLATE, f"BL-{run_id}-{i:05d}") for i in range(invoices)]
+			for doc in docs:
+				world.submit(doc)
+			log(f"queued {invoices} invoices; draining with {workers} workers")
+			emulator.too_large = emulator.max_request_bytes = 0
+			ours = _measure(
+				emulator,
+				ours_tenant,
+				invoices,
+				lambda: drain_with_workers(emulator, database, ours_tenant, scaled, workers),
+			)
+			log(f"ours: {ours.calls} calls, {ours.synced} synced")
+			max_request_bytes, too_large = emulator.max_request_bytes, emulator.too_large
+			floor = _byte_floor(docs, contact) if lines else None
 
-		naive_tenant = f"naive-{run_id}"
-		emulator.add_tenant(
-			naive_tenant,
-			name=COMPANY,
-			country="NZ",
-			base_currency="NZD",
-			currencies=("NZD", "USD"),
-			short_code="!kTl1",
-			day_limit=day_limit,
-		)
-		naive_contact = emulator.add_contact(naive_tenant, CUSTOMER)
-		log(f"naive: pushing {invoices} invoices one at a time")
-		naive = _measure(
-			emulator,
-			naive_tenant,
-			invoices,
-			lambda: naive_push(emulator, naive_tenant, naive_contact, docs, scaled, workers),
-		)
-		return Result(
-			ours=ours,
-			naive=naive,
-			lone=lone,
-			max_request_bytes=max_request_bytes,
-			too_large=too_large,
-			byte_floor=floor,
-		)
-	finally:
-		world.close()
-		emulator.stop()
-		drop_database(database)
-		for key in client.scan_iter(f"{prefix}:*"):
-			client.delete(key)
-		client.close()
+			naive_tenant = f"naive-{run_id}"
+			emulator.add_tenant(
+				naive_tenant,
+				name=COMPANY,
+				country="NZ",
+				base_currency="NZD",
+				currencies=("NZD", "USD"),
+				short_code="!kTl1",
+				day_limit=day_limit,
+			)
+			naive_contact = emulator.add_contact(naive_tenant, CUSTOMER)
+			log(f"naive: pushing {invoices} invoices one at a time")
+			naive = _measure(
+				emulator,
+				naive_tenant,
+				invoices,
+				lambda: naive_push(emulator, naive_tenant, naive_contact, docs, scaled, workers),
+			)
+			return Result(
+				ours=ours,
+				naive=naive,
+				lone=lone,
+				max_request_bytes=max_request_bytes,
+				too_large=too_large,
+				byte_floor=floor,
+			)
+		finally:
+			world.close()
 
 
 def _byte_floor(docs: list[dict], contact_id: str) -> float:

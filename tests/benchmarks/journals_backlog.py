@@ -8,27 +8,20 @@ what is measured is what the drain itself spends: one PUT per fifty entries.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import redis
-
 from nexwave_xero_connector.sync.drain import drain
 from nexwave_xero_connector.sync.journal import SqlJournal
 from nexwave_xero_connector.sync.preflight import OrgInfo
-from nexwave_xero_connector.xero.governor import RateGovernor
-from tests.emulator import XeroEmulator
-from tests.support.db import PyMySqlDb, create_database, drop_database
+from tests.benchmarks.rig import REDIS_URL, scaled_rig
+from tests.support.db import PyMySqlDb
 from tests.support.erp import SqlErp
 from tests.support.journal_entries import journal_entry, journals_on, submit_journal_entry
 from tests.support.world import NoMasters, World
-
-REDIS_URL = os.environ.get("NXC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -59,76 +52,63 @@ def run_journals_bench(
 	log: Callable[[str], None] = lambda s: None,
 ) -> JournalsResult:
 	"""Queue `journals` Journal Entries and drain them with `workers` threads through one rate governor."""
-	from tests.benchmarks.backlog import ScaledGovernorHooks, gateway_for
+	with scaled_rig("bench_mj", time_scale=time_scale, day_limit=day_limit, redis_url=redis_url) as rig:
+		emulator, database, run_id = rig.emulator, rig.database, rig.run_id
+		world = journals_on(World(emulator, database, tenant_id=f"mj-{run_id}"))
+		try:
+			tenant = world.tenant_id
+			emulator.tenants[tenant].day_limit = day_limit
+			org = OrgInfo(base_currency="NZD", system_accounts=frozenset({"610", "800", "820", "960"}))
+			for i in range(journals):
+				submit_journal_entry(world, journal_entry(f"JV-{run_id}-{i:05d}"))
+			log(f"queued {journals} journal entries; draining with {workers} workers")
+			calls0, t0 = emulator.total_calls(tenant), emulator.now()
+			synced = [0] * workers
+			errors: list[BaseException] = []
 
-	run_id = uuid.uuid4().hex[:8]
-	emulator = XeroEmulator(rate_limits=True, time_scale=time_scale)
-	emulator.start(port=0)
-	database = create_database("nxc_bench_mj")
-	client = redis.Redis.from_url(redis_url)
-	prefix = f"nxc-bench-mj-{run_id}"
-	governor = RateGovernor(client, key_prefix=prefix, per_day=day_limit, clock=emulator.now)
-	scaled = ScaledGovernorHooks(governor, emulator.time_scale)
-	world = journals_on(World(emulator, database, tenant_id=f"mj-{run_id}"))
-	try:
-		tenant = world.tenant_id
-		emulator.tenants[tenant].day_limit = day_limit
-		org = OrgInfo(base_currency="NZD", system_accounts=frozenset({"610", "800", "820", "960"}))
-		for i in range(journals):
-			submit_journal_entry(world, journal_entry(f"JV-{run_id}-{i:05d}"))
-		log(f"queued {journals} journal entries; draining with {workers} workers")
-		calls0, t0 = emulator.total_calls(tenant), emulator.now()
-		synced = [0] * workers
-		errors: list[BaseException] = []
+			def work(index: int) -> None:
+				db = PyMySqlDb(database)
+				try:
+					journal = SqlJournal(db, datetime.now, worker=f"bench-mj-{index}")
+					gateway = rig.gateway()
+					while True:
+						report = drain(
+							tenant,
+							journal=journal,
+							erp=SqlErp(db, datetime.now),
+							masters=NoMasters(),
+							gateway=gateway,
+							config=world.config,
+							org=org,
+						)
+						synced[index] += report.synced
+						if report.claimed and not report.stopped_by:
+							continue
+						db.rollback()
+						left = db.query(
+							"SELECT COUNT(*) AS n FROM `tabXero Sync Log` WHERE tenant_id = %(t)s AND status = 'Queued'",
+							{"t": tenant},
+						)[0]["n"]
+						if not left:
+							return
+						time.sleep(0.05)
+				except BaseException as exc:
+					errors.append(exc)
+				finally:
+					db.close()
 
-		def work(index: int) -> None:
-			db = PyMySqlDb(database)
-			try:
-				journal = SqlJournal(db, datetime.now, worker=f"bench-mj-{index}")
-				gateway = gateway_for(emulator, scaled)
-				while True:
-					report = drain(
-						tenant,
-						journal=journal,
-						erp=SqlErp(db, datetime.now),
-						masters=NoMasters(),
-						gateway=gateway,
-						config=world.config,
-						org=org,
-					)
-					synced[index] += report.synced
-					if report.claimed and not report.stopped_by:
-						continue
-					db.rollback()
-					left = db.query(
-						"SELECT COUNT(*) AS n FROM `tabXero Sync Log` WHERE tenant_id = %(t)s AND status = 'Queued'",
-						{"t": tenant},
-					)[0]["n"]
-					if not left:
-						return
-					time.sleep(0.05)
-			except BaseException as exc:
-				errors.append(exc)
-			finally:
-				db.close()
-
-		threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
-		for t in threads:
-			t.start()
-		for t in threads:
-			t.join()
-		if errors:
-			raise errors[0]
-		return JournalsResult(
-			journals=journals,
-			calls=emulator.total_calls(tenant) - calls0,
-			synced=sum(synced),
-			xero_seconds=emulator.now() - t0,
-		)
-	finally:
-		world.close()
-		emulator.stop()
-		drop_database(database)
-		for key in client.scan_iter(f"{prefix}:*"):
-			client.delete(key)
-		client.close()
+			threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+			for t in threads:
+				t.start()
+			for t in threads:
+				t.join()
+			if errors:
+				raise errors[0]
+			return JournalsResult(
+				journals=journals,
+				calls=emulator.total_calls(tenant) - calls0,
+				synced=sum(synced),
+				xero_seconds=emulator.now() - t0,
+			)
+		finally:
+			world.close()

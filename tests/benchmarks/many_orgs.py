@@ -14,25 +14,17 @@ in the same process for the comparison.
 from __future__ import annotations
 
 import math
-import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import redis
-
-from nexwave_xero_connector.xero.governor import RateGovernor
 from tests.benchmarks.drain_jobs import SLICE_BATCHES, DrainJobs
-from tests.emulator import XeroEmulator
-from tests.support.db import create_database, drop_database
-from tests.support.governor import ScaledGovernorHooks
-from tests.support.world import COMPANY, World, clone, emulator_gateway, nz_config
+from tests.benchmarks.rig import REDIS_URL, format_table, percentile, scaled_rig, wait_synced
+from tests.support.world import COMPANY, World, clone, nz_config
 
 TEMPLATE = "si_nz_exclusive_discount"
 CUSTOMER = "Tui Hardware Ltd"
 TIME_SCALE = 60.0  # Xero seconds per real second: the minute limits stay what they are, in real time
-REDIS_URL = os.environ.get("NXC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -71,11 +63,6 @@ class OrgsRun:
 		)
 
 
-def _p95(values: list[float]) -> float:
-	ordered = sorted(values)
-	return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
 def run_orgs(
 	orgs: int,
 	invoices: int,
@@ -89,96 +76,67 @@ def run_orgs(
 	log: Callable[[str], None] = lambda s: None,
 ) -> OrgsRun:
 	"""Queue invoices // orgs new invoices in each of `orgs` organisations, then drain them all."""
-	run_id = uuid.uuid4().hex[:8]
 	label = f"slices of {slice_batches} batches" if slice_batches else "a whole organisation per job"
-	emulator = XeroEmulator(rate_limits=True, time_scale=time_scale)
-	emulator.start(port=0)
-	database = create_database("nxc_orgs")
-	client = redis.Redis.from_url(redis_url)
-	prefix = f"nxc-orgs-{run_id}"
-	governor = RateGovernor(client, key_prefix=prefix, per_day=day_limit, clock=emulator.now)
-	scaled = ScaledGovernorHooks(governor, emulator.time_scale)
-	tenants = [f"org{i:02d}-{run_id}" for i in range(orgs)]
-	world = World(emulator, database, tenant_id=tenants[0])
 	per_org = invoices // orgs
-	try:
-		for tenant_id in tenants:
-			if tenant_id != world.tenant_id:
-				emulator.add_tenant(
-					tenant_id, name=COMPANY, country="NZ", base_currency="NZD", currencies=("NZD", "USD")
-				)
-			emulator.tenants[tenant_id].day_limit = day_limit
-			contact = emulator.add_contact(tenant_id, CUSTOMER)
-			world.erp.set_contact_id("Customer", CUSTOMER, tenant_id, contact)
-		world.db.commit("bench: contacts known")
-		queued = time.monotonic()
-		for i in range(per_org):
-			for n, tenant_id in enumerate(tenants):
-				world.erp.submit(clone(TEMPLATE, f"MO-{run_id}-{n:02d}-{i:05d}"), tenant_id)
-		log(
-			f"{label}: queued {per_org * orgs} invoices in {orgs} organisations in {time.monotonic() - queued:.0f}s"
-		)
-		emulator.reset_counters()
-		jobs = DrainJobs(
-			database,
-			workers=workers,
-			gateway_for=lambda: emulator_gateway(
-				emulator.identity_url,
-				timeout=(5, 30),
-				before_request=scaled.before_request,
-				on_response=scaled.on_response,
-			),
-			config_for=nz_config,
-			slice_batches=slice_batches,
-			# a minute of real time, as jobs.sweep runs: the drains' own work is real time too, and a sweep
-			# each scaled minute (one real second) would hand the organisations running at that moment an
-			# extra turn many times a drain
-			sweep_every=60.0,
-		)
-		start, wall = emulator.now(), time.monotonic()
-		for tenant_id in tenants:
-			jobs.wake(tenant_id)
-		jobs.start()
+	with scaled_rig("orgs", time_scale=time_scale, day_limit=day_limit, redis_url=redis_url) as rig:
+		emulator, run_id = rig.emulator, rig.run_id
+		tenants = [f"org{i:02d}-{run_id}" for i in range(orgs)]
+		world = World(emulator, rig.database, tenant_id=tenants[0])
 		try:
-			_wait_all_synced(world, per_org * orgs)
+			for tenant_id in tenants:
+				if tenant_id != world.tenant_id:
+					emulator.add_tenant(
+						tenant_id, name=COMPANY, country="NZ", base_currency="NZD", currencies=("NZD", "USD")
+					)
+				emulator.tenants[tenant_id].day_limit = day_limit
+				contact = emulator.add_contact(tenant_id, CUSTOMER)
+				world.erp.set_contact_id("Customer", CUSTOMER, tenant_id, contact)
+			world.db.commit("bench: contacts known")
+			queued = time.monotonic()
+			for i in range(per_org):
+				for n, tenant_id in enumerate(tenants):
+					world.erp.submit(clone(TEMPLATE, f"MO-{run_id}-{n:02d}-{i:05d}"), tenant_id)
+			log(
+				f"{label}: queued {per_org * orgs} invoices in {orgs} organisations in "
+				f"{time.monotonic() - queued:.0f}s"
+			)
+			emulator.reset_counters()
+			jobs = DrainJobs(
+				rig.database,
+				workers=workers,
+				gateway_for=rig.gateway,
+				config_for=nz_config,
+				slice_batches=slice_batches,
+				# a minute of real time, as jobs.sweep runs: the drains' own work is real time too, and a
+				# sweep each scaled minute (one real second) would hand the organisations running at that
+				# moment an extra turn many times a drain
+				sweep_every=60.0,
+			)
+			start, wall = emulator.now(), time.monotonic()
+			for tenant_id in tenants:
+				jobs.wake(tenant_id)
+			jobs.start()
+			try:
+				wait_synced(world.db, per_org * orgs, timeout=3600.0)
+			finally:
+				jobs.stop()
+			run = OrgsRun(
+				label=label,
+				orgs=orgs,
+				invoices=per_org * orgs,
+				calls=sum(emulator.total_calls(t) for t in tenants),
+				drain_seconds=emulator.now() - start,
+				wall_seconds=time.monotonic() - wall,
+				hits_429=emulator.rate_limit_hits,
+			)
+			for tenant_id in tenants:
+				times = [r["updated"] - start for r in emulator.ledger(tenant_id)]
+				run.p95_by_org[tenant_id] = percentile(times, 0.95)
+				if keep_ledgers:
+					run.created[tenant_id] = times
+			return run
 		finally:
-			jobs.stop()
-		run = OrgsRun(
-			label=label,
-			orgs=orgs,
-			invoices=per_org * orgs,
-			calls=sum(emulator.total_calls(t) for t in tenants),
-			drain_seconds=emulator.now() - start,
-			wall_seconds=time.monotonic() - wall,
-			hits_429=emulator.rate_limit_hits,
-		)
-		for tenant_id in tenants:
-			times = [r["updated"] - start for r in emulator.ledger(tenant_id)]
-			run.p95_by_org[tenant_id] = _p95(times)
-			if keep_ledgers:
-				run.created[tenant_id] = times
-		return run
-	finally:
-		world.close()
-		emulator.stop()
-		drop_database(database)
-		for key in client.scan_iter(f"{prefix}:*"):
-			client.delete(key)
-		client.close()
-
-
-def _wait_all_synced(world: World, expected: int, timeout: float = 3600.0) -> None:
-	deadline = time.monotonic() + timeout
-	done = 0
-	while time.monotonic() < deadline:
-		world.db.rollback()
-		done = world.db.query("SELECT COUNT(*) AS n FROM `tabXero Sync Log` WHERE status = 'Synced'", {})[0][
-			"n"
-		]
-		if done >= expected:
-			return
-		time.sleep(0.25)
-	raise TimeoutError(f"only {done} of {expected} invoices synced")
+			world.close()
 
 
 def table(runs: list[OrgsRun]) -> str:
@@ -197,8 +155,7 @@ def table(runs: list[OrgsRun]) -> str:
 		),
 		*(r.row() for r in runs),
 	]
-	widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-	return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+	return format_table(rows)
 
 
 def last_line(ours: OrgsRun, whole: OrgsRun | None) -> str:

@@ -11,22 +11,14 @@ submit to its creation in Xero, both on the emulator's clock (Xero seconds). The
 
 from __future__ import annotations
 
-import math
-import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import redis
-
 from nexwave_xero_connector.sync.batching import fill_window
-from nexwave_xero_connector.xero.governor import RateGovernor
 from tests.benchmarks.drain_jobs import DrainJobs
-from tests.emulator import XeroEmulator
-from tests.support.db import create_database, drop_database
-from tests.support.governor import ScaledGovernorHooks
-from tests.support.world import World, clone, emulator_gateway, nz_config
+from tests.benchmarks.rig import REDIS_URL, format_table, percentile, scaled_rig, wait_synced
+from tests.support.world import World, clone, nz_config
 
 PLANS = {"starter": 1000, "standard": 5000}
 # Real seconds are this many times shorter than Xero's: slow enough that a drain's own work (a PUT of
@@ -35,7 +27,6 @@ PLANS = {"starter": 1000, "standard": 5000}
 TIME_SCALE = 5.0
 TEMPLATE = "si_nz_exclusive_discount"
 CUSTOMER = "Tui Hardware Ltd"
-REDIS_URL = os.environ.get("NXC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
@@ -50,8 +41,7 @@ class TrickleRun:
 		return self.calls / self.invoices if self.invoices else 0.0
 
 	def latency(self, share: float) -> float:
-		ordered = sorted(self.latencies)
-		return ordered[max(0, math.ceil(share * len(ordered)) - 1)] if ordered else 0.0
+		return percentile(self.latencies, share)
 
 	def row(self) -> tuple[str, ...]:
 		return (
@@ -78,87 +68,57 @@ def run_trickle(
 ) -> TrickleRun:
 	"""Submit `invoices` at `rate` a Xero second into one organisation on `plan` and drain them as they
 	come; with `fill`, small batches wait for more as the policy says (else every drain sends at once)."""
-	run_id = uuid.uuid4().hex[:8]
 	limit = PLANS[plan]
-	emulator = XeroEmulator(rate_limits=True, time_scale=time_scale)
-	emulator.start(port=0)
-	database = create_database("nxc_trickle")
-	client = redis.Redis.from_url(redis_url)
-	prefix = f"nxc-trickle-{run_id}"
-	governor = RateGovernor(client, key_prefix=prefix, per_day=limit, clock=emulator.now)
-	scaled = ScaledGovernorHooks(governor, emulator.time_scale)
-	world = World(emulator, database, tenant_id=f"trickle-{run_id}")
-	tenant_id = world.tenant_id
 	label = f"{plan}, {'batches fill' if fill else 'sent at once'}"
-	try:
-		emulator.tenants[tenant_id].day_limit = limit
-		contact = emulator.add_contact(tenant_id, CUSTOMER)
-		world.erp.set_contact_id("Customer", CUSTOMER, tenant_id, contact)
-		world.db.commit("bench: contact known")
-		emulator.reset_counters()
-
-		def window(tenant: str) -> float:
-			return fill_window(limit, governor.day_remaining(tenant)) / time_scale if fill else 0.0
-
-		jobs = DrainJobs(
-			database,
-			workers=workers,
-			gateway_for=lambda: emulator_gateway(
-				emulator.identity_url,
-				timeout=(5, 30),
-				before_request=scaled.before_request,
-				on_response=scaled.on_response,
-			),
-			config_for=nz_config,
-			window_for=window,
-			hold_step=1.0 / time_scale,
-			sweep_every=60.0 / time_scale,
-		)
-		jobs.start()
-		submitted: dict[str, float] = {}
-		interval = 1.0 / (rate * time_scale)
-		started = time.monotonic()
+	with scaled_rig("trickle", time_scale=time_scale, day_limit=limit, redis_url=redis_url) as rig:
+		emulator, run_id = rig.emulator, rig.run_id
+		world = World(emulator, rig.database, tenant_id=f"trickle-{run_id}")
+		tenant_id = world.tenant_id
 		try:
-			for i in range(invoices):
-				delay = started + i * interval - time.monotonic()
-				if delay > 0:
-					time.sleep(delay)
-				name = f"TR-{run_id}-{i:05d}"
-				world.submit(clone(TEMPLATE, name))
-				submitted[name] = emulator.now()
-				jobs.wake(tenant_id)  # after the submit's commit, as events.queue_row's wake-up
-			log(f"{label}: {invoices} submitted in {time.monotonic() - started:.1f}s; draining the rest")
-			_wait_synced(world, tenant_id, invoices)
+			emulator.tenants[tenant_id].day_limit = limit
+			contact = emulator.add_contact(tenant_id, CUSTOMER)
+			world.erp.set_contact_id("Customer", CUSTOMER, tenant_id, contact)
+			world.db.commit("bench: contact known")
+			emulator.reset_counters()
+
+			def window(tenant: str) -> float:
+				return fill_window(limit, rig.governor.day_remaining(tenant)) / time_scale if fill else 0.0
+
+			jobs = DrainJobs(
+				rig.database,
+				workers=workers,
+				gateway_for=rig.gateway,
+				config_for=nz_config,
+				window_for=window,
+				hold_step=1.0 / time_scale,
+				sweep_every=60.0 / time_scale,
+			)
+			jobs.start()
+			submitted: dict[str, float] = {}
+			interval = 1.0 / (rate * time_scale)
+			started = time.monotonic()
+			try:
+				for i in range(invoices):
+					delay = started + i * interval - time.monotonic()
+					if delay > 0:
+						time.sleep(delay)
+					name = f"TR-{run_id}-{i:05d}"
+					world.submit(clone(TEMPLATE, name))
+					submitted[name] = emulator.now()
+					jobs.wake(tenant_id)  # after the submit's commit, as events.queue_row's wake-up
+				log(f"{label}: {invoices} submitted in {time.monotonic() - started:.1f}s; draining the rest")
+				wait_synced(world.db, invoices, tenant_id)
+			finally:
+				jobs.stop()
+			created = {r["number"]: r["updated"] for r in emulator.ledger(tenant_id)}
+			return TrickleRun(
+				label=label,
+				invoices=invoices,
+				calls=emulator.total_calls(tenant_id),
+				latencies=[created[name] - at for name, at in submitted.items()],
+			)
 		finally:
-			jobs.stop()
-		created = {r["number"]: r["updated"] for r in emulator.ledger(tenant_id)}
-		return TrickleRun(
-			label=label,
-			invoices=invoices,
-			calls=emulator.total_calls(tenant_id),
-			latencies=[created[name] - at for name, at in submitted.items()],
-		)
-	finally:
-		world.close()
-		emulator.stop()
-		drop_database(database)
-		for key in client.scan_iter(f"{prefix}:*"):
-			client.delete(key)
-		client.close()
-
-
-def _wait_synced(world: World, tenant_id: str, expected: int, timeout: float = 600.0) -> None:
-	deadline = time.monotonic() + timeout
-	while time.monotonic() < deadline:
-		world.db.rollback()
-		done = world.db.query(
-			"SELECT COUNT(*) AS n FROM `tabXero Sync Log` WHERE tenant_id = %(t)s AND status = 'Synced'",
-			{"t": tenant_id},
-		)[0]["n"]
-		if done >= expected:
-			return
-		time.sleep(0.1)
-	raise TimeoutError(f"only {done} of {expected} invoices synced")
+			world.close()
 
 
 def table(runs: list[TrickleRun]) -> str:
@@ -166,8 +126,7 @@ def table(runs: list[TrickleRun]) -> str:
 		("run", "invoices", "API calls", "calls/invoice", "p50 latency s", "p95 latency s", "max latency s"),
 		*(r.row() for r in runs),
 	]
-	widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-	return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+	return format_table(rows)
 
 
 def run_trickle_bench(
