@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .. import batching
 from ..config import SyncConfig
 from ..errors import XeroError, trace_of
 from ..kinds.protocol import CHANGED_WHILE_PREPARED, Item, KindRegistry
@@ -196,6 +197,52 @@ class DrainContext:
 			if item.row.name not in marked:
 				self.finish(item, Outcome(Status.QUEUED, CHANGED_WHILE_PREPARED))
 		return [i for i in items if i.row.name in marked]
+
+	def send_in_batches(
+		self,
+		items: Sequence[Item],
+		sizes: Sequence[int],
+		generations: dict[str, int],
+		put: Callable[[list[Item], float], list[Item]],
+		fail_too_large: Callable[[Item, int | None], None],
+	) -> list[Item]:
+		"""Create `items` in batches under Xero's request cap (their wire `sizes`); return the items now in
+		Xero. An item too large for any request fails before any call. Each batch is gated and handed to
+		`put` with its send deadline; `put` makes the call and, when it fails, clears what the failure
+		leaves (a 413 leaves nothing in flight) and raises. A batch Xero refuses as too large (HTTP 413,
+		nothing saved) goes again as two halves, down to one item, which then fails as too large: never
+		retried whole."""
+		size_of = {i.row.name: size for i, size in zip(items, sizes, strict=True)}
+		too_large, batches = batching.split_by_size(items, sizes)
+		for item, size in too_large:
+			fail_too_large(item, size)
+		sent: list[Item] = []
+		for batch in batches:
+			sent += self._send_batch(batch, generations, put, fail_too_large, size_of)
+		return sent
+
+	def _send_batch(self, batch, generations, put, fail_too_large, size_of) -> list[Item]:
+		batch = self.open(batch)
+		if not batch:
+			return []
+		to_send = self.gate_items(batch, generations)
+		# The request must leave while the lease the gate just renewed is surely ours: a worker frozen
+		# past this moment drops it unsent (the transport checks right before the socket).
+		send_by = self.send_deadline()
+		if not to_send:
+			return []
+		try:
+			return put(to_send, send_by)
+		except XeroError as exc:
+			if not exc.too_large:
+				raise
+			if len(to_send) == 1:
+				fail_too_large(to_send[0], size_of.get(to_send[0].row.name))
+				return []
+			first, second = batching.halves(to_send)
+			return self._send_batch(first, generations, put, fail_too_large, size_of) + self._send_batch(
+				second, generations, put, fail_too_large, size_of
+			)
 
 	def send_deadline(self) -> float:
 		"""When (time.monotonic()) a request gated just now must have left: while the lease the gate renewed

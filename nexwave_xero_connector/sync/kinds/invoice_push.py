@@ -120,29 +120,18 @@ class InvoicePush:
 		if not to_send:
 			return in_xero
 		measured = self.ctx.gateway.wire_sizes(kind, [i.payload.body for i in to_send])
-		sizes = {i.row.name: size for i, size in zip(to_send, measured, strict=True)}
-		too_large, batches = batching.split_by_size(to_send, measured)
-		for item, size in too_large:
-			self._fail_too_large(kind, item, size)
-		for batch in batches:
-			in_xero += self._send(kind, batch, generations, sizes)
-		return in_xero
+		return in_xero + self.ctx.send_in_batches(
+			to_send,
+			measured,
+			generations,
+			lambda batch, send_by: self._put(kind, batch, generations, send_by),
+			lambda item, size: self._fail_too_large(kind, item, size),
+		)
 
-	def _send(
-		self, kind: Kind, batch: list[Item], generations: dict[str, int], sizes: dict[str, int]
+	def _put(
+		self, kind: Kind, to_send: list[Item], generations: dict[str, int], send_by: float
 	) -> list[Item]:
-		"""Gate and PUT one batch under its own deterministic key; return the items now in Xero. A batch
-		Xero refuses as too large (HTTP 413, nothing saved) is sent again as two halves, down to one
-		document, which then fails with what to do: never retried whole."""
-		batch = [i for i in batch if i.row.name in self.ctx.pending]
-		if not batch:
-			return []
-		to_send = self.ctx.gate_items(batch, generations)
-		# The request must leave while the lease the gate just renewed is surely ours: a worker frozen
-		# past this moment drops it unsent (the transport checks right before the socket).
-		send_by = self.ctx.send_deadline()
-		if not to_send:
-			return []
+		"""One PUT of gated items under its own deterministic key; return the items now in Xero."""
 		self.ctx.calling_for(to_send)
 		# Keyed by the log row, not the document name: a new document that reuses a deleted one's name
 		# (same content, too, when an accountant re-enters it) must not get Xero's cached answer for the
@@ -163,18 +152,9 @@ class InvoicePush:
 			)
 		except XeroError as exc:
 			names = [i.row.name for i in to_send]
-			if exc.too_large:
-				# Refused for its size before Xero read it: nothing was saved and nothing is in flight.
-				self.ctx.journal.unmark_sending(self.ctx.owner, names)
-				if len(to_send) == 1:
-					self._fail_too_large(kind, to_send[0], sizes.get(names[0]))
-					return []
-				first, second = batching.halves(to_send)
-				return self._send(kind, first, generations, sizes) + self._send(
-					kind, second, generations, sizes
-				)
-			if not exc.may_have_committed:
-				# Refused before it left (rate governor, 429, connection refused): nothing can be in flight.
+			if exc.too_large or not exc.may_have_committed:
+				# Refused for its size before Xero read it (the context sends it again in halves), or before
+				# it left (rate governor, 429, connection refused): nothing was saved, nothing is in flight.
 				self.ctx.journal.unmark_sending(self.ctx.owner, names)
 			elif exc.status is not None:
 				# Xero answered (a 5xx): it may have saved the documents, so the next claim looks first, but

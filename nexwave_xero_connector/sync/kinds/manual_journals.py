@@ -144,33 +144,13 @@ class JournalPush:
 			return in_xero
 		# Batches close at 50 journals or at the byte budget under Xero's 3.5 MB cap, as invoices' do.
 		measured = self.ctx.gateway.manual_journals.wire_sizes([i.payload.body for i in to_send])
-		sizes = {i.row.name: size for i, size in zip(to_send, measured, strict=True)}
-		too_large, batches = batching.split_by_size(to_send, measured)
-		for item, size in too_large:
-			self._fail_too_large(item, size)
-		for batch in batches:
-			in_xero += self._send(batch, generations, sizes)
-		return in_xero
-
-	def _send(self, batch: list[Item], generations: dict[str, int], sizes: dict[str, int]) -> list[Item]:
-		"""Gate and PUT one batch; a batch Xero refuses as too large (413) goes again as two halves."""
-		batch = [i for i in batch if self.ctx.is_open(i)]
-		if not batch:
-			return []
-		to_send = self.ctx.gate_items(batch, generations)
-		send_by = self.ctx.send_deadline()
-		if not to_send:
-			return []
-		try:
-			return self._put(to_send, generations, send_by)
-		except XeroError as exc:
-			if not exc.too_large:
-				raise
-			if len(to_send) == 1:
-				self._fail_too_large(to_send[0], sizes.get(to_send[0].row.name))
-				return []
-			first, second = batching.halves(to_send)
-			return self._send(first, generations, sizes) + self._send(second, generations, sizes)
+		return in_xero + self.ctx.send_in_batches(
+			to_send,
+			measured,
+			generations,
+			lambda batch, send_by: self._put(batch, generations, send_by),
+			self._fail_too_large,
+		)
 
 	def _fail_too_large(self, item: Item, size: int | None) -> None:
 		message = batching.too_large_message(

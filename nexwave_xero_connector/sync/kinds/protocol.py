@@ -68,6 +68,17 @@ class Context(Protocol):
 	def send_deadline(self) -> float:
 		"""When a request gated just now must have left (time.monotonic())."""
 
+	def send_in_batches(
+		self,
+		items: Sequence[Item],
+		sizes: Sequence[int],
+		generations: dict[str, int],
+		put: Callable[[list[Item], float], list[Item]],
+		fail_too_large: Callable[[Item, int | None], None],
+	) -> list[Item]:
+		"""Gate and create items in batches under Xero's request cap through `put(items, send_by)`, which
+		clears what a failed call leaves and raises; a 413 sends the batch again as two halves."""
+
 	def renew(self, items: Sequence[Item]) -> list[Item]:
 		"""Renew these rows' leases before an undo; only the rows still ours come back."""
 
