@@ -42,17 +42,18 @@ def drain_tenant(tenant_id: str) -> None:
 	are tight, a small batch may wait up to 30 s to fill (sync/batching.py), holding the worker only while
 	no other job waits for it. A broken or missing connection leaves the rows Queued with no attempt spent;
 	reconnecting and the next sweep resume them."""
-	from nexwave_xero_connector.sync.drain import drain
+	from nexwave_xero_connector.sync.drain import drain, drain_again
 
 	forget_wake(tenant_id)  # from here on a row queued for this tenant wakes another drain
 	if not is_ready():
 		return
 	gateway = wiring.make_gateway()
+	journal = wiring.make_journal()
 	settings = adapters.get_settings()
 	hold = WorkerHold(tenant_id, batch_fill_window(tenant_id, settings))
 	report = drain(
 		tenant_id,
-		journal=wiring.make_journal(),
+		journal=journal,
 		erp=adapters.FrappeErp(),
 		masters=adapters.FrappeMasters(),
 		gateway=gateway,
@@ -63,13 +64,8 @@ def drain_tenant(tenant_id: str) -> None:
 	)
 	frappe.logger("nexwave_xero_connector").info(f"xero drain {tenant_id}: {report}")
 	forget_wake(tenant_id)
-	if (
-		report.more
-		or (report.held and not hold.gave_way)
-		or (not report.stopped_by and wiring.make_journal().pending(tenant_id).count)
-	):
-		# rows left: the back of the line (or rows that came while this drain was finishing)
-		enqueue_drain(tenant_id, after_commit=False)
+	if drain_again(report, journal, tenant_id, gave_way=hold.gave_way):
+		enqueue_drain(tenant_id, after_commit=False)  # the back of the line
 
 
 def batch_fill_window(tenant_id: str, settings) -> float:

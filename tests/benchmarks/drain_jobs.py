@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from nexwave_xero_connector.sync.drain import Hold, drain
+from nexwave_xero_connector.sync.drain import Hold, drain, drain_again
 from nexwave_xero_connector.sync.journal import SqlJournal
 from tests.support.db import PyMySqlDb
 from tests.support.erp import SqlErp
@@ -144,7 +144,5 @@ class DrainJobs:
 		with self.lock:
 			self.synced += report.synced
 		self._forget(tenant_id)
-		if report.more or (report.held and not gave_way):
+		if drain_again(report, journal, tenant_id, gave_way=gave_way):
 			self.wake(tenant_id)
-		elif not report.stopped_by and journal.pending(tenant_id).count:
-			self.wake(tenant_id)  # rows that came while this drain was finishing

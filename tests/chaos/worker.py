@@ -221,11 +221,7 @@ def drain_job(database: str, base_url: str, tenant_id: str) -> dict:
 		)
 		if app_wakes:
 			_forget_wake(job.connection, job.origin, tenant_id)
-			if (
-				report.more
-				or (report.held and not hold.gave_way)
-				or (not report.stopped_by and journal.pending(tenant_id).count)
-			):
+			if engine.drain_again(report, journal, tenant_id, gave_way=hold.gave_way):
 				wake(job.connection, job.origin, tenant_id, (database, base_url, tenant_id))
 		return asdict(report)
 	finally:

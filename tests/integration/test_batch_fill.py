@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from nexwave_xero_connector.sync.batching import FILL_WINDOW_SECONDS
-from nexwave_xero_connector.sync.drain import Hold
+from nexwave_xero_connector.sync.drain import Hold, drain_again
 from tests.support.world import World, clone
 
 
@@ -113,3 +113,17 @@ def test_a_slice_of_batches_says_whether_rows_are_left(world, emulator):
 	assert (first.batches, first.synced, first.more) == (2, 100, True)
 	second = world.drain(max_batches=2)
 	assert (second.batches, second.synced, second.more) == (1, 20, False)
+
+
+def test_whether_an_organisation_needs_another_drain(world, emulator):
+	_known_contact(world)
+	_invoices(world, 60)
+	journal = world.journal()
+	sliced = world.drain(journal=journal, max_batches=1)
+	assert drain_again(sliced, journal, world.tenant_id, gave_way=False)  # its slice ran out, rows left
+	held = world.drain(journal=journal, hold=Hold(window=FILL_WINDOW_SECONDS, pause=lambda s: False))
+	assert held.held and drain_again(held, journal, world.tenant_id, gave_way=False)  # gave way to a job
+	done = world.drain(journal=journal)
+	assert done.synced == 10 and not drain_again(done, journal, world.tenant_id, gave_way=False)
+	_invoices(world, 1)  # a row that came while the drain was finishing
+	assert drain_again(done, journal, world.tenant_id, gave_way=False)

@@ -8,7 +8,7 @@ and applies one failure policy when a whole call fails. The kinds use only the c
 from __future__ import annotations
 
 from .context import LEASE_SECONDS, UNEXPECTED_ATTEMPTS, DrainContext, DrainReport, Item, StopDrain
-from .loop import SEND_AT_ONCE, Hold, drain
+from .loop import SEND_AT_ONCE, Hold, drain, drain_again
 
 __all__ = [
 	"LEASE_SECONDS",
@@ -20,4 +20,5 @@ __all__ = [
 	"Item",
 	"StopDrain",
 	"drain",
+	"drain_again",
 ]

@@ -98,6 +98,16 @@ def drain(
 	return report
 
 
+def drain_again(report: DrainReport, journal: Journal, tenant_id: str, *, gave_way: bool) -> bool:
+	"""After a drain ends (its wake-up forgotten): whether the organisation needs another one now. Yes when
+	its slice ran out with rows left, or its hold gave up for another job (not for a drain of the same
+	organisation already coming); else when rows came while it was finishing, unless a limit stopped it
+	(the sweep wakes it once the limit allows)."""
+	if report.more or (report.held and not gave_way):
+		return True
+	return not report.stopped_by and journal.pending(tenant_id).count > 0
+
+
 def default_mapper() -> Mapper:
 	"""The invoice mapper (a test on a bench swaps it for a simpler one)."""
 	return build_payload
