@@ -123,6 +123,7 @@ def test_whether_an_organisation_needs_another_drain(world, emulator):
 	assert drain_again(sliced, journal, world.tenant_id, gave_way=False)  # its slice ran out, rows left
 	held = world.drain(journal=journal, hold=Hold(window=FILL_WINDOW_SECONDS, pause=lambda s: False))
 	assert held.held and drain_again(held, journal, world.tenant_id, gave_way=False)  # gave way to a job
+	assert not drain_again(held, journal, world.tenant_id, gave_way=True)  # another drain of it is coming
 	done = world.drain(journal=journal)
 	assert done.synced == 10 and not drain_again(done, journal, world.tenant_id, gave_way=False)
 	_invoices(world, 1)  # a row that came while the drain was finishing

@@ -103,7 +103,9 @@ def drain_again(report: DrainReport, journal: Journal, tenant_id: str, *, gave_w
 	its slice ran out with rows left, or its hold gave up for another job (not for a drain of the same
 	organisation already coming); else when rows came while it was finishing, unless a limit stopped it
 	(the sweep wakes it once the limit allows)."""
-	if report.more or (report.held and not gave_way):
+	if report.held:
+		return not gave_way
+	if report.more:
 		return True
 	return not report.stopped_by and journal.pending(tenant_id).count > 0
 
